@@ -1,0 +1,130 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "bespoke",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "bespoke", targets: ["BespokeCLI"]),
+        .library(name: "BespokeCore", targets: ["BespokeCore"]),
+        .library(name: "BespokeBus", targets: ["BespokeBus"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.20.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.24.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
+    ],
+    targets: [
+        // Domain types shared by every part of the platform: CloudEvents envelope, tenant ids, errors, limits.
+        .target(
+            name: "BespokeCore",
+            swiftSettings: swiftSettings
+        ),
+        // Repository protocols the bus and the stores are written against. No backend specifics here.
+        .target(
+            name: "BespokeStorage",
+            dependencies: ["BespokeCore"],
+            swiftSettings: swiftSettings
+        ),
+        // The embedded default backend: SQLite through GRDB, WAL mode.
+        .target(
+            name: "BespokeSQLite",
+            dependencies: [
+                "BespokeStorage",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The durable multi-tenant event bus: group commit, fair scheduling, delivery, retries, dead letters.
+        .target(
+            name: "BespokeBus",
+            dependencies: [
+                "BespokeStorage",
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The public HTTP API of the bus (publish, pull, ack, dead letters) and its OpenAPI document.
+        .target(
+            name: "BespokeAPI",
+            dependencies: [
+                "BespokeBus",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            resources: [.copy("Resources/openapi.yaml")],
+            swiftSettings: swiftSettings
+        ),
+        // Assembles the platform from configuration: stores, bus, HTTP server, all under ServiceLifecycle.
+        .target(
+            name: "BespokeServer",
+            dependencies: [
+                "BespokeAPI",
+                "BespokeSQLite",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Benchmarks printed by `bespoke bench`.
+        .target(
+            name: "BespokeBench",
+            dependencies: [
+                "BespokeServer",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The `bespoke` executable: a thin `@main` over argument parsing.
+        .executableTarget(
+            name: "BespokeCLI",
+            dependencies: [
+                "BespokeServer",
+                "BespokeBench",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BespokeCoreTests",
+            dependencies: ["BespokeCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BespokeStorageTests",
+            dependencies: ["BespokeSQLite"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BespokeBusTests",
+            dependencies: ["BespokeBus", "BespokeSQLite"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BespokeAPITests",
+            dependencies: [
+                "BespokeServer",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

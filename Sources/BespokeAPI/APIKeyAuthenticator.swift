@@ -1,0 +1,101 @@
+public import BespokeCore
+public import BespokeStorage
+import Crypto
+import Foundation
+public import Hummingbird
+import Synchronization
+
+/// Authenticates `Authorization: Bearer` credentials: tenant API keys (`bk_...`) and the
+/// operator's admin token. Keys are looked up by the SHA-256 of the secret, from memory after
+/// the first use; a key revoked through the API is dropped from memory at once.
+public final class APIKeyAuthenticator: Sendable {
+    private let store: any APIKeyStore
+    private let adminTokenHash: [UInt8]
+    private let cache = Mutex<[String: APIKeyRecord]>([:])
+
+    public init(store: any APIKeyStore, adminToken: String) {
+        self.store = store
+        self.adminTokenHash = Array(SHA256.hash(data: Data(adminToken.utf8)))
+    }
+
+    /// Resolves a bearer secret to a caller, or nil when it is unknown or revoked.
+    public func authenticate(bearer secret: String) async throws -> Caller? {
+        if secret.hasPrefix(APIKeySecret.prefix) {
+            let hash = APIKeySecret.hash(secret)
+            if let cached = cache.withLock({ $0[hash] }) {
+                return Caller.tenantKey(tenant: cached.tenant, keyID: cached.id)
+            }
+            guard let record = try await store.apiKey(secretHash: hash), record.revokedAt == nil else { return nil }
+            cache.withLock { $0[hash] = record }
+            return .tenantKey(tenant: record.tenant, keyID: record.id)
+        }
+        // Compare digests, so the comparison takes the same time wherever the token differs.
+        return Array(SHA256.hash(data: Data(secret.utf8))) == adminTokenHash ? .admin : nil
+    }
+
+    /// Issues a new key for `tenant`. The secret is returned once and never stored.
+    public func issueKey(for tenant: TenantID) async throws -> (record: APIKeyRecord, secret: String) {
+        let secret = APIKeySecret.generate()
+        let record = APIKeyRecord(id: APIKeySecret.generateID(), tenant: tenant, secretHash: APIKeySecret.hash(secret), createdAt: Date())
+        try await store.insertAPIKey(record)
+        return (record, secret)
+    }
+
+    /// Revokes a key of `tenant`. - Throws: `not_found`.
+    public func revokeKey(tenant: TenantID, id: String) async throws {
+        guard try await store.revokeAPIKey(tenant: tenant, id: id, at: Date()) else {
+            throw BespokeError.notFound("API key")
+        }
+        cache.withLock { cache in cache = cache.filter { $0.value.id != id } }
+    }
+}
+
+/// The shape of tenant API key secrets: `bk_` and 32 random bytes, base64url.
+enum APIKeySecret {
+    static let prefix = "bk_"
+
+    static func generate() -> String {
+        prefix + randomBase64URL(bytes: 32)
+    }
+
+    static func generateID() -> String {
+        "key_" + randomBase64URL(bytes: 9)
+    }
+
+    static func hash(_ secret: String) -> String {
+        SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func randomBase64URL(bytes count: Int) -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        return Data(bytes).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+}
+
+/// Sets ``BespokeRequestContext/caller`` from the `Authorization` header. Requests without
+/// credentials pass through unauthenticated; the route's context decides whether that is allowed.
+public struct AuthenticationMiddleware: RouterMiddleware {
+    public typealias Context = BespokeRequestContext
+    let authenticator: APIKeyAuthenticator
+
+    public init(authenticator: APIKeyAuthenticator) {
+        self.authenticator = authenticator
+    }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let header = request.headers[.authorization] else { return try await next(request, context) }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer",
+            let caller = try await authenticator.authenticate(bearer: String(parts[1]).trimmingCharacters(in: .whitespaces))
+        else {
+            throw BespokeError(.unauthorized, "the credentials are not valid")
+        }
+        var context = context
+        context.caller = caller
+        return try await next(request, context)
+    }
+}

@@ -1,0 +1,30 @@
+public import BespokeBus
+public import BespokeStorage
+public import Hummingbird
+
+/// Builds the router of the public HTTP API.
+///
+/// - `/health`, `/ready`, `/openapi.yaml`: unauthenticated.
+/// - `/v1/admin/...`: the operator's admin token.
+/// - `/v1/tenants/{tenant}/...`: a tenant API key of that tenant; the tenant is resolved once
+///   into ``TenantRequestContext``.
+public func buildRouter(
+    bus: EventBus,
+    tenants: any TenantStore,
+    authenticator: APIKeyAuthenticator,
+    limits: HTTPLimits,
+    storeCheck: @escaping @Sendable () async throws -> Void
+) -> Router<BespokeRequestContext> {
+    let router = Router(context: BespokeRequestContext.self)
+    router.add(middleware: ErrorMiddleware())
+    router.add(middleware: LogRequestsMiddleware(.debug))
+    SystemController(bus: bus, storeCheck: storeCheck).addRoutes(to: router)
+
+    let v1 = router.group("v1").add(middleware: AuthenticationMiddleware(authenticator: authenticator))
+    AdminController(tenants: tenants, authenticator: authenticator)
+        .addRoutes(to: v1.group("admin", context: AdminRequestContext.self))
+    let tenant = v1.group("tenants/:tenant", context: TenantRequestContext.self)
+    EventsController(bus: bus, limits: limits).addRoutes(to: tenant)
+    SubscriptionsController(bus: bus, limits: limits).addRoutes(to: tenant)
+    return router
+}

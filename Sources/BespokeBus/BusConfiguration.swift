@@ -1,0 +1,45 @@
+import BespokeCore
+import BespokeStorage
+
+/// Settings of the event bus. Every limit is explicit and can be changed by the operator.
+public struct BusConfiguration: Sendable {
+    /// Event size and batch limits.
+    public var limits: EventLimits
+    /// The most writes (publishes, acks, retries) one transaction carries.
+    public var maxBatchWrites: Int
+    /// Pending deliveries per subscription kept in memory; the rest stay in the store.
+    public var window: Int
+    /// How often leases, retries and long-polls are checked.
+    public var tickInterval: Duration
+    /// The policy of a subscription created without one.
+    public var defaultPolicy: DeliveryPolicy
+    /// The most deliveries one receive returns.
+    public var maxReceiveBatch: Int
+    /// The longest a receive may wait for deliveries (long-poll).
+    public var maxWait: Duration
+    /// Bounds operators put on subscription policies.
+    public var maxAttemptsLimit: Int
+    public var maxAckTimeout: Duration
+
+    public init(
+        limits: EventLimits = EventLimits(),
+        maxBatchWrites: Int = 512,
+        window: Int = 1000,
+        tickInterval: Duration = .milliseconds(10),
+        defaultPolicy: DeliveryPolicy = DeliveryPolicy(),
+        maxReceiveBatch: Int = 100,
+        maxWait: Duration = .seconds(30),
+        maxAttemptsLimit: Int = 100,
+        maxAckTimeout: Duration = .seconds(12 * 3600)
+    ) {
+        self.limits = limits
+        self.maxBatchWrites = maxBatchWrites
+        self.window = window
+        self.tickInterval = tickInterval
+        self.defaultPolicy = defaultPolicy
+        self.maxReceiveBatch = maxReceiveBatch
+        self.maxWait = maxWait
+        self.maxAttemptsLimit = maxAttemptsLimit
+        self.maxAckTimeout = maxAckTimeout
+    }
+}

@@ -1,0 +1,201 @@
+import BespokeCore
+import BespokeStorage
+import Foundation
+
+/// Hands pending deliveries to consumers, from per-subscription in-memory windows.
+///
+/// Each subscription has its own queue and its own waiters, so one tenant's backlog or failing
+/// consumer never sits in front of another tenant's deliveries. The store stays the source of
+/// truth: the window is filled from commits as they happen and refilled from the store when a
+/// backlog is larger than the window (or after a restart).
+actor DeliveryScheduler {
+    enum Settle {
+        /// The delivery is in the window and now settling.
+        case inWindow(Delivery)
+        /// Another ack or nack of it is being committed.
+        case busy
+        /// Not in the window (never loaded, or already settled): ask the store.
+        case absent
+    }
+
+    private var queues: [SubscriptionID: SubscriptionQueue] = [:]
+    private let window: Int
+    private let requestRefill: @Sendable (SubscriptionID) -> Void
+    private var nextWaiterID: UInt64 = 0
+    private var stopped = false
+
+    init(window: Int, requestRefill: @escaping @Sendable (SubscriptionID) -> Void) {
+        self.window = max(window, 2)
+        self.requestRefill = requestRefill
+    }
+
+    // MARK: Subscriptions
+
+    func add(_ subscription: Subscription) {
+        guard queues[subscription.id] == nil else { return }
+        queues[subscription.id] = SubscriptionQueue(subscription: subscription)
+        refillIfNeeded(subscription.id)
+    }
+
+    func remove(_ id: SubscriptionID) {
+        queues[id]?.releaseWaiters()
+        queues[id] = nil
+    }
+
+    // MARK: Filling
+
+    /// New deliveries, just committed, in commit order.
+    func enqueue(_ deliveries: [Delivery]) {
+        var touched: Set<SubscriptionID> = []
+        for delivery in deliveries where queues[delivery.subscription] != nil {
+            queues[delivery.subscription]?.append(delivery, window: window)
+            touched.insert(delivery.subscription)
+        }
+        let now = Date()
+        for id in touched {
+            queues[id]?.serveWaiters(now: now)
+            refillIfNeeded(id)
+        }
+    }
+
+    /// Where the next refill of `id` reads from, or nil when none is needed.
+    func refillCursor(_ id: SubscriptionID) -> (tenant: TenantID, after: DeliveryID?, limit: Int)? {
+        guard let queue = queues[id], queue.refillInFlight else { return nil }
+        return (queue.subscription.tenant, queue.loadedUpTo, window - queue.entries.count)
+    }
+
+    /// Places what a refill read into the window.
+    func completeRefill(_ id: SubscriptionID, read: [Delivery], limit: Int) {
+        guard queues[id] != nil else { return }
+        for delivery in read where delivery.id > (queues[id]?.loadedUpTo ?? DeliveryID(0)) {
+            queues[id]?.entries[delivery.id] = SubscriptionQueue.Entry(delivery: delivery, state: .ready)
+            queues[id]?.loadedUpTo = delivery.id
+            if let notBefore = delivery.notBefore,
+                queues[id]?.nextRetryAt.map({ notBefore < $0 }) ?? true
+            {
+                queues[id]?.nextRetryAt = notBefore
+            }
+        }
+        let missed = queues[id]?.missedDuringRefill ?? false
+        queues[id]?.storeHasMore = read.count >= limit || missed
+        queues[id]?.missedDuringRefill = false
+        queues[id]?.refillInFlight = false
+        queues[id]?.serveWaiters(now: Date())
+        refillIfNeeded(id)
+    }
+
+    /// A refill failed; it is tried again on a later tick.
+    func failRefill(_ id: SubscriptionID) {
+        queues[id]?.refillInFlight = false
+    }
+
+    private func refillIfNeeded(_ id: SubscriptionID) {
+        guard let queue = queues[id], !stopped, queue.storeHasMore, !queue.refillInFlight,
+            queue.entries.count <= window / 2
+        else { return }
+        queues[id]?.refillInFlight = true
+        requestRefill(id)
+    }
+
+    // MARK: Consuming
+
+    /// Leases up to `max` deliveries, waiting up to `wait` for some to arrive.
+    /// Returns nil when the subscription does not exist.
+    func receive(_ id: SubscriptionID, max: Int, wait: Duration) async -> [Delivery]? {
+        guard queues[id] != nil else { return nil }
+        let now = Date()
+        let got = queues[id]?.lease(max: max, now: now) ?? []
+        guard got.isEmpty, wait > .zero, !stopped else { return got }
+        nextWaiterID += 1
+        let waiterID = nextWaiterID
+        let deadline = now.addingTimeInterval(wait.timeInterval)
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                guard !Task.isCancelled, queues[id] != nil else {
+                    continuation.resume(returning: [])
+                    return
+                }
+                queues[id]?.waiters.append(
+                    SubscriptionQueue.Waiter(id: waiterID, max: max, deadline: deadline, continuation: continuation)
+                )
+            }
+        } onCancel: {
+            Task { await self.cancelWaiter(id, waiterID) }
+        }
+    }
+
+    func waiterIDs(_ id: SubscriptionID) -> [UInt64] {
+        queues[id]?.waiters.map(\.id) ?? []
+    }
+
+    /// Ends a waiting receive early with nothing.
+    func cancelWaiter(_ id: SubscriptionID, _ waiterID: UInt64) {
+        guard let index = queues[id]?.waiters.firstIndex(where: { $0.id == waiterID }) else { return }
+        queues[id]?.waiters.remove(at: index).continuation.resume(returning: [])
+    }
+
+    // MARK: Settling
+
+    func beginSettle(_ subscription: SubscriptionID, _ id: DeliveryID) -> Settle {
+        guard let queue = queues[subscription] else { return .absent }
+        guard queue.entries[id] != nil else { return .absent }
+        return queues[subscription]?.beginSettle(id).map(Settle.inWindow) ?? .busy
+    }
+
+    /// The delivery was acked or dead-lettered: it leaves the window, and its key unblocks.
+    func finishRemoval(_ subscription: SubscriptionID, _ id: DeliveryID) {
+        guard queues[subscription]?.entries.removeValue(forKey: id) != nil else { return }
+        queues[subscription]?.serveWaiters(now: Date())
+        refillIfNeeded(subscription)
+    }
+
+    /// The delivery failed and waits for a retry at `notBefore`.
+    func finishRetry(_ subscription: SubscriptionID, _ id: DeliveryID, attempts: Int, notBefore: Date, error: String) {
+        guard queues[subscription]?.entries[id] != nil else { return }
+        queues[subscription]?.entries[id]?.delivery.attempts = attempts
+        queues[subscription]?.entries[id]?.delivery.notBefore = notBefore
+        queues[subscription]?.entries[id]?.delivery.lastError = error
+        queues[subscription]?.entries[id]?.state = .ready
+        if queues[subscription]?.nextRetryAt.map({ notBefore < $0 }) ?? true {
+            queues[subscription]?.nextRetryAt = notBefore
+        }
+        queues[subscription]?.serveWaiters(now: Date())
+    }
+
+    /// Settling failed in the store: the delivery becomes deliverable again.
+    func abortSettle(_ subscription: SubscriptionID, _ id: DeliveryID) {
+        guard queues[subscription]?.entries[id] != nil else { return }
+        queues[subscription]?.entries[id]?.state = .ready
+        queues[subscription]?.serveWaiters(now: Date())
+    }
+
+    // MARK: Time
+
+    /// Periodic work: expired leases (returned, now settling, for the bus to fail), due retries,
+    /// timed-out long-polls and refills to retry.
+    func tick(now: Date) -> [Delivery] {
+        var expired: [Delivery] = []
+        for id in queues.keys {
+            expired += queues[id]?.expireLeases(now: now) ?? []
+            if queues[id]?.retryBecameDue(now: now) == true {
+                queues[id]?.serveWaiters(now: now)
+            }
+            queues[id]?.expireWaiters(now: now)
+            refillIfNeeded(id)
+        }
+        return expired
+    }
+
+    /// Stops: every waiting receive returns empty and no new waits begin.
+    func stop() {
+        stopped = true
+        for id in queues.keys { queues[id]?.releaseWaiters() }
+    }
+
+    // MARK: Introspection
+
+    /// Deliveries of a subscription currently in the window (for tests and metrics).
+    func windowCount(_ id: SubscriptionID) -> Int {
+        queues[id]?.entries.count ?? 0
+    }
+}

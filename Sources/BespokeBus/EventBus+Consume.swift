@@ -1,0 +1,64 @@
+public import BespokeCore
+public import BespokeStorage
+import Foundation
+
+extension EventBus {
+    /// Runs an in-process consumer of a subscription until the task is cancelled or the bus stops.
+    ///
+    /// `concurrency` workers each lease up to `batchSize` deliveries and call `handler` for
+    /// each in order. A delivery whose handler returns is acked (the batch's acks share one
+    /// commit); one whose handler throws is nacked with the error as reason and retried per
+    /// the subscription's policy. Deliveries with the same partition key are never handled
+    /// concurrently, and arrive in publish order.
+    public func consume(
+        tenant: TenantID,
+        subscription name: String,
+        concurrency: Int = 4,
+        batchSize: Int = 32,
+        handler: @escaping @Sendable (Delivery) async throws -> Void
+    ) async throws {
+        _ = try subscription(tenant: tenant, name: name)
+        try await withThrowingDiscardingTaskGroup { group in
+            for _ in 0..<Swift.max(concurrency, 1) {
+                group.addTask {
+                    try await self.consumeLoop(tenant: tenant, subscription: name, batchSize: batchSize, handler: handler)
+                }
+            }
+        }
+    }
+
+    private func consumeLoop(
+        tenant: TenantID, subscription name: String, batchSize: Int,
+        handler: @Sendable (Delivery) async throws -> Void
+    ) async throws {
+        while !Task.isCancelled, isRunning {
+            let batch: [Delivery]
+            do {
+                batch = try await receive(tenant: tenant, subscription: name, max: batchSize, wait: .seconds(1))
+            } catch let error as BespokeError where error.code == .unavailable {
+                return
+            }
+            var handled: [DeliveryID] = []
+            for delivery in batch {
+                do {
+                    try await handler(delivery)
+                    handled.append(delivery.id)
+                } catch {
+                    do {
+                        try await nack(tenant: tenant, subscription: name, delivery.id, reason: "\(error)")
+                    } catch {
+                        logger.error("nack failed", metadata: ["delivery": "\(delivery.id)", "error": "\(error)"])
+                    }
+                }
+            }
+            if !handled.isEmpty {
+                do {
+                    try await ack(tenant: tenant, subscription: name, handled)
+                } catch {
+                    // Not acked: the deliveries come again after their ack timeout (at-least-once).
+                    logger.error("ack failed", metadata: ["count": "\(handled.count)", "error": "\(error)"])
+                }
+            }
+        }
+    }
+}

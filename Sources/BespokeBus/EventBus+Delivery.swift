@@ -1,0 +1,148 @@
+public import BespokeCore
+public import BespokeStorage
+import Foundation
+import Metrics
+import ServiceLifecycle
+
+extension EventBus {
+    /// Leases up to `max` deliveries of a subscription, waiting up to `wait` for some (long-poll).
+    ///
+    /// Each delivery must be acked or nacked within the subscription's ack timeout, or it
+    /// counts as a failed attempt and is delivered again.
+    /// - Throws: ``BespokeError`` `not_found` for an unknown subscription (or another tenant's).
+    public func receive(tenant: TenantID, subscription name: String, max: Int, wait: Duration = .zero) async throws -> [Delivery] {
+        try ensureRunning()
+        let subscription = try subscription(tenant: tenant, name: name)
+        let max = Swift.min(Swift.max(max, 1), configuration.maxReceiveBatch)
+        let wait = Swift.min(Swift.max(wait, .zero), configuration.maxWait)
+        let scheduler = self.scheduler
+        // A long-poll in flight ends early, empty, when the service shuts down.
+        let got = await withTaskCancellationOrGracefulShutdownHandler {
+            await scheduler.receive(subscription.id, max: max, wait: wait)
+        } onCancelOrGracefulShutdown: {
+            Task { await scheduler.stopWaiting(subscription.id) }
+        }
+        guard let got else { throw BespokeError.notFound("subscription") }
+        if !got.isEmpty {
+            Counter(label: "bespoke_bus_deliveries_total", dimensions: [("tenant", tenant.rawValue)]).increment(by: got.count)
+        }
+        return got
+    }
+
+    /// Acknowledges deliveries: they are removed for good.
+    /// - Returns: the ids that were not found for this tenant and subscription.
+    @discardableResult
+    public func ack(tenant: TenantID, subscription name: String, _ ids: [DeliveryID]) async throws -> [DeliveryID] {
+        let subscription = try subscription(tenant: tenant, name: name)
+        var inWindow: [DeliveryID] = []
+        for id in ids {
+            // Settling in memory keeps the delivery from being leased again meanwhile. A
+            // delivery outside the window (or settling already) is settled by the store alone.
+            if case .inWindow = await scheduler.beginSettle(subscription.id, id) { inWindow.append(id) }
+        }
+        let results: [BusWriteResult]
+        do {
+            results = try await committer.submit(ids.map { .ack(tenant, subscription.id, $0) }, tenant: tenant)
+        } catch {
+            for id in inWindow { await scheduler.abortSettle(subscription.id, id) }
+            throw error
+        }
+        var missing: [DeliveryID] = []
+        for (id, result) in zip(ids, results) {
+            await scheduler.finishRemoval(subscription.id, id)
+            if result == .notFound { missing.append(id) }
+        }
+        return missing
+    }
+
+    /// Reports a failed delivery: it is retried after the backoff (or `retryAfter`), or
+    /// dead-lettered with `reason` once the subscription's attempts are used up.
+    /// - Throws: ``BespokeError`` `not_found` when the delivery is not pending for this tenant
+    ///   and subscription.
+    public func nack(
+        tenant: TenantID, subscription name: String, _ id: DeliveryID, reason: String, retryAfter: Duration? = nil
+    ) async throws {
+        let subscription = try subscription(tenant: tenant, name: name)
+        switch await scheduler.beginSettle(subscription.id, id) {
+        case .inWindow(let delivery):
+            try await fail(delivery, reason: reason, retryAfter: retryAfter)
+        case .busy:
+            return
+        case .absent:
+            throw BespokeError.notFound("delivery")
+        }
+    }
+
+    /// Records a failed attempt of a settling delivery.
+    func fail(_ delivery: Delivery, reason: String, retryAfter: Duration?) async throws {
+        let subscriptionID = delivery.subscription
+        guard let policy = index.subscription(subscriptionID)?.policy else {
+            await scheduler.finishRemoval(subscriptionID, delivery.id)
+            return
+        }
+        let attempts = delivery.attempts + 1
+        let reason = String(reason.prefix(2000))
+        let deadLetter = attempts >= policy.maxAttempts
+        let notBefore = Date().addingTimeInterval((retryAfter ?? policy.backoff(afterAttempt: attempts)).seconds)
+        let write: BusWrite =
+            deadLetter
+            ? .deadLetter(delivery.tenant, subscriptionID, delivery.id, attempts: attempts, reason: reason)
+            : .retry(delivery.tenant, subscriptionID, delivery.id, attempts: attempts, notBefore: notBefore, error: reason)
+        do {
+            let result = try await committer.submit([write], tenant: delivery.tenant)
+            if deadLetter || result.first == .notFound {
+                await scheduler.finishRemoval(subscriptionID, delivery.id)
+                if deadLetter {
+                    logger.warning(
+                        "delivery dead-lettered",
+                        metadata: ["tenant": "\(delivery.tenant)", "delivery": "\(delivery.id)", "reason": "\(reason)"]
+                    )
+                    Counter(label: "bespoke_bus_dead_letters_total", dimensions: [("tenant", delivery.tenant.rawValue)]).increment()
+                }
+            } else {
+                await scheduler.finishRetry(subscriptionID, delivery.id, attempts: attempts, notBefore: notBefore, error: reason)
+                Counter(label: "bespoke_bus_retries_total", dimensions: [("tenant", delivery.tenant.rawValue)]).increment()
+            }
+        } catch {
+            await scheduler.abortSettle(subscriptionID, delivery.id)
+            throw error
+        }
+    }
+
+    // MARK: Dead letters
+
+    /// A page of a subscription's dead letters, oldest first.
+    public func deadLetters(tenant: TenantID, subscription name: String, after: DeadLetterID? = nil, limit: Int = 100) async throws -> [DeadLetter] {
+        let subscription = try subscription(tenant: tenant, name: name)
+        return try await store.deadLetters(tenant: tenant, subscription: subscription.id, after: after, limit: Swift.min(Swift.max(limit, 1), 1000))
+    }
+
+    /// Moves dead letters back to their subscription as fresh deliveries (attempts reset).
+    /// - Returns: the ids that were not found for this tenant and subscription.
+    @discardableResult
+    public func redrive(tenant: TenantID, subscription name: String, _ ids: [DeadLetterID]) async throws -> [DeadLetterID] {
+        try ensureRunning()
+        let subscription = try subscription(tenant: tenant, name: name)
+        let results = try await committer.submit(ids.map { .redrive(tenant, subscription.id, $0) }, tenant: tenant)
+        return zip(ids, results).compactMap { $1 == .notFound ? $0 : nil }
+    }
+
+    /// Redrives every dead letter of a subscription. Returns how many were redriven.
+    public func redriveAll(tenant: TenantID, subscription name: String) async throws -> Int {
+        var total = 0
+        while true {
+            let page = try await deadLetters(tenant: tenant, subscription: name, after: nil, limit: 500)
+            if page.isEmpty { return total }
+            let missing = try await redrive(tenant: tenant, subscription: name, page.map(\.id))
+            total += page.count - missing.count
+            if missing.count == page.count { return total }
+        }
+    }
+}
+
+extension DeliveryScheduler {
+    /// Ends every waiting receive of a subscription early (shutdown of the caller).
+    func stopWaiting(_ id: SubscriptionID) {
+        for waiter in waiterIDs(id) { cancelWaiter(id, waiter) }
+    }
+}

@@ -1,0 +1,63 @@
+public import BespokeCore
+public import BespokeStorage
+import Foundation
+import Metrics
+
+/// What a publisher is told once its event is stored.
+public struct PublishReceipt: Sendable, Equatable {
+    /// The event's position in the log.
+    public let sequence: Int64
+    public let eventID: String
+    public let storedAt: Date
+    /// The same tenant + source + id had been published before; nothing new was stored.
+    public let duplicate: Bool
+}
+
+extension EventBus {
+    /// Publishes one event for `tenant` and returns once it is durably stored.
+    public func publish(_ event: CloudEvent, tenant: TenantID) async throws -> PublishReceipt {
+        try await publish([event], tenant: tenant)[0]
+    }
+
+    /// Publishes events for `tenant` in one commit, in order.
+    ///
+    /// The bus sets the `tenantid` extension and, when absent, `time`.
+    /// - Throws: ``BespokeError`` `tenant_mismatch` when an event names another tenant,
+    ///   `event_too_large`, `unavailable` while shutting down, or a storage error.
+    public func publish(_ events: [CloudEvent], tenant: TenantID) async throws -> [PublishReceipt] {
+        try ensureRunning()
+        guard events.count <= configuration.limits.maxBatchEvents else {
+            throw BespokeError(.payloadTooLarge, "batch has \(events.count) events; the limit is \(configuration.limits.maxBatchEvents)")
+        }
+        let now = RFC3339.format(Date())
+        var writes: [BusWrite] = []
+        writes.reserveCapacity(events.count)
+        for var event in events {
+            if let named = event.tenantID, named != tenant.rawValue {
+                throw BespokeError(.tenantMismatch, "event '\(event.id)' names tenant '\(named)', not the caller's tenant")
+            }
+            event.tenantID = tenant.rawValue
+            if event.time == nil { event.time = now }
+            let stored = EventToStore(event, tenant: tenant)
+            guard stored.envelope.count <= configuration.limits.maxEventBytes else {
+                throw BespokeError(
+                    .eventTooLarge,
+                    "event '\(event.id)' is \(stored.envelope.count) bytes; the limit is \(configuration.limits.maxEventBytes)"
+                )
+            }
+            writes.append(.publish(stored, subscriptions: index.matching(tenant: tenant, type: event.type)))
+        }
+        let results = try await committer.submit(writes, tenant: tenant)
+        var receipts: [PublishReceipt] = []
+        receipts.reserveCapacity(results.count)
+        for (event, result) in zip(events, results) {
+            guard case .published(let seq, let storedAt, let duplicate, _) = result else {
+                throw BespokeError(.storageFailure, "store returned no receipt for event '\(event.id)'")
+            }
+            receipts.append(PublishReceipt(sequence: seq, eventID: event.id, storedAt: storedAt, duplicate: duplicate))
+        }
+        Counter(label: "bespoke_bus_events_published_total", dimensions: [("tenant", tenant.rawValue)])
+            .increment(by: receipts.count { !$0.duplicate })
+        return receipts
+    }
+}

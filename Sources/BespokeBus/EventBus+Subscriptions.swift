@@ -1,0 +1,72 @@
+public import BespokeCore
+public import BespokeStorage
+import Foundation
+
+extension EventBus {
+    /// Creates a durable subscription. It receives the tenant's events of matching types
+    /// published from now on.
+    /// - Throws: ``BespokeError`` `invalid_request` for a bad name or policy, `conflict` when
+    ///   the tenant already has a subscription of that name.
+    public func createSubscription(
+        tenant: TenantID, name: String, types: [String], policy: DeliveryPolicy? = nil
+    ) async throws -> Subscription {
+        try ensureRunning()
+        guard Subscription.isValidName(name) else {
+            throw BespokeError(.invalidRequest, "subscription name must be 1-100 characters of letters, digits, '.', '_' and '-'")
+        }
+        guard types.count <= 100, types.allSatisfy({ !$0.isEmpty && $0.utf8.count <= 256 }) else {
+            throw BespokeError(.invalidRequest, "types must be at most 100 non-empty patterns of up to 256 characters")
+        }
+        let policy = policy ?? configuration.defaultPolicy
+        try validate(policy)
+        let subscription = try await store.createSubscription(
+            NewSubscription(tenant: tenant, name: name, filter: EventTypeFilter(types), policy: policy), at: Date()
+        )
+        index.insert(subscription)
+        await scheduler.add(subscription)
+        return subscription
+    }
+
+    /// Deletes a subscription with its pending deliveries and dead letters.
+    /// - Throws: ``BespokeError`` `not_found`.
+    public func deleteSubscription(tenant: TenantID, name: String) async throws {
+        guard try await store.deleteSubscription(tenant: tenant, name: name) else {
+            throw BespokeError.notFound("subscription")
+        }
+        if let removed = index.remove(tenant: tenant, name: name) {
+            await scheduler.remove(removed.id)
+        }
+    }
+
+    /// A subscription of `tenant`, from the in-memory index.
+    /// - Throws: ``BespokeError`` `not_found`, also for another tenant's subscription.
+    public func subscription(tenant: TenantID, name: String) throws(BespokeError) -> Subscription {
+        guard let subscription = index.subscription(tenant: tenant, name: name) else {
+            throw BespokeError.notFound("subscription")
+        }
+        return subscription
+    }
+
+    /// The subscriptions of `tenant`, by name.
+    public func subscriptions(tenant: TenantID) -> [Subscription] {
+        index.subscriptions(tenant: tenant)
+    }
+
+    /// How many deliveries a subscription has pending (in flight or waiting).
+    public func pendingCount(tenant: TenantID, subscription name: String) async throws -> Int {
+        let subscription = try subscription(tenant: tenant, name: name)
+        return try await store.pendingCount(tenant: tenant, subscription: subscription.id)
+    }
+
+    private func validate(_ policy: DeliveryPolicy) throws(BespokeError) {
+        guard (1...configuration.maxAttemptsLimit).contains(policy.maxAttempts) else {
+            throw BespokeError(.invalidRequest, "maxAttempts must be between 1 and \(configuration.maxAttemptsLimit)")
+        }
+        guard policy.initialBackoff >= .zero, policy.maxBackoff >= policy.initialBackoff else {
+            throw BespokeError(.invalidRequest, "backoff must be non-negative and maxBackoff at least initialBackoff")
+        }
+        guard policy.ackTimeout >= .milliseconds(100), policy.ackTimeout <= configuration.maxAckTimeout else {
+            throw BespokeError(.invalidRequest, "ackTimeout must be between 100 ms and \(configuration.maxAckTimeout)")
+        }
+    }
+}

@@ -1,0 +1,51 @@
+import BespokeCore
+import BespokeStorage
+import Synchronization
+
+/// The in-memory index of subscriptions, kept in step with the store by the bus: publishing
+/// decides fan-out from it without a database read.
+final class SubscriptionIndex: Sendable {
+    private struct State {
+        var byTenant: [TenantID: [String: Subscription]] = [:]
+        var byID: [SubscriptionID: Subscription] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    func insert(_ subscription: Subscription) {
+        state.withLock { state in
+            state.byTenant[subscription.tenant, default: [:]][subscription.name] = subscription
+            state.byID[subscription.id] = subscription
+        }
+    }
+
+    func remove(tenant: TenantID, name: String) -> Subscription? {
+        state.withLock { state in
+            guard let removed = state.byTenant[tenant]?.removeValue(forKey: name) else { return nil }
+            state.byID[removed.id] = nil
+            return removed
+        }
+    }
+
+    func subscription(tenant: TenantID, name: String) -> Subscription? {
+        state.withLock { $0.byTenant[tenant]?[name] }
+    }
+
+    func subscription(_ id: SubscriptionID) -> Subscription? {
+        state.withLock { $0.byID[id] }
+    }
+
+    func subscriptions(tenant: TenantID) -> [Subscription] {
+        state.withLock { state in
+            (state.byTenant[tenant].map { Array($0.values) } ?? []).sorted { $0.name < $1.name }
+        }
+    }
+
+    /// The subscriptions of `tenant` whose filter selects `type`, in id order.
+    func matching(tenant: TenantID, type: String) -> [SubscriptionID] {
+        state.withLock { state in
+            guard let subscriptions = state.byTenant[tenant] else { return [] }
+            return subscriptions.values.filter { $0.filter.matches(type) }.map(\.id).sorted()
+        }
+    }
+}

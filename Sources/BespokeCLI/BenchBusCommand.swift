@@ -1,0 +1,2 @@
+import ArgumentParser
+struct BenchBusCommand: AsyncParsableCommand { func run() async throws {} }

@@ -1,0 +1,74 @@
+import ArgumentParser
+import BespokeAPI
+import BespokeBus
+import BespokeCore
+import BespokeSQLite
+import BespokeServer
+import Foundation
+import Logging
+
+/// Options shared by commands that open the platform. Each falls back to a `BESPOKE_*`
+/// environment variable, then to a default that works out of the box.
+struct ServerOptions: ParsableArguments {
+    @Option(help: "Address to listen on (env BESPOKE_HOST). Default 127.0.0.1.")
+    var host: String?
+
+    @Option(help: "Port to listen on; 0 picks a free port (env BESPOKE_PORT). Default 8080.")
+    var port: Int?
+
+    @Option(name: .customLong("data-dir"), help: "Directory of the SQLite database (env BESPOKE_DATA_DIR). Default ./data.")
+    var dataDirectory: String?
+
+    @Option(help: "Commit durability: full (fsync each commit) or normal (env BESPOKE_DURABILITY). Default full.")
+    var durability: String?
+
+    @Option(help: "Largest accepted event in bytes, at least 65536 (env BESPOKE_MAX_EVENT_BYTES). Default 65536.")
+    var maxEventBytes: Int?
+
+    @Option(help: "Largest accepted request body in bytes (env BESPOKE_MAX_BODY_BYTES). Default 4194304.")
+    var maxBodyBytes: Int?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (env BESPOKE_LOG_LEVEL). Default info.")
+    var logLevel: String?
+
+    /// The configuration these options (and the environment) describe. The admin token comes
+    /// only from BESPOKE_ADMIN_TOKEN or the data directory, never from a flag (flags show in `ps`).
+    func configuration(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> BespokeConfiguration {
+        var configuration = BespokeConfiguration()
+        configuration.host = host ?? environment["BESPOKE_HOST"] ?? configuration.host
+        if let port = try port ?? environment["BESPOKE_PORT"].map({ try Self.int($0, "BESPOKE_PORT") }) {
+            guard (0...65535).contains(port) else { throw ValidationError("port must be between 0 and 65535") }
+            configuration.port = port
+        }
+        configuration.dataDirectory = dataDirectory ?? environment["BESPOKE_DATA_DIR"] ?? configuration.dataDirectory
+        if let raw = durability ?? environment["BESPOKE_DURABILITY"] {
+            guard let value = SQLiteStore.Durability(rawValue: raw) else {
+                throw ValidationError("durability must be 'full' or 'normal'")
+            }
+            configuration.durability = value
+        }
+        if let bytes = try maxEventBytes ?? environment["BESPOKE_MAX_EVENT_BYTES"].map({ try Self.int($0, "BESPOKE_MAX_EVENT_BYTES") }) {
+            guard bytes >= EventLimits.minimumEventBytes else {
+                throw ValidationError("max event size must be at least \(EventLimits.minimumEventBytes) bytes (CloudEvents)")
+            }
+            configuration.bus.limits.maxEventBytes = bytes
+        }
+        if let bytes = try maxBodyBytes ?? environment["BESPOKE_MAX_BODY_BYTES"].map({ try Self.int($0, "BESPOKE_MAX_BODY_BYTES") }) {
+            guard bytes >= configuration.bus.limits.maxEventBytes else {
+                throw ValidationError("max body size must be at least the max event size")
+            }
+            configuration.http.maxBodyBytes = bytes
+        }
+        if let raw = logLevel ?? environment["BESPOKE_LOG_LEVEL"] {
+            guard let level = Logger.Level(rawValue: raw) else { throw ValidationError("unknown log level '\(raw)'") }
+            configuration.logLevel = level
+        }
+        configuration.adminToken = environment["BESPOKE_ADMIN_TOKEN"]
+        return configuration
+    }
+
+    private static func int(_ raw: String, _ name: String) throws -> Int {
+        guard let value = Int(raw) else { throw ValidationError("\(name) must be a whole number") }
+        return value
+    }
+}

@@ -1,0 +1,57 @@
+public import BespokeCore
+public import BespokeStorage
+public import Foundation
+public import GRDB
+
+/// The embedded default store: one SQLite database in WAL mode, accessed through GRDB.
+///
+/// Writes are serialised by SQLite; the bus batches them (``EventLogStore/apply(_:)``) so that one
+/// transaction, and one fsync, serves many publishers and consumers. Reads run concurrently on
+/// the pool's reader connections.
+public final class SQLiteStore: Sendable {
+    /// How hard SQLite works to make a commit durable.
+    public enum Durability: String, Sendable, CaseIterable {
+        /// `synchronous=FULL`: the WAL is fsynced on every commit; a committed event survives a
+        /// power loss. The default.
+        case full
+        /// `synchronous=NORMAL`: a committed event survives a process crash but the last
+        /// commits may be lost on power loss or an OS crash.
+        case normal
+    }
+
+    /// The pool; exposed for same-database effects (see ``SQLiteInbox``) and benchmarks.
+    public let pool: DatabasePool
+    public let path: String
+
+    /// Opens (and migrates) the database at `path`, creating it if needed.
+    public init(path: String, durability: Durability = .full) throws {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.foreignKeysEnabled = true
+        let synchronous = durability == .full ? "FULL" : "NORMAL"
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+        }
+        self.pool = try DatabasePool(path: path, configuration: configuration)
+        self.path = path
+        try Self.migrator.migrate(pool)
+    }
+
+    /// Closes the database. Later calls fail.
+    public func close() throws {
+        try pool.close()
+    }
+
+    static func date(_ value: Double?) -> Date? {
+        value.map { Date(timeIntervalSince1970: $0) }
+    }
+
+    /// Maps constraint violations to a `conflict`, everything else is rethrown.
+    static func mapConflict<T>(_ what: String, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
+            throw BespokeError(.conflict, "\(what) already exists")
+        }
+    }
+}

@@ -1,0 +1,64 @@
+public import BespokeAPI
+public import BespokeBus
+public import BespokeCore
+public import BespokeSQLite
+import Foundation
+public import Hummingbird
+public import Logging
+
+/// The running parts of a platform instance, for tests and commands that need them.
+public struct BespokePlatform: Sendable {
+    public let store: SQLiteStore
+    public let bus: EventBus
+    public let authenticator: APIKeyAuthenticator
+    public let adminToken: String
+}
+
+/// Opens the store and the bus for a configuration.
+public func openPlatform(_ configuration: BespokeConfiguration, logger: Logger) async throws -> BespokePlatform {
+    try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+    let store = try SQLiteStore(path: configuration.databasePath, durability: configuration.durability)
+    let bus = try await EventBus.open(store: store, configuration: configuration.bus, logger: logger)
+    let adminToken = try configuration.resolveAdminToken()
+    let authenticator = APIKeyAuthenticator(store: store, adminToken: adminToken)
+    return BespokePlatform(store: store, bus: bus, authenticator: authenticator, adminToken: adminToken)
+}
+
+/// Builds the platform's application: the HTTP server in front, the bus behind it, all under
+/// one ServiceLifecycle group. On SIGINT/SIGTERM the server stops accepting and drains its
+/// requests first; then the bus commits what is queued and stops.
+public func buildApplication(
+    _ configuration: BespokeConfiguration,
+    onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
+) async throws -> some ApplicationProtocol {
+    var logger = Logger(label: "bespoke")
+    logger.logLevel = configuration.logLevel
+    let platform = try await openPlatform(configuration, logger: logger)
+    return buildApplication(configuration, platform: platform, logger: logger, onServerRunning: onServerRunning)
+}
+
+/// Builds the application over an already opened platform.
+public func buildApplication(
+    _ configuration: BespokeConfiguration,
+    platform: BespokePlatform,
+    logger: Logger,
+    onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
+) -> some ApplicationProtocol {
+    let store = platform.store
+    let router = buildRouter(
+        bus: platform.bus,
+        tenants: store,
+        authenticator: platform.authenticator,
+        limits: configuration.http,
+        storeCheck: { _ = try await store.tenant(TenantID(trusted: "readiness-probe")) }
+    )
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "bespoke"),
+        services: [platform.bus],
+        onServerRunning: { channel in
+            await onServerRunning(channel.localAddress?.port ?? configuration.port)
+        },
+        logger: logger
+    )
+}

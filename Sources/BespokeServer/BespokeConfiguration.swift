@@ -1,0 +1,74 @@
+public import BespokeAPI
+public import BespokeBus
+public import BespokeSQLite
+import Foundation
+public import Logging
+
+/// Everything `bespoke serve` is configured with. Defaults work with no flags; the CLI
+/// overrides them from flags and `BESPOKE_*` environment variables.
+public struct BespokeConfiguration: Sendable {
+    /// Address to listen on. Loopback by default.
+    public var host: String
+    /// Port to listen on; 0 picks a free one (printed at start-up).
+    public var port: Int
+    /// Directory of the SQLite database and the generated admin token.
+    public var dataDirectory: String
+    public var durability: SQLiteStore.Durability
+    public var bus: BusConfiguration
+    public var http: HTTPLimits
+    /// The operator's token for `/v1/admin`. When nil, it is read from `<data>/admin-token`,
+    /// which is created (mode 0600) with a random token on first start.
+    public var adminToken: String?
+    public var logLevel: Logger.Level
+
+    public init(
+        host: String = "127.0.0.1",
+        port: Int = 8080,
+        dataDirectory: String = "./data",
+        durability: SQLiteStore.Durability = .full,
+        bus: BusConfiguration = BusConfiguration(),
+        http: HTTPLimits = HTTPLimits(),
+        adminToken: String? = nil,
+        logLevel: Logger.Level = .info
+    ) {
+        self.host = host
+        self.port = port
+        self.dataDirectory = dataDirectory
+        self.durability = durability
+        self.bus = bus
+        self.http = http
+        self.adminToken = adminToken
+        self.logLevel = logLevel
+    }
+
+    /// Path of the SQLite database.
+    public var databasePath: String { (dataDirectory as NSString).appendingPathComponent("bespoke.sqlite") }
+
+    /// Path of the generated admin token.
+    public var adminTokenPath: String { (dataDirectory as NSString).appendingPathComponent("admin-token") }
+
+    /// The admin token: configured, or read from (or first written to) the data directory.
+    public func resolveAdminToken() throws -> String {
+        if let adminToken {
+            guard adminToken.count >= 16 else { throw ConfigurationError("the admin token must be at least 16 characters") }
+            return adminToken
+        }
+        let path = adminTokenPath
+        if let existing = try? String(contentsOfFile: path, encoding: .utf8) {
+            let token = existing.trimmingCharacters(in: .whitespacesAndNewlines)
+            if token.count >= 16 { return token }
+        }
+        var generator = SystemRandomNumberGenerator()
+        let token = "adm_" + (0..<24).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+        guard FileManager.default.createFile(atPath: path, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw ConfigurationError("cannot write the admin token to \(path)")
+        }
+        return token
+    }
+}
+
+/// A configuration value that cannot be used.
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,56 @@
+public import BespokeCore
+public import Foundation
+
+/// Tenants. (The full Tenant Manager builds on this.)
+public protocol TenantStore: Sendable {
+    /// Creates a tenant. - Throws: ``BespokeError`` `conflict` when the id is taken.
+    func createTenant(_ tenant: TenantRecord) async throws
+    func tenant(_ id: TenantID) async throws -> TenantRecord?
+    func listTenants() async throws -> [TenantRecord]
+}
+
+/// Tenant API keys, stored hashed.
+public protocol APIKeyStore: Sendable {
+    func insertAPIKey(_ key: APIKeyRecord) async throws
+    /// The key whose secret hashes to `secretHash`, revoked or not.
+    func apiKey(secretHash: String) async throws -> APIKeyRecord?
+    func apiKeys(tenant: TenantID) async throws -> [APIKeyRecord]
+    /// Marks a key revoked; `false` when the tenant has no such key.
+    func revokeAPIKey(tenant: TenantID, id: String, at date: Date) async throws -> Bool
+}
+
+/// Durable subscriptions.
+public protocol SubscriptionStore: Sendable {
+    /// - Throws: ``BespokeError`` `conflict` when the tenant already has a subscription of that name.
+    func createSubscription(_ subscription: NewSubscription, at date: Date) async throws -> Subscription
+    func subscription(tenant: TenantID, name: String) async throws -> Subscription?
+    func subscriptions(tenant: TenantID) async throws -> [Subscription]
+    /// Deletes a subscription with its pending deliveries and dead letters; `false` if absent.
+    func deleteSubscription(tenant: TenantID, name: String) async throws -> Bool
+    /// Every subscription of every tenant: read once at start-up to build the bus's in-memory index.
+    func allSubscriptions() async throws -> [Subscription]
+}
+
+/// The event log, its pending deliveries and its dead letters.
+public protocol EventLogStore: Sendable {
+    /// Applies the writes in one transaction, in order, and returns one result per write.
+    /// Either every write takes effect or, when this throws, none does.
+    func apply(_ writes: [BusWrite]) async throws -> [BusWriteResult]
+    /// A subscription's pending deliveries with ids above `after`, in id order.
+    func pendingDeliveries(tenant: TenantID, subscription: SubscriptionID, after: DeliveryID?, limit: Int) async throws -> [Delivery]
+    /// A subscription's dead letters with ids above `after`, in id order.
+    func deadLetters(tenant: TenantID, subscription: SubscriptionID, after: DeadLetterID?, limit: Int) async throws -> [DeadLetter]
+    /// How many deliveries are pending for a subscription.
+    func pendingCount(tenant: TenantID, subscription: SubscriptionID) async throws -> Int
+}
+
+/// The consumer-side idempotency record: which events a consumer has already processed.
+public protocol InboxStore: Sendable {
+    /// Records that `consumer` processed `eventKey`; `false` when it was already recorded.
+    func markProcessed(tenant: TenantID, consumer: String, eventKey: String, at date: Date) async throws -> Bool
+    /// Whether `consumer` has processed `eventKey`.
+    func isProcessed(tenant: TenantID, consumer: String, eventKey: String) async throws -> Bool
+}
+
+/// Everything the platform keeps, as one value a backend provides.
+public typealias PlatformStore = TenantStore & APIKeyStore & SubscriptionStore & EventLogStore & InboxStore

@@ -1,0 +1,34 @@
+public import BespokeCore
+public import Foundation
+
+/// A tenant as stored.
+public struct TenantRecord: Sendable, Equatable {
+    public let id: TenantID
+    public var name: String
+    public let createdAt: Date
+
+    public init(id: TenantID, name: String, createdAt: Date) {
+        self.id = id
+        self.name = name
+        self.createdAt = createdAt
+    }
+}
+
+/// A tenant API key as stored: only a hash of the secret is kept.
+public struct APIKeyRecord: Sendable, Equatable {
+    /// Public identifier of the key (shown in listings; not a secret).
+    public let id: String
+    public let tenant: TenantID
+    /// SHA-256 of the secret, lower-case hex.
+    public let secretHash: String
+    public let createdAt: Date
+    public var revokedAt: Date?
+
+    public init(id: String, tenant: TenantID, secretHash: String, createdAt: Date, revokedAt: Date? = nil) {
+        self.id = id
+        self.tenant = tenant
+        self.secretHash = secretHash
+        self.createdAt = createdAt
+        self.revokedAt = revokedAt
+    }
+}
