@@ -126,5 +126,15 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Runs the real `bespoke` binary: crash (SIGKILL) and graceful shutdown (SIGTERM) over HTTP.
+        .testTarget(
+            name: "BespokeProcessTests",
+            dependencies: [
+                "BespokeCLI",
+                "BespokeSQLite",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: swiftSettings
+        ),
     ]
 )
