@@ -37,7 +37,7 @@ actor DeliveryScheduler {
         refillIfNeeded(subscription.id)
     }
 
-    func remove(_ id: SubscriptionID) {
+    func removeSubscription(_ id: SubscriptionID) {
         queues[id]?.releaseWaiters()
         queues[id] = nil
     }
@@ -60,21 +60,15 @@ actor DeliveryScheduler {
 
     /// Where the next refill of `id` reads from, or nil when none is needed.
     func refillCursor(_ id: SubscriptionID) -> (tenant: TenantID, after: DeliveryID?, limit: Int)? {
-        guard let queue = queues[id], queue.refillInFlight else { return nil }
-        return (queue.subscription.tenant, queue.loadedUpTo, window - queue.entries.count)
+        guard queues[id]?.refillInFlight == true, let tenant = queues[id]?.subscription.tenant else { return nil }
+        return (tenant, queues[id]?.loadedUpTo, window - (queues[id]?.entries.count ?? 0))
     }
 
     /// Places what a refill read into the window.
     func completeRefill(_ id: SubscriptionID, read: [Delivery], limit: Int) {
         guard queues[id] != nil else { return }
         for delivery in read where delivery.id > (queues[id]?.loadedUpTo ?? DeliveryID(0)) {
-            queues[id]?.entries[delivery.id] = SubscriptionQueue.Entry(delivery: delivery, state: .ready)
-            queues[id]?.loadedUpTo = delivery.id
-            if let notBefore = delivery.notBefore,
-                queues[id]?.nextRetryAt.map({ notBefore < $0 }) ?? true
-            {
-                queues[id]?.nextRetryAt = notBefore
-            }
+            queues[id]?.insert(delivery)
         }
         let missed = queues[id]?.missedDuringRefill ?? false
         queues[id]?.storeHasMore = read.count >= limit || missed
@@ -89,11 +83,10 @@ actor DeliveryScheduler {
         queues[id]?.refillInFlight = false
     }
 
+    /// Mutates queues in place (`queues[id]?.method()`): binding a queue to a local while
+    /// mutating it would copy the whole window.
     private func refillIfNeeded(_ id: SubscriptionID) {
-        guard let queue = queues[id], !stopped, queue.storeHasMore, !queue.refillInFlight,
-            queue.entries.count <= window / 2
-        else { return }
-        queues[id]?.refillInFlight = true
+        guard !stopped, queues[id]?.claimRefill(window: window) == true else { return }
         requestRefill(id)
     }
 
@@ -137,14 +130,12 @@ actor DeliveryScheduler {
     // MARK: Settling
 
     func beginSettle(_ subscription: SubscriptionID, _ id: DeliveryID) -> Settle {
-        guard let queue = queues[subscription] else { return .absent }
-        guard queue.entries[id] != nil else { return .absent }
-        return queues[subscription]?.beginSettle(id).map(Settle.inWindow) ?? .busy
+        queues[subscription]?.beginSettle(id) ?? .absent
     }
 
     /// The delivery was acked or dead-lettered: it leaves the window, and its key unblocks.
     func finishRemoval(_ subscription: SubscriptionID, _ id: DeliveryID) {
-        guard queues[subscription]?.entries.removeValue(forKey: id) != nil else { return }
+        guard queues[subscription]?.remove(id) == true else { return }
         queues[subscription]?.serveWaiters(now: Date())
         refillIfNeeded(subscription)
     }
@@ -152,10 +143,12 @@ actor DeliveryScheduler {
     /// The delivery failed and waits for a retry at `notBefore`.
     func finishRetry(_ subscription: SubscriptionID, _ id: DeliveryID, attempts: Int, notBefore: Date, error: String) {
         guard queues[subscription]?.entries[id] != nil else { return }
-        queues[subscription]?.entries[id]?.delivery.attempts = attempts
-        queues[subscription]?.entries[id]?.delivery.notBefore = notBefore
-        queues[subscription]?.entries[id]?.delivery.lastError = error
-        queues[subscription]?.entries[id]?.state = .ready
+        queues[subscription]?.update(id) { entry in
+            entry.delivery.attempts = attempts
+            entry.delivery.notBefore = notBefore
+            entry.delivery.lastError = error
+            entry.state = .ready
+        }
         if queues[subscription]?.nextRetryAt.map({ notBefore < $0 }) ?? true {
             queues[subscription]?.nextRetryAt = notBefore
         }
@@ -165,7 +158,7 @@ actor DeliveryScheduler {
     /// Settling failed in the store: the delivery becomes deliverable again.
     func abortSettle(_ subscription: SubscriptionID, _ id: DeliveryID) {
         guard queues[subscription]?.entries[id] != nil else { return }
-        queues[subscription]?.entries[id]?.state = .ready
+        queues[subscription]?.update(id) { $0.state = .ready }
         queues[subscription]?.serveWaiters(now: Date())
     }
 

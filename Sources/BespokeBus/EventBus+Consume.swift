@@ -54,6 +54,9 @@ extension EventBus {
             if !handled.isEmpty {
                 do {
                     try await ack(tenant: tenant, subscription: name, handled)
+                } catch let error as BespokeError where error.code == .unavailable {
+                    // The bus is stopping: the deliveries come again after a restart.
+                    logger.debug("ack refused while stopping", metadata: ["count": "\(handled.count)"])
                 } catch {
                     // Not acked: the deliveries come again after their ack timeout (at-least-once).
                     logger.error("ack failed", metadata: ["count": "\(handled.count)", "error": "\(error)"])

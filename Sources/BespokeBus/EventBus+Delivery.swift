@@ -16,10 +16,11 @@ extension EventBus {
         let max = Swift.min(Swift.max(max, 1), configuration.maxReceiveBatch)
         let wait = Swift.min(Swift.max(wait, .zero), configuration.maxWait)
         let scheduler = self.scheduler
-        // A long-poll in flight ends early, empty, when the service shuts down.
-        let got = await withTaskCancellationOrGracefulShutdownHandler {
+        // Long-polls end early, empty, when the service they run in shuts down gracefully
+        // (cancellation of one waiter is handled inside the scheduler).
+        let got = await withGracefulShutdownHandler {
             await scheduler.receive(subscription.id, max: max, wait: wait)
-        } onCancelOrGracefulShutdown: {
+        } onGracefulShutdown: {
             Task { await scheduler.stopWaiting(subscription.id) }
         }
         guard let got else { throw BespokeError.notFound("subscription") }

@@ -34,7 +34,7 @@ extension EventBus {
             throw BespokeError.notFound("subscription")
         }
         if let removed = index.remove(tenant: tenant, name: name) {
-            await scheduler.remove(removed.id)
+            await scheduler.removeSubscription(removed.id)
         }
     }
 

@@ -1,7 +1,6 @@
 import BespokeStorage
 import DequeModule
 import Foundation
-import OrderedCollections
 
 /// The in-memory view of one subscription's pending deliveries: a window of at most
 /// `window` deliveries in id (publish) order, the rest left in the store until the window drains.
@@ -30,7 +29,11 @@ struct SubscriptionQueue {
     }
 
     var subscription: Subscription
-    var entries: OrderedDictionary<DeliveryID, Entry> = [:]
+    /// The window's deliveries by id.
+    private(set) var entries: [DeliveryID: Entry] = [:]
+    /// Delivery ids in publish order. Ids settled out of order stay here until they reach the
+    /// front or the deque is compacted, so removal is O(1) amortized.
+    private var order: Deque<DeliveryID> = []
     /// Highest delivery id ever placed in the window; the store is read above it.
     var loadedUpTo: DeliveryID?
     /// Deliveries may exist in the store above `loadedUpTo`.
@@ -54,21 +57,53 @@ struct SubscriptionQueue {
         var seenKeys: Set<String> = []
         var out: [Delivery] = []
         let until = now.addingTimeInterval(subscription.policy.ackTimeout.timeInterval)
-        var index = entries.values.startIndex
-        while index < entries.values.endIndex {
-            let entry = entries.values[index]
-            defer { index = entries.values.index(after: index) }
+        for id in order {
+            guard let entry = entries[id] else { continue }
             if let key = entry.delivery.partitionKey {
                 guard seenKeys.insert(key).inserted else { continue }
             }
             guard entry.state == .ready else { continue }
             if let notBefore = entry.delivery.notBefore, notBefore > now { continue }
-            entries.values[index].state = .leased(until: until)
+            entries[id]?.state = .leased(until: until)
             out.append(entry.delivery)
             if out.count == max { break }
         }
         if !out.isEmpty, nextLeaseExpiry.map({ until < $0 }) ?? true { nextLeaseExpiry = until }
         return out
+    }
+
+    /// Places a delivery at the end of the window.
+    mutating func insert(_ delivery: Delivery) {
+        entries[delivery.id] = Entry(delivery: delivery, state: .ready)
+        order.append(delivery.id)
+        loadedUpTo = delivery.id
+        if let notBefore = delivery.notBefore, nextRetryAt.map({ notBefore < $0 }) ?? true {
+            nextRetryAt = notBefore
+        }
+    }
+
+    /// Removes a settled delivery; returns false if it was not in the window.
+    mutating func remove(_ id: DeliveryID) -> Bool {
+        guard entries.removeValue(forKey: id) != nil else { return false }
+        while let first = order.first, entries[first] == nil { order.removeFirst() }
+        if order.count > 2 * entries.count + 64 {
+            order = Deque(order.filter { entries[$0] != nil })
+        }
+        return true
+    }
+
+    /// Updates an entry in place.
+    mutating func update(_ id: DeliveryID, _ change: (inout Entry) -> Void) {
+        guard entries[id] != nil else { return }
+        change(&entries[id]!)
+    }
+
+    /// Claims the next refill if one is due: the store may hold more and the window is at
+    /// most half full.
+    mutating func claimRefill(window: Int) -> Bool {
+        guard storeHasMore, !refillInFlight, entries.count <= window / 2 else { return false }
+        refillInFlight = true
+        return true
     }
 
     /// Appends deliveries newer than the window. Returns false for those left in the store.
@@ -78,15 +113,15 @@ struct SubscriptionQueue {
             if refillInFlight { missedDuringRefill = true } else { storeHasMore = true }
             return
         }
-        entries[delivery.id] = Entry(delivery: delivery, state: .ready)
-        loadedUpTo = delivery.id
+        insert(delivery)
     }
 
-    /// Marks an entry as being settled; returns it unless absent or already settling.
-    mutating func beginSettle(_ id: DeliveryID) -> Delivery? {
-        guard let entry = entries[id], entry.state != .settling else { return nil }
+    /// Marks an entry as being settled.
+    mutating func beginSettle(_ id: DeliveryID) -> DeliveryScheduler.Settle {
+        guard let entry = entries[id] else { return .absent }
+        guard entry.state != .settling else { return .busy }
         entries[id]?.state = .settling
-        return entry.delivery
+        return .inWindow(entry.delivery)
     }
 
     /// Hands waiters what is deliverable, oldest waiter first.
@@ -109,11 +144,11 @@ struct SubscriptionQueue {
         guard let next = nextLeaseExpiry, next <= now else { return [] }
         var expired: [Delivery] = []
         var earliest: Date?
-        for index in entries.values.indices {
-            guard case .leased(let until) = entries.values[index].state else { continue }
+        for (id, entry) in entries {
+            guard case .leased(let until) = entry.state else { continue }
             if until <= now {
-                entries.values[index].state = .settling
-                expired.append(entries.values[index].delivery)
+                entries[id]?.state = .settling
+                expired.append(entry.delivery)
             } else if earliest.map({ until < $0 }) ?? true {
                 earliest = until
             }

@@ -1,2 +1,44 @@
 import ArgumentParser
-struct BenchBusCommand: AsyncParsableCommand { func run() async throws {} }
+import BespokeBench
+import BespokeSQLite
+import Foundation
+
+/// `bespoke bench bus`.
+struct BenchBusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bus",
+        abstract: "Bus throughput and publish-to-deliver latency against a raw SQLite baseline, and fairness under a flooding tenant.",
+        discussion: "Build in release mode for meaningful figures: swift run -c release bespoke bench bus"
+    )
+
+    @Option(help: "Tenants publishing in the throughput phases.") var tenants = 4
+    @Option(help: "Subscriptions per tenant, each with an in-process consumer.") var subscriptions = 2
+    @Option(help: "Events published in the peak phase (and rows in the raw baseline).") var events = 40_000
+    @Option(help: "Payload bytes per event.") var payloadBytes = 256
+    @Option(help: "Concurrent publishers per tenant.") var publishers = 32
+    @Option(help: "Events per publish call in the saturating phases.") var batch = 1
+    @Option(help: "Seconds of each paced phase.") var seconds = 5.0
+    @Option(help: "Events/s of the victim tenant in the fairness phase.") var victimRate = 500.0
+    @Option(help: "full or normal.") var durability = "full"
+    @Option(name: .customLong("data-dir"), help: "Where the benchmark databases go (default: a temporary directory, removed after).")
+    var dataDirectory: String?
+
+    func run() async throws {
+        guard let durability = SQLiteStore.Durability(rawValue: durability) else {
+            throw ValidationError("durability must be 'full' or 'normal'")
+        }
+        let directory = dataDirectory ?? FileManager.default.temporaryDirectory.appendingPathComponent("bespoke-bench-\(UUID().uuidString)").path
+        var options = BusBenchmarkOptions(directory: directory)
+        options.tenants = tenants
+        options.subscriptionsPerTenant = subscriptions
+        options.events = events
+        options.payloadBytes = payloadBytes
+        options.publishersPerTenant = publishers
+        options.publishBatch = batch
+        options.pacedSeconds = seconds
+        options.victimRate = victimRate
+        options.durability = durability
+        try await BusBenchmark.run(options) { print($0) }
+        if dataDirectory == nil { try? FileManager.default.removeItem(atPath: directory) }
+    }
+}

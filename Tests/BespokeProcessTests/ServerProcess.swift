@@ -78,18 +78,24 @@ final class ServerProcess: Sendable {
 
 /// Runs `bespoke` with arguments to completion and returns its output.
 func runBespoke(_ arguments: [String]) async throws -> String {
+    let (status, output) = try runBespokeWithStatus(arguments)
+    guard status == 0 else { throw ProcessTestError("bespoke \(arguments) failed: \(output)") }
+    return output
+}
+
+/// Runs `bespoke` to completion and returns its exit status and combined output.
+func runBespokeWithStatus(_ arguments: [String], environment: [String: String] = [:]) throws -> (Int32, String) {
     let process = Process()
     process.executableURL = bespokeBinary
     process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     let pipe = Pipe()
     process.standardOutput = pipe
     process.standardError = pipe
     try process.run()
     let data = pipe.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    let output = String(decoding: data, as: UTF8.self)
-    guard process.terminationStatus == 0 else { throw ProcessTestError("bespoke \(arguments) failed: \(output)") }
-    return output
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }
 
 /// Creates a tenant with the CLI and returns its API key.

@@ -1,0 +1,258 @@
+public import BespokeBus
+public import BespokeCore
+public import BespokeSQLite
+import BespokeStorage
+import Foundation
+import Logging
+import Synchronization
+
+/// Options of `bespoke bench bus`.
+public struct BusBenchmarkOptions: Sendable {
+    public var tenants = 4
+    public var subscriptionsPerTenant = 2
+    public var events = 40_000
+    public var payloadBytes = 256
+    public var publishersPerTenant = 32
+    public var publishBatch = 1
+    public var pacedSeconds = 5.0
+    public var victimRate = 500.0
+    public var durability: SQLiteStore.Durability = .full
+    public var directory: String
+
+    public init(directory: String) {
+        self.directory = directory
+    }
+}
+
+/// Publishes and consumes through the bus and prints throughput and publish-to-deliver
+/// latency next to the raw SQLite baseline measured in the same run on the same disk.
+public enum BusBenchmark {
+    public static func run(_ options: BusBenchmarkOptions, report: @Sendable (String) -> Void) async throws {
+        try FileManager.default.createDirectory(atPath: options.directory, withIntermediateDirectories: true)
+        let envelopeBytes = sampleEvent(options, tenant: "t0", id: "e-0-0").encoded().count
+        report("bespoke bench bus: \(options.tenants) tenants x \(options.subscriptionsPerTenant) subscriptions, "
+            + "\(options.events) events, envelope \(envelopeBytes) B, durability \(options.durability.rawValue), "
+            + "\(options.publishersPerTenant) publishers/tenant, batch \(options.publishBatch)")
+
+        let raw = try RawInsertBaseline.measure(
+            path: path(options, "raw"), rows: options.events, rowBytes: envelopeBytes,
+            batch: BusConfiguration().maxBatchWrites, durability: options.durability
+        )
+        report(String(format: "raw SQLite batched inserts (same disk, same row size): %.0f rows/s", raw))
+
+        let tenants = (0..<options.tenants).map { TenantID(trusted: "t\($0)") }
+        let peak = try await withBench(options, name: "peak", tenants: tenants) { bench in
+            let start = monotonicNanos()
+            try await publishAsFastAsPossible(bench, options: options, tenants: tenants, eventsPerTenant: options.events / options.tenants)
+            try await bench.waitForDeliveries(options.events / options.tenants * options.tenants * options.subscriptionsPerTenant)
+            let seconds = Double(monotonicNanos() - start) / 1e9
+            return (Double(options.events) / seconds, bench.latencies.percentiles())
+        }
+        report(String(
+            format: "bus peak: %.0f events/s published and delivered to %d subscriptions each (%.0f deliveries/s) = %.1f%% of raw",
+            peak.0, options.subscriptionsPerTenant, peak.0 * Double(options.subscriptionsPerTenant), peak.0 / raw * 100
+        ))
+        report(String(format: "  publish->deliver at peak (saturated): p50 %.2f ms, p99 %.2f ms, p999 %.2f ms", peak.1.p50, peak.1.p99, peak.1.p999))
+
+        let half = peak.0 / 2
+        let paced = try await withBench(options, name: "half", tenants: tenants) { bench in
+            let sent = try await publishPaced(bench, options: options, tenants: tenants, ratePerTenant: half / Double(options.tenants))
+            try await bench.waitForDeliveries(sent * options.subscriptionsPerTenant)
+            return bench.latencies.percentiles()
+        }
+        report(String(
+            format: "bus at half peak (%.0f events/s for %.0f s): publish->deliver p50 %.2f ms, p99 %.2f ms, p999 %.2f ms",
+            half, options.pacedSeconds, paced.p50, paced.p99, paced.p999
+        ))
+
+        let victim = TenantID(trusted: "victim")
+        let flood = TenantID(trusted: "flood")
+        let alone = try await withBench(options, name: "alone", tenants: [victim, flood]) { bench in
+            let sent = try await publishPaced(bench, options: options, tenants: [victim], ratePerTenant: options.victimRate)
+            try await bench.waitForDeliveries(sent * options.subscriptionsPerTenant)
+            return bench.latencies(of: victim).percentiles()
+        }
+        let loaded = try await withBench(options, name: "flooded", tenants: [victim, flood]) { bench in
+            let stop = Locked(false)
+            async let flooding: Void = {
+                while !stop.value {
+                    try await publishAsFastAsPossible(bench, options: options, tenants: [flood], eventsPerTenant: 5_000)
+                }
+            }()
+            let sent = try await publishPaced(bench, options: options, tenants: [victim], ratePerTenant: options.victimRate)
+            stop.set(true)
+            try await flooding
+            try await bench.waitForDeliveries(sent * options.subscriptionsPerTenant, of: victim)
+            return (bench.latencies(of: victim).percentiles(), bench.deliveries(of: flood))
+        }
+        report(String(
+            format: "fairness: victim at %.0f events/s alone: p99 %.2f ms (p50 %.2f); with tenant 'flood' saturating the bus "
+                + "(%d flood deliveries): p99 %.2f ms (p50 %.2f) = %.2fx",
+            options.victimRate, alone.p99, alone.p50, loaded.1, loaded.0.p99, loaded.0.p50, loaded.0.p99 / max(alone.p99, 0.001)
+        ))
+    }
+
+    // MARK: Workloads
+
+    static func sampleEvent(_ options: BusBenchmarkOptions, tenant: String, id: String) -> CloudEvent {
+        var event = CloudEvent(
+            id: id, source: "/bench", type: "BenchEvent",
+            data: .object(["pad": .string(padding(options.payloadBytes))])
+        )
+        event.tenantID = tenant
+        event.time = "2026-01-01T00:00:00.000Z"
+        return event
+    }
+
+    private static let pads = Mutex<[Int: String]>([:])
+
+    static func padding(_ bytes: Int) -> String {
+        pads.withLock { cache in
+            if let pad = cache[bytes] { return pad }
+            let pad = String(repeating: "x", count: bytes)
+            cache[bytes] = pad
+            return pad
+        }
+    }
+
+    static func publishAsFastAsPossible(_ bench: Bench, options: BusBenchmarkOptions, tenants: [TenantID], eventsPerTenant: Int) async throws {
+        let batch = max(options.publishBatch, 1)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for tenant in tenants {
+                for publisher in 0..<options.publishersPerTenant {
+                    group.addTask {
+                        var index = publisher * batch
+                        while index < eventsPerTenant {
+                            let count = min(batch, eventsPerTenant - index)
+                            let now = monotonicNanos()
+                            let events = (0..<count).map { offset in
+                                sampleEvent(options, tenant: tenant.rawValue, id: "e-\(now)-\(bench.nextID())-\(index + offset)")
+                            }
+                            _ = try await bench.bus.publish(events, tenant: tenant)
+                            index += options.publishersPerTenant * batch
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    /// Publishes single events at a steady rate per tenant for `pacedSeconds`; returns how many per tenant.
+    static func publishPaced(_ bench: Bench, options: BusBenchmarkOptions, tenants: [TenantID], ratePerTenant: Double) async throws -> Int {
+        let start = monotonicNanos()
+        let duration = options.pacedSeconds
+        let sentPerTenant = Int(duration * ratePerTenant)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var sent = 0
+            while sent < sentPerTenant {
+                let elapsed = Double(monotonicNanos() - start) / 1e9
+                let due = min(sentPerTenant, Int(elapsed * ratePerTenant))
+                while sent < due {
+                    let index = sent
+                    for tenant in tenants {
+                        group.addTask {
+                            let event = sampleEvent(options, tenant: tenant.rawValue, id: "e-\(monotonicNanos())-\(bench.nextID())-\(index)")
+                            _ = try await bench.bus.publish(event, tenant: tenant)
+                        }
+                    }
+                    sent += 1
+                }
+                try await Task.sleep(for: .microseconds(500))
+            }
+            try await group.waitForAll()
+        }
+        return sentPerTenant
+    }
+
+    static func path(_ options: BusBenchmarkOptions, _ name: String) -> String {
+        (options.directory as NSString).appendingPathComponent("bench-\(name)-\(UUID().uuidString).sqlite")
+    }
+
+    /// Runs `body` against a fresh store and bus with consumers on every subscription.
+    static func withBench<T: Sendable>(
+        _ options: BusBenchmarkOptions, name: String, tenants: [TenantID], _ body: @Sendable (Bench) async throws -> T
+    ) async throws -> T {
+        let store = try SQLiteStore(path: path(options, name), durability: options.durability)
+        for tenant in tenants {
+            try await store.createTenant(TenantRecord(id: tenant, name: tenant.rawValue, createdAt: Date()))
+        }
+        var logger = Logger(label: "bench")
+        logger.logLevel = .error
+        let bus = try await EventBus.open(store: store, logger: logger)
+        let bench = Bench(bus: bus, tenants: tenants)
+        for tenant in tenants {
+            for index in 0..<options.subscriptionsPerTenant {
+                _ = try await bus.createSubscription(tenant: tenant, name: "s\(index)", types: [])
+            }
+        }
+        let running = Task { try await bus.run() }
+        // Consumers stop before the bus, as the product's services do under ServiceLifecycle.
+        let result = try await withThrowingTaskGroup(of: T?.self) { group in
+            for tenant in tenants {
+                for index in 0..<options.subscriptionsPerTenant {
+                    group.addTask {
+                        try await bus.consume(tenant: tenant, subscription: "s\(index)", concurrency: 2, batchSize: 64) { delivery in
+                            bench.delivered(delivery)
+                        }
+                        return nil
+                    }
+                }
+            }
+            let result = try await body(bench)
+            group.cancelAll()
+            return result
+        }
+        running.cancel()
+        try await running.value
+        try store.close()
+        return result
+    }
+}
+
+/// Shared state of one benchmark phase.
+final class Bench: Sendable {
+    let bus: EventBus
+    let latencies = LatencyRecorder()
+    private let perTenant: [TenantID: LatencyRecorder]
+    private let counter = Mutex(0)
+    private let ids = Mutex(0)
+
+    init(bus: EventBus, tenants: [TenantID]) {
+        self.bus = bus
+        self.perTenant = Dictionary(uniqueKeysWithValues: tenants.map { ($0, LatencyRecorder()) })
+    }
+
+    func nextID() -> Int { ids.withLock { $0 += 1; return $0 } }
+
+    /// Records publish-to-deliver latency from the start time carried in the event id.
+    func delivered(_ delivery: Delivery) {
+        let parts = delivery.eventID.split(separator: "-")
+        guard parts.count >= 2, let start = UInt64(parts[1]) else { return }
+        let latency = monotonicNanos() &- start
+        latencies.record(latency)
+        perTenant[delivery.tenant]?.record(latency)
+        counter.withLock { $0 += 1 }
+    }
+
+    func latencies(of tenant: TenantID) -> LatencyRecorder { perTenant[tenant] ?? LatencyRecorder() }
+    func deliveries(of tenant: TenantID) -> Int { perTenant[tenant]?.count ?? 0 }
+
+    func waitForDeliveries(_ count: Int, of tenant: TenantID? = nil, timeout: Double = 300) async throws {
+        let start = monotonicNanos()
+        while (tenant.map { deliveries(of: $0) } ?? counter.withLock { $0 }) < count {
+            if Double(monotonicNanos() - start) / 1e9 > timeout {
+                throw BespokeError(.unavailable, "benchmark timed out waiting for deliveries")
+            }
+            try await Task.sleep(for: .milliseconds(2))
+        }
+    }
+}
+
+/// A value shared between benchmark tasks.
+final class Locked<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+    init(_ value: Value) { mutex = Mutex(value) }
+    var value: Value { mutex.withLock { $0 } }
+    func set(_ value: Value) { mutex.withLock { $0 = value } }
+}

@@ -1,0 +1,49 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite("Real process: configuration")
+struct ConfigurationTests {
+    @Test func helpDocumentsEveryOptionAndItsEnvironmentVariable() async throws {
+        let help = try await runBespoke(["serve", "--help"])
+        for variable in ["BESPOKE_HOST", "BESPOKE_PORT", "BESPOKE_DATA_DIR", "BESPOKE_DURABILITY", "BESPOKE_MAX_EVENT_BYTES",
+            "BESPOKE_MAX_BODY_BYTES", "BESPOKE_LOG_LEVEL", "BESPOKE_ADMIN_TOKEN"]
+        {
+            #expect(help.contains(variable), "\(variable) is not documented")
+        }
+    }
+
+    @Test(arguments: [
+        (["serve", "--port", "70000"], [String: String](), "port must be between"),
+        (["serve", "--durability", "sometimes"], [:], "durability must be"),
+        (["serve", "--max-event-bytes", "1000"], [:], "at least 65536"),
+        (["serve"], ["BESPOKE_PORT": "eighty"], "BESPOKE_PORT must be a whole number"),
+        (["serve"], ["BESPOKE_LOG_LEVEL": "loud"], "unknown log level"),
+        (["serve"], ["BESPOKE_ADMIN_TOKEN": "short"], "at least 16 characters"),
+    ])
+    func badConfigurationFailsFastWithAClearMessage(arguments: [String], environment: [String: String], message: String) throws {
+        let directory = try temporaryDirectory()
+        let (status, output) = try runBespokeWithStatus(arguments + ["--data-dir", directory], environment: environment)
+        #expect(status != 0)
+        #expect(output.contains(message), "output: \(output)")
+    }
+
+    @Test func environmentVariablesOverrideDefaults() async throws {
+        let directory = try temporaryDirectory()
+        let key = try await createTenant("acme", dataDirectory: directory)
+        let server = try await ServerProcess.start(
+            dataDirectory: directory, environment: ["BESPOKE_MAX_EVENT_BYTES": "200000", "BESPOKE_ADMIN_TOKEN": "env-admin-token-123456"]
+        )
+        let pad = String(repeating: "x", count: 100_000)
+        let event = #"{"specversion":"1.0","id":"big","source":"/t","type":"T","data":{"pad":"\#(pad)"}}"#
+        let client = JSONClient(key: key)
+        #expect(try await client.send(.POST, "\(server.baseURL)/v1/tenants/acme/events", json: event).status == 201)
+        let admin = JSONClient(key: "env-admin-token-123456")
+        #expect(try await admin.send(.GET, "\(server.baseURL)/v1/admin/tenants").status == 200)
+        server.signal(SIGTERM)
+        #expect(try await server.waitForExit() == 0)
+    }
+}
