@@ -154,7 +154,7 @@ struct SubscriptionsController {
         var ids: [DeliveryID] = []
         var malformed: [String] = []
         for raw in body.deliveryIds {
-            if let value = Int64(raw), value > 0 { ids.append(DeliveryID(value)) } else { malformed.append(raw) }
+            if let id = DeliveryID(raw) { ids.append(id) } else { malformed.append(raw) }
         }
         let missing = try await bus.ack(tenant: context.tenant, subscription: name(context), ids)
         return try JSONBody.response(AckResult(acked: ids.count - missing.count, notFound: malformed + missing.map(\.description)))
@@ -222,8 +222,8 @@ struct SubscriptionsController {
     }
 
     private func deliveryID(_ context: TenantRequestContext) throws -> DeliveryID {
-        guard let value = Int64(try context.parameters.require("delivery")) else { throw BespokeError.notFound("delivery") }
-        return DeliveryID(value)
+        guard let id = DeliveryID(try context.parameters.require("delivery")) else { throw BespokeError.notFound("delivery") }
+        return id
     }
 }
 

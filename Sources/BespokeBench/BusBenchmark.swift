@@ -17,6 +17,9 @@ public struct BusBenchmarkOptions: Sendable {
     public var pacedSeconds = 5.0
     public var victimRate = 500.0
     public var durability: SQLiteStore.Durability = .full
+    public var maxBatchWrites = BusConfiguration().maxBatchWrites
+    /// Publishers of the flooding tenant in the fairness phase.
+    public var floodPublishers = 32
     public var directory: String
 
     public init(directory: String) {
@@ -32,11 +35,12 @@ public enum BusBenchmark {
         let envelopeBytes = sampleEvent(options, tenant: "t0", id: "e-0-0").encoded().count
         report("bespoke bench bus: \(options.tenants) tenants x \(options.subscriptionsPerTenant) subscriptions, "
             + "\(options.events) events, envelope \(envelopeBytes) B, durability \(options.durability.rawValue), "
-            + "\(options.publishersPerTenant) publishers/tenant, batch \(options.publishBatch)")
+            + "\(options.publishersPerTenant) publishers/tenant, batch \(options.publishBatch), "
+            + "\(options.maxBatchWrites) writes/commit at most, flood \(options.floodPublishers) publishers")
 
         let raw = try RawInsertBaseline.measure(
             path: path(options, "raw"), rows: options.events, rowBytes: envelopeBytes,
-            batch: BusConfiguration().maxBatchWrites, durability: options.durability
+            batch: options.maxBatchWrites, durability: options.durability
         )
         report(String(format: "raw SQLite batched inserts (same disk, same row size): %.0f rows/s", raw))
 
@@ -76,7 +80,9 @@ public enum BusBenchmark {
             let stop = Locked(false)
             async let flooding: Void = {
                 while !stop.value {
-                    try await publishAsFastAsPossible(bench, options: options, tenants: [flood], eventsPerTenant: 5_000)
+                    var flooding = options
+                    flooding.publishersPerTenant = options.floodPublishers
+                    try await publishAsFastAsPossible(bench, options: flooding, tenants: [flood], eventsPerTenant: 5_000)
                 }
             }()
             let sent = try await publishPaced(bench, options: options, tenants: [victim], ratePerTenant: options.victimRate)
@@ -179,7 +185,9 @@ public enum BusBenchmark {
         }
         var logger = Logger(label: "bench")
         logger.logLevel = .error
-        let bus = try await EventBus.open(store: store, logger: logger)
+        var configuration = BusConfiguration()
+        configuration.maxBatchWrites = options.maxBatchWrites
+        let bus = try await EventBus.open(store: store, configuration: configuration, logger: logger)
         let bench = Bench(bus: bus, tenants: tenants)
         for tenant in tenants {
             for index in 0..<options.subscriptionsPerTenant {
@@ -187,6 +195,7 @@ public enum BusBenchmark {
             }
         }
         let running = Task { try await bus.run() }
+        let checkpointer = Task { try await SQLiteCheckpointer(store: store, logger: logger).run() }
         // Consumers stop before the bus, as the product's services do under ServiceLifecycle.
         let result = try await withThrowingTaskGroup(of: T?.self) { group in
             for tenant in tenants {
@@ -205,6 +214,8 @@ public enum BusBenchmark {
         }
         running.cancel()
         try await running.value
+        checkpointer.cancel()
+        try await checkpointer.value
         try store.close()
         return result
     }

@@ -11,6 +11,9 @@ public struct BusConfiguration: Sendable {
     public var window: Int
     /// How often leases, retries and long-polls are checked.
     public var tickInterval: Duration
+    /// How often subscription cursors moved by acknowledgements are persisted. Acks not yet
+    /// persisted when the process dies are delivered again (at-least-once).
+    public var cursorFlushInterval: Duration
     /// The policy of a subscription created without one.
     public var defaultPolicy: DeliveryPolicy
     /// The most deliveries one receive returns.
@@ -26,6 +29,7 @@ public struct BusConfiguration: Sendable {
         maxBatchWrites: Int = 512,
         window: Int = 1000,
         tickInterval: Duration = .milliseconds(10),
+        cursorFlushInterval: Duration = .milliseconds(100),
         defaultPolicy: DeliveryPolicy = DeliveryPolicy(),
         maxReceiveBatch: Int = 100,
         maxWait: Duration = .seconds(30),
@@ -36,6 +40,7 @@ public struct BusConfiguration: Sendable {
         self.maxBatchWrites = maxBatchWrites
         self.window = window
         self.tickInterval = tickInterval
+        self.cursorFlushInterval = cursorFlushInterval
         self.defaultPolicy = defaultPolicy
         self.maxReceiveBatch = maxReceiveBatch
         self.maxWait = maxWait

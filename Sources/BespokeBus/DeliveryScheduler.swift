@@ -19,6 +19,8 @@ actor DeliveryScheduler {
     }
 
     private var queues: [SubscriptionID: SubscriptionQueue] = [:]
+    /// Each tenant's subscriptions, to route newly committed events.
+    private var byTenant: [TenantID: [SubscriptionID]] = [:]
     private let window: Int
     private let requestRefill: @Sendable (SubscriptionID) -> Void
     private var nextWaiterID: UInt64 = 0
@@ -34,17 +36,38 @@ actor DeliveryScheduler {
     func add(_ subscription: Subscription) {
         guard queues[subscription.id] == nil else { return }
         queues[subscription.id] = SubscriptionQueue(subscription: subscription)
+        byTenant[subscription.tenant, default: []].append(subscription.id)
         refillIfNeeded(subscription.id)
     }
 
     func removeSubscription(_ id: SubscriptionID) {
+        guard let tenant = queues[id]?.subscription.tenant else { return }
         queues[id]?.releaseWaiters()
         queues[id] = nil
+        byTenant[tenant]?.removeAll { $0 == id }
     }
 
     // MARK: Filling
 
-    /// New deliveries, just committed, in commit order.
+    /// Events just committed, in commit order: each becomes a delivery for every subscription
+    /// of its tenant whose filter selects its type.
+    func enqueue(events: [(event: EventToStore, seq: Int64, storedAt: Date)]) {
+        var deliveries: [Delivery] = []
+        for (event, seq, storedAt) in events {
+            for id in byTenant[event.tenant] ?? [] where queues[id]?.subscription.filter.matches(event.type) == true {
+                deliveries.append(
+                    Delivery(
+                        id: .stream(seq), tenant: event.tenant, subscription: id, eventSeq: seq, eventID: event.eventID,
+                        source: event.source, type: event.type, partitionKey: event.partitionKey, attempts: 0, notBefore: nil,
+                        lastError: nil, storedAt: storedAt, envelope: event.envelope
+                    )
+                )
+            }
+        }
+        if !deliveries.isEmpty { enqueue(deliveries) }
+    }
+
+    /// New deliveries (stream or redelivery), in commit order.
     func enqueue(_ deliveries: [Delivery]) {
         var touched: Set<SubscriptionID> = []
         for delivery in deliveries where queues[delivery.subscription] != nil {
@@ -59,19 +82,24 @@ actor DeliveryScheduler {
     }
 
     /// Where the next refill of `id` reads from, or nil when none is needed.
-    func refillCursor(_ id: SubscriptionID) -> (tenant: TenantID, after: DeliveryID?, limit: Int)? {
-        guard queues[id]?.refillInFlight == true, let tenant = queues[id]?.subscription.tenant else { return nil }
-        return (tenant, queues[id]?.loadedUpTo, window - (queues[id]?.entries.count ?? 0))
+    func refillCursor(_ id: SubscriptionID) -> (subscription: Subscription, after: Int64?, limit: Int)? {
+        guard queues[id]?.refillInFlight == true, let subscription = queues[id]?.subscription else { return nil }
+        return (subscription, queues[id]?.loadedUpTo, max(1, window - (queues[id]?.entries.count ?? 0)))
     }
 
     /// Places what a refill read into the window.
-    func completeRefill(_ id: SubscriptionID, read: [Delivery], limit: Int) {
+    func completeRefill(_ id: SubscriptionID, page: DeliveryPage) {
         guard queues[id] != nil else { return }
-        for delivery in read where delivery.id > (queues[id]?.loadedUpTo ?? DeliveryID(0)) {
+        for delivery in page.deliveries where delivery.id.rawValue > (queues[id]?.loadedUpTo ?? 0) {
             queues[id]?.insert(delivery)
         }
+        if let scanned = page.scannedThrough, scanned > (queues[id]?.loadedUpTo ?? 0) {
+            // Events of other types were passed over: the cursor may move past them.
+            queues[id]?.loadedUpTo = scanned
+            queues[id]?.cursorDirty = true
+        }
         let missed = queues[id]?.missedDuringRefill ?? false
-        queues[id]?.storeHasMore = read.count >= limit || missed
+        queues[id]?.storeHasMore = !page.exhausted || missed
         queues[id]?.missedDuringRefill = false
         queues[id]?.refillInFlight = false
         queues[id]?.serveWaiters(now: Date())
@@ -128,6 +156,44 @@ actor DeliveryScheduler {
     }
 
     // MARK: Settling
+
+    /// Acknowledges deliveries. Stream deliveries leave the window at once (the cursor that
+    /// records it is persisted later; until then a crash means redelivery, which at-least-once
+    /// allows). Redeliveries are returned settling, for the bus to record in the store.
+    func ack(_ subscription: SubscriptionID, _ ids: [DeliveryID]) -> (missing: [DeliveryID], redeliveries: [DeliveryID]) {
+        var missing: [DeliveryID] = []
+        var redeliveries: [DeliveryID] = []
+        for id in ids {
+            guard let state = queues[subscription]?.entries[id]?.state else {
+                missing.append(id)
+                continue
+            }
+            if id.isRedelivery {
+                if state != .settling {
+                    queues[subscription]?.update(id) { $0.state = .settling }
+                    redeliveries.append(id)
+                }
+            } else {
+                _ = queues[subscription]?.remove(id)
+            }
+        }
+        if redeliveries.count < ids.count {
+            queues[subscription]?.serveWaiters(now: Date())
+            refillIfNeeded(subscription)
+        }
+        return (missing, redeliveries)
+    }
+
+    /// Cursors that moved since they were last taken, to persist.
+    func takeCursors() -> [(tenant: TenantID, subscription: SubscriptionID, cursor: Int64)] {
+        var moved: [(TenantID, SubscriptionID, Int64)] = []
+        for id in queues.keys {
+            if let cursor = queues[id]?.takeCursor(), let tenant = queues[id]?.subscription.tenant {
+                moved.append((tenant, id, cursor))
+            }
+        }
+        return moved
+    }
 
     func beginSettle(_ subscription: SubscriptionID, _ id: DeliveryID) -> Settle {
         queues[subscription]?.beginSettle(id) ?? .absent

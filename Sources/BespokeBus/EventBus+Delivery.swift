@@ -30,26 +30,25 @@ extension EventBus {
         return got
     }
 
-    /// Acknowledges deliveries: they are removed for good.
-    /// - Returns: the ids that were not found for this tenant and subscription.
+    /// Acknowledges deliveries: they are settled for good.
+    ///
+    /// Stream deliveries are settled in memory at once and the subscription's cursor is
+    /// persisted within ``BusConfiguration/cursorFlushInterval``; redeliveries are recorded in
+    /// the store before this returns.
+    /// - Returns: the ids that are not pending for this tenant and subscription.
     @discardableResult
     public func ack(tenant: TenantID, subscription name: String, _ ids: [DeliveryID]) async throws -> [DeliveryID] {
         let subscription = try subscription(tenant: tenant, name: name)
-        var inWindow: [DeliveryID] = []
-        for id in ids {
-            // Settling in memory keeps the delivery from being leased again meanwhile. A
-            // delivery outside the window (or settling already) is settled by the store alone.
-            if case .inWindow = await scheduler.beginSettle(subscription.id, id) { inWindow.append(id) }
-        }
+        var (missing, redeliveries) = await scheduler.ack(subscription.id, ids)
+        guard !redeliveries.isEmpty else { return missing }
         let results: [BusWriteResult]
         do {
-            results = try await committer.submit(ids.map { .ack(tenant, subscription.id, $0) }, tenant: tenant)
+            results = try await committer.submit(redeliveries.map { .settleRedelivery(tenant, subscription.id, $0) }, tenant: tenant)
         } catch {
-            for id in inWindow { await scheduler.abortSettle(subscription.id, id) }
+            for id in redeliveries { await scheduler.abortSettle(subscription.id, id) }
             throw error
         }
-        var missing: [DeliveryID] = []
-        for (id, result) in zip(ids, results) {
+        for (id, result) in zip(redeliveries, results) {
             await scheduler.finishRemoval(subscription.id, id)
             if result == .notFound { missing.append(id) }
         }
@@ -88,7 +87,7 @@ extension EventBus {
         let write: BusWrite =
             deadLetter
             ? .deadLetter(delivery.tenant, subscriptionID, delivery.id, attempts: attempts, reason: reason)
-            : .retry(delivery.tenant, subscriptionID, delivery.id, attempts: attempts, notBefore: notBefore, error: reason)
+            : .recordFailure(delivery.tenant, subscriptionID, delivery.id, attempts: attempts, notBefore: notBefore, error: reason)
         do {
             let result = try await committer.submit([write], tenant: delivery.tenant)
             if deadLetter || result.first == .notFound {

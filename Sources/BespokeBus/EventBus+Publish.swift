@@ -45,13 +45,13 @@ extension EventBus {
                     "event '\(event.id)' is \(stored.envelope.count) bytes; the limit is \(configuration.limits.maxEventBytes)"
                 )
             }
-            writes.append(.publish(stored, subscriptions: index.matching(tenant: tenant, type: event.type)))
+            writes.append(.publish(stored))
         }
         let results = try await committer.submit(writes, tenant: tenant)
         var receipts: [PublishReceipt] = []
         receipts.reserveCapacity(results.count)
         for (event, result) in zip(events, results) {
-            guard case .published(let seq, let storedAt, let duplicate, _) = result else {
+            guard case .published(let seq, let storedAt, let duplicate) = result else {
                 throw BespokeError(.storageFailure, "store returned no receipt for event '\(event.id)'")
             }
             receipts.append(PublishReceipt(sequence: seq, eventID: event.id, storedAt: storedAt, duplicate: duplicate))

@@ -52,10 +52,12 @@ extension EventBus {
         index.subscriptions(tenant: tenant)
     }
 
-    /// How many deliveries a subscription has pending (in flight or waiting).
+    /// How many deliveries a subscription has pending (in flight or waiting). Persists the
+    /// cursors acknowledgements moved first, so the count reflects every ack so far.
     public func pendingCount(tenant: TenantID, subscription name: String) async throws -> Int {
         let subscription = try subscription(tenant: tenant, name: name)
-        return try await store.pendingCount(tenant: tenant, subscription: subscription.id)
+        await flushCursors()
+        return try await store.pendingCount(subscription)
     }
 
     private func validate(_ policy: DeliveryPolicy) throws(BespokeError) {

@@ -40,7 +40,7 @@ public final class EventBus: Service, Sendable {
         self.scheduler = scheduler
         self.committer = GroupCommitter(store: store, maxBatchWrites: configuration.maxBatchWrites, logger: logger) {
             writes, results in
-            await Self.afterCommit(results, scheduler: scheduler)
+            await Self.afterCommit(writes, results, scheduler: scheduler)
         }
     }
 
@@ -51,20 +51,24 @@ public final class EventBus: Service, Sendable {
         for subscription in try await store.allSubscriptions() {
             bus.index.insert(subscription)
             await bus.scheduler.add(subscription)
+            await bus.scheduler.enqueue(try await store.redeliveries(subscription))
         }
         return bus
     }
 
-    private static func afterCommit(_ results: [BusWriteResult], scheduler: DeliveryScheduler) async {
-        var fresh: [Delivery] = []
-        for result in results {
-            switch result {
-            case .published(_, _, false, let deliveries): fresh += deliveries
-            case .redriven(let delivery): fresh.append(delivery)
+    /// Hands what a commit made deliverable to the scheduler.
+    private static func afterCommit(_ writes: [BusWrite], _ results: [BusWriteResult], scheduler: DeliveryScheduler) async {
+        var events: [(event: EventToStore, seq: Int64, storedAt: Date)] = []
+        var redeliveries: [Delivery] = []
+        for (write, result) in zip(writes, results) {
+            switch (write, result) {
+            case (.publish(let event), .published(let seq, let storedAt, false)): events.append((event, seq, storedAt))
+            case (_, .redriven(let delivery)): redeliveries.append(delivery)
             default: continue
             }
         }
-        if !fresh.isEmpty { await scheduler.enqueue(fresh) }
+        if !events.isEmpty { await scheduler.enqueue(events: events) }
+        if !redeliveries.isEmpty { await scheduler.enqueue(redeliveries) }
     }
 
     /// Whether the bus is accepting work.
@@ -85,20 +89,20 @@ public final class EventBus: Service, Sendable {
         logger.info("event bus stopped")
     }
 
-    /// Stops accepting work; queued writes are still committed before ``run()`` returns.
+    /// Stops accepting work. The tick loop then persists the cursors, and queued writes are
+    /// committed before ``run()`` returns.
     private func shutdown() {
-        let first = stopping.withLock { stopping in
-            defer { stopping = true }
-            return !stopping
-        }
-        guard first else { return }
-        committer.close()
-        refillContinuation.finish()
+        stopping.withLock { $0 = true }
     }
 
     private func tickLoop() async {
+        var lastFlush = ContinuousClock.now
         while !stopping.withLock({ $0 }) {
             try? await Task.sleep(for: configuration.tickInterval)
+            if ContinuousClock.now - lastFlush >= configuration.cursorFlushInterval {
+                await flushCursors()
+                lastFlush = ContinuousClock.now
+            }
             let expired = await scheduler.tick(now: Date())
             guard !expired.isEmpty else { continue }
             await withDiscardingTaskGroup { group in
@@ -110,17 +114,39 @@ public final class EventBus: Service, Sendable {
                 }
             }
         }
+        await flushCursors()
+        committer.close()
+        refillContinuation.finish()
         await scheduler.stop()
+    }
+
+    /// Persists the cursors acknowledgements moved, one write per subscription.
+    func flushCursors() async {
+        let moved = await scheduler.takeCursors()
+        guard !moved.isEmpty else { return }
+        let byTenant = Dictionary(grouping: moved, by: \.tenant)
+        await withDiscardingTaskGroup { group in
+            for (tenant, cursors) in byTenant {
+                group.addTask {
+                    do {
+                        _ = try await self.committer.submit(
+                            cursors.map { .advanceCursor(tenant, $0.subscription, to: $0.cursor) }, tenant: tenant
+                        )
+                    } catch {
+                        // The acknowledged deliveries come again after a restart (at-least-once).
+                        self.logger.warning("persisting cursors failed", metadata: ["tenant": "\(tenant)", "error": "\(error)"])
+                    }
+                }
+            }
+        }
     }
 
     private func refillLoop() async {
         for await id in refillRequests {
             guard let cursor = await scheduler.refillCursor(id) else { continue }
             do {
-                let read = try await store.pendingDeliveries(
-                    tenant: cursor.tenant, subscription: id, after: cursor.after, limit: cursor.limit
-                )
-                await scheduler.completeRefill(id, read: read, limit: cursor.limit)
+                let page = try await store.pendingDeliveries(cursor.subscription, after: cursor.after, limit: cursor.limit)
+                await scheduler.completeRefill(id, page: page)
             } catch {
                 logger.error("refilling subscription failed", metadata: ["subscription": "\(id)", "error": "\(error)"])
                 await scheduler.failRefill(id)

@@ -126,7 +126,10 @@ final class GroupCommitter: Sendable {
         batchSize.record(writes.count)
         let start = ContinuousClock.now
         do {
-            let results = try await store.apply(writes)
+            // The transaction runs in a task of its own so that cancelling the bus's task does
+            // not interrupt it: what was queued is committed (or fails) as a whole.
+            let store = self.store
+            let results = try await Task { try await store.apply(writes) }.value
             commitTime.record(duration: ContinuousClock.now - start)
             await onCommit(writes, results)
             var offset = 0

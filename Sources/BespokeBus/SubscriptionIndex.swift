@@ -2,8 +2,8 @@ import BespokeCore
 import BespokeStorage
 import Synchronization
 
-/// The in-memory index of subscriptions, kept in step with the store by the bus: publishing
-/// decides fan-out from it without a database read.
+/// The in-memory index of subscriptions by tenant and name, kept in step with the store by the
+/// bus, so that API calls resolve a subscription without a database read.
 final class SubscriptionIndex: Sendable {
     private struct State {
         var byTenant: [TenantID: [String: Subscription]] = [:]
@@ -38,14 +38,6 @@ final class SubscriptionIndex: Sendable {
     func subscriptions(tenant: TenantID) -> [Subscription] {
         state.withLock { state in
             (state.byTenant[tenant].map { Array($0.values) } ?? []).sorted { $0.name < $1.name }
-        }
-    }
-
-    /// The subscriptions of `tenant` whose filter selects `type`, in id order.
-    func matching(tenant: TenantID, type: String) -> [SubscriptionID] {
-        state.withLock { state in
-            guard let subscriptions = state.byTenant[tenant] else { return [] }
-            return subscriptions.values.filter { $0.filter.matches(type) }.map(\.id).sorted()
         }
     }
 }

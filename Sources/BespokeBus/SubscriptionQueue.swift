@@ -34,8 +34,12 @@ struct SubscriptionQueue {
     /// Delivery ids in publish order. Ids settled out of order stay here until they reach the
     /// front or the deque is compacted, so removal is O(1) amortized.
     private var order: Deque<DeliveryID> = []
-    /// Highest delivery id ever placed in the window; the store is read above it.
-    var loadedUpTo: DeliveryID?
+    /// Highest log sequence examined for this subscription; the store is read above it.
+    var loadedUpTo: Int64?
+    /// The cursor last handed out for persisting.
+    var persistedCursor: Int64
+    /// Settled deliveries may have moved the cursor since it was last persisted.
+    var cursorDirty = false
     /// Deliveries may exist in the store above `loadedUpTo`.
     var storeHasMore = true
     var refillInFlight = false
@@ -49,6 +53,7 @@ struct SubscriptionQueue {
 
     init(subscription: Subscription) {
         self.subscription = subscription
+        self.persistedCursor = subscription.cursor
     }
 
     /// Takes up to `max` deliverable entries and leases them until `now + ackTimeout`.
@@ -76,7 +81,7 @@ struct SubscriptionQueue {
     mutating func insert(_ delivery: Delivery) {
         entries[delivery.id] = Entry(delivery: delivery, state: .ready)
         order.append(delivery.id)
-        loadedUpTo = delivery.id
+        if !delivery.id.isRedelivery { loadedUpTo = max(loadedUpTo ?? 0, delivery.id.rawValue) }
         if let notBefore = delivery.notBefore, nextRetryAt.map({ notBefore < $0 }) ?? true {
             nextRetryAt = notBefore
         }
@@ -85,6 +90,7 @@ struct SubscriptionQueue {
     /// Removes a settled delivery; returns false if it was not in the window.
     mutating func remove(_ id: DeliveryID) -> Bool {
         guard entries.removeValue(forKey: id) != nil else { return false }
+        if !id.isRedelivery { cursorDirty = true }
         while let first = order.first, entries[first] == nil { order.removeFirst() }
         if order.count > 2 * entries.count + 64 {
             order = Deque(order.filter { entries[$0] != nil })
@@ -106,9 +112,32 @@ struct SubscriptionQueue {
         return true
     }
 
-    /// Appends deliveries newer than the window. Returns false for those left in the store.
+    /// Everything in the log up to this sequence is settled: just before the oldest stream
+    /// delivery still in the window, or all that was examined when none is.
+    var settledThrough: Int64? {
+        for id in order where !id.isRedelivery && entries[id] != nil {
+            return id.rawValue - 1
+        }
+        return loadedUpTo
+    }
+
+    /// The cursor to persist, if it moved since it was last taken.
+    mutating func takeCursor() -> Int64? {
+        guard cursorDirty else { return nil }
+        cursorDirty = false
+        guard let settled = settledThrough, settled > persistedCursor else { return nil }
+        persistedCursor = settled
+        return settled
+    }
+
+    /// Appends a delivery newer than the window; a stream delivery that does not fit is left
+    /// in the store for a later refill. Redeliveries always join.
     mutating func append(_ delivery: Delivery, window: Int) {
-        if let loadedUpTo, delivery.id <= loadedUpTo { return }
+        if delivery.id.isRedelivery {
+            if entries[delivery.id] == nil { insert(delivery) }
+            return
+        }
+        if let loadedUpTo, delivery.id.rawValue <= loadedUpTo { return }
         guard !storeHasMore, !refillInFlight, entries.count < window else {
             if refillInFlight { missedDuringRefill = true } else { storeHasMore = true }
             return

@@ -15,7 +15,11 @@ struct BenchBusCommand: AsyncParsableCommand {
     @Option(help: "Subscriptions per tenant, each with an in-process consumer.") var subscriptions = 2
     @Option(help: "Events published in the peak phase (and rows in the raw baseline).") var events = 40_000
     @Option(help: "Payload bytes per event.") var payloadBytes = 256
-    @Option(help: "Concurrent publishers per tenant.") var publishers = 32
+    @Option(help: "Concurrent publishers per tenant in the peak phase (one commit serves at most this many per tenant).")
+    var publishers = 128
+    @Option(help: "Concurrent publishers of the flooding tenant in the fairness phase.") var floodPublishers = 32
+    @Option(help: "Most writes one commit carries (the bus's maxBatchWrites, and the raw baseline's batch).")
+    var maxBatchWrites = 512
     @Option(help: "Events per publish call in the saturating phases.") var batch = 1
     @Option(help: "Seconds of each paced phase.") var seconds = 5.0
     @Option(help: "Events/s of the victim tenant in the fairness phase.") var victimRate = 500.0
@@ -38,6 +42,8 @@ struct BenchBusCommand: AsyncParsableCommand {
         options.pacedSeconds = seconds
         options.victimRate = victimRate
         options.durability = durability
+        options.floodPublishers = floodPublishers
+        options.maxBatchWrites = maxBatchWrites
         try await BusBenchmark.run(options) { print($0) }
         if dataDirectory == nil { try? FileManager.default.removeItem(atPath: directory) }
     }

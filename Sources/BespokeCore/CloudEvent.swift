@@ -94,10 +94,10 @@ extension CloudEvent {
 
     /// Encodes the event as structured-mode JSON (`application/cloudevents+json`), keys sorted.
     public func encoded() -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // Encoding a tree of JSONValue cannot fail.
-        return (try? encoder.encode(jsonObject)) ?? Data()
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(512)
+        JSONValue.serialize(object: jsonObject, into: &bytes)
+        return Data(bytes)
     }
 }
 

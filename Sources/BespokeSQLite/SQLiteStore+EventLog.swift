@@ -18,37 +18,55 @@ extension SQLiteStore: EventLogStore {
 
     private static func apply(_ write: BusWrite, db: Database, now: Date) throws -> BusWriteResult {
         switch write {
-        case .publish(let event, let subscriptions):
-            return try publish(event, to: subscriptions, db: db, now: now)
+        case .publish(let event):
+            return try publish(event, db: db, now: now)
 
-        case .ack(let tenant, let subscription, let delivery):
-            try db.cachedStatement(sql: "DELETE FROM deliveries WHERE id = ? AND tenant_id = ? AND subscription_id = ?")
-                .execute(arguments: [delivery.rawValue, tenant.rawValue, subscription.rawValue])
-            return db.changesCount > 0 ? .applied : .notFound
+        case .advanceCursor(let tenant, let subscription, let sequence):
+            try db.cachedStatement(sql: "UPDATE subscriptions SET cursor = max(cursor, ?) WHERE id = ? AND tenant_id = ?")
+                .execute(arguments: [sequence, subscription.rawValue, tenant.rawValue])
+            guard db.changesCount > 0 else { return .notFound }
+            try db.cachedStatement(sql: "DELETE FROM delivery_failures WHERE subscription_id = ? AND event_seq <= ?")
+                .execute(arguments: [subscription.rawValue, sequence])
+            return .applied
 
-        case .retry(let tenant, let subscription, let delivery, let attempts, let notBefore, let error):
+        case .recordFailure(let tenant, let subscription, let delivery, let attempts, let notBefore, let error):
+            if delivery.isRedelivery {
+                try db.cachedStatement(
+                    sql: "UPDATE redeliveries SET attempts = ?, not_before = ?, last_error = ? WHERE id = ? AND tenant_id = ? AND subscription_id = ?"
+                ).execute(arguments: [
+                    attempts, notBefore.timeIntervalSince1970, error, -delivery.rawValue, tenant.rawValue, subscription.rawValue,
+                ])
+                return db.changesCount > 0 ? .applied : .notFound
+            }
+            guard try isPendingStreamEvent(delivery.rawValue, tenant: tenant, subscription: subscription, db: db) else { return .notFound }
             try db.cachedStatement(
                 sql: """
-                    UPDATE deliveries SET attempts = ?, not_before = ?, last_error = ?
-                    WHERE id = ? AND tenant_id = ? AND subscription_id = ?
+                    INSERT INTO delivery_failures (tenant_id, subscription_id, event_seq, attempts, not_before, last_error)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (subscription_id, event_seq) DO UPDATE
+                    SET attempts = excluded.attempts, not_before = excluded.not_before, last_error = excluded.last_error
                     """
-            ).execute(arguments: [
-                attempts, notBefore.timeIntervalSince1970, error, delivery.rawValue, tenant.rawValue, subscription.rawValue,
-            ])
-            return db.changesCount > 0 ? .applied : .notFound
+            ).execute(arguments: [tenant.rawValue, subscription.rawValue, delivery.rawValue, attempts, notBefore.timeIntervalSince1970, error])
+            return .applied
 
         case .deadLetter(let tenant, let subscription, let delivery, let attempts, let reason):
+            let seq: Int64
+            if delivery.isRedelivery {
+                guard let found = try Int64.fetchOne(
+                    db.cachedStatement(sql: "SELECT event_seq FROM redeliveries WHERE id = ? AND tenant_id = ? AND subscription_id = ?"),
+                    arguments: [-delivery.rawValue, tenant.rawValue, subscription.rawValue]
+                ) else { return .notFound }
+                try db.cachedStatement(sql: "DELETE FROM redeliveries WHERE id = ?").execute(arguments: [-delivery.rawValue])
+                seq = found
+            } else {
+                guard try isPendingStreamEvent(delivery.rawValue, tenant: tenant, subscription: subscription, db: db) else { return .notFound }
+                try db.cachedStatement(sql: "DELETE FROM delivery_failures WHERE subscription_id = ? AND event_seq = ?")
+                    .execute(arguments: [subscription.rawValue, delivery.rawValue])
+                seq = delivery.rawValue
+            }
             try db.cachedStatement(
-                sql: """
-                    INSERT INTO dead_letters (tenant_id, subscription_id, event_seq, attempts, reason, failed_at)
-                    SELECT tenant_id, subscription_id, event_seq, ?, ?, ? FROM deliveries
-                    WHERE id = ? AND tenant_id = ? AND subscription_id = ?
-                    """
-            ).execute(arguments: [
-                attempts, reason, now.timeIntervalSince1970, delivery.rawValue, tenant.rawValue, subscription.rawValue,
-            ])
-            guard db.changesCount > 0 else { return .notFound }
-            try db.cachedStatement(sql: "DELETE FROM deliveries WHERE id = ?").execute(arguments: [delivery.rawValue])
+                sql: "INSERT INTO dead_letters (tenant_id, subscription_id, event_seq, attempts, reason, failed_at) VALUES (?, ?, ?, ?, ?, ?)"
+            ).execute(arguments: [tenant.rawValue, subscription.rawValue, seq, attempts, reason, now.timeIntervalSince1970])
             return .applied
 
         case .redrive(let tenant, let subscription, let deadLetter):
@@ -59,18 +77,36 @@ extension SQLiteStore: EventLogStore {
                 )
             else { return .notFound }
             try db.cachedStatement(sql: "DELETE FROM dead_letters WHERE id = ?").execute(arguments: [deadLetter.rawValue])
-            try db.cachedStatement(
-                sql: "INSERT INTO deliveries (tenant_id, subscription_id, event_seq, attempts) VALUES (?, ?, ?, 0)"
-            ).execute(arguments: [tenant.rawValue, subscription.rawValue, seq])
+            try db.cachedStatement(sql: "INSERT INTO redeliveries (tenant_id, subscription_id, event_seq) VALUES (?, ?, ?)")
+                .execute(arguments: [tenant.rawValue, subscription.rawValue, seq])
             let id = db.lastInsertedRowID
-            guard let row = try Row.fetchOne(db.cachedStatement(sql: deliveryQuery + " WHERE d.id = ?"), arguments: [id]) else {
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: redeliveryQuery + " WHERE r.id = ?"), arguments: [id]) else {
                 return .notFound
             }
-            return .redriven(delivery(row))
+            return .redriven(redelivery(row))
+
+        case .settleRedelivery(let tenant, let subscription, let delivery):
+            guard delivery.isRedelivery else { return .notFound }
+            try db.cachedStatement(sql: "DELETE FROM redeliveries WHERE id = ? AND tenant_id = ? AND subscription_id = ?")
+                .execute(arguments: [-delivery.rawValue, tenant.rawValue, subscription.rawValue])
+            return db.changesCount > 0 ? .applied : .notFound
         }
     }
 
-    private static func publish(_ event: EventToStore, to subscriptions: [SubscriptionID], db: Database, now: Date) throws -> BusWriteResult {
+    /// Whether `seq` is an event of the subscription's tenant after its cursor.
+    private static func isPendingStreamEvent(_ seq: Int64, tenant: TenantID, subscription: SubscriptionID, db: Database) throws -> Bool {
+        try Bool.fetchOne(
+            db.cachedStatement(
+                sql: """
+                    SELECT 1 FROM events e JOIN subscriptions s ON s.tenant_id = e.tenant_id
+                    WHERE e.seq = ? AND s.id = ? AND s.tenant_id = ? AND e.seq > s.cursor
+                    """
+            ),
+            arguments: [seq, subscription.rawValue, tenant.rawValue]
+        ) ?? false
+    }
+
+    private static func publish(_ event: EventToStore, db: Database, now: Date) throws -> BusWriteResult {
         try db.cachedStatement(
             sql: """
                 INSERT INTO events (tenant_id, source, event_id, type, partition_key, stored_at, envelope)
@@ -87,51 +123,78 @@ extension SQLiteStore: EventLogStore {
                 arguments: [event.tenant.rawValue, event.source, event.eventID]
             )
             guard let row else { throw BespokeError(.storageFailure, "event vanished during publish") }
-            return .published(seq: row["seq"], storedAt: Date(timeIntervalSince1970: row["stored_at"]), duplicate: true, deliveries: [])
+            return .published(seq: row["seq"], storedAt: Date(timeIntervalSince1970: row["stored_at"]), duplicate: true)
         }
-        let seq = db.lastInsertedRowID
-        var deliveries: [Delivery] = []
-        deliveries.reserveCapacity(subscriptions.count)
-        let insert = try db.cachedStatement(
-            sql: """
-                INSERT INTO deliveries (tenant_id, subscription_id, event_seq, attempts)
-                SELECT ?, ?, ?, 0 WHERE EXISTS (SELECT 1 FROM subscriptions WHERE id = ? AND tenant_id = ?)
-                """
-        )
-        for subscription in subscriptions {
-            try insert.execute(arguments: [
-                event.tenant.rawValue, subscription.rawValue, seq, subscription.rawValue, event.tenant.rawValue,
-            ])
-            // A subscription deleted concurrently gets no delivery.
-            guard db.changesCount > 0 else { continue }
-            deliveries.append(
-                Delivery(
-                    id: DeliveryID(db.lastInsertedRowID), tenant: event.tenant, subscription: subscription, eventSeq: seq,
-                    eventID: event.eventID, source: event.source, type: event.type, partitionKey: event.partitionKey, attempts: 0,
-                    notBefore: nil, lastError: nil, storedAt: now, envelope: event.envelope
-                )
-            )
-        }
-        return .published(seq: seq, storedAt: now, duplicate: false, deliveries: deliveries)
+        return .published(seq: db.lastInsertedRowID, storedAt: now, duplicate: false)
     }
 
-    public func pendingDeliveries(tenant: TenantID, subscription: SubscriptionID, after: DeliveryID?, limit: Int) async throws -> [Delivery] {
+    public func pendingDeliveries(_ subscription: Subscription, after: Int64?, limit: Int) async throws -> DeliveryPage {
+        try await pool.read { db in
+            guard let cursor = try Int64.fetchOne(
+                db, sql: "SELECT cursor FROM subscriptions WHERE id = ? AND tenant_id = ?",
+                arguments: [subscription.id.rawValue, subscription.tenant.rawValue]
+            ) else { return DeliveryPage(deliveries: [], scannedThrough: nil, exhausted: true) }
+            var position = max(after ?? 0, cursor)
+            var deliveries: [Delivery] = []
+            let chunk = max(limit, 64)
+            // Read the tenant's log in chunks; only the subscription's types become deliveries.
+            while deliveries.count < limit {
+                let rows = try Row.fetchAll(
+                    db.cachedStatement(
+                        sql: """
+                            SELECT e.seq, e.tenant_id, e.event_id, e.source, e.type, e.partition_key, e.stored_at, e.envelope,
+                                   f.attempts, f.not_before, f.last_error
+                            FROM events e LEFT JOIN delivery_failures f ON f.subscription_id = ? AND f.event_seq = e.seq
+                            WHERE e.tenant_id = ? AND e.seq > ? ORDER BY e.seq LIMIT ?
+                            """
+                    ),
+                    arguments: [subscription.id.rawValue, subscription.tenant.rawValue, position, chunk]
+                )
+                for row in rows {
+                    let seq: Int64 = row["seq"]
+                    let type: String = row["type"]
+                    if subscription.filter.matches(type) {
+                        deliveries.append(Self.delivery(row, id: .stream(seq), subscription: subscription.id))
+                    }
+                    position = seq
+                    if deliveries.count == limit { break }
+                }
+                if rows.count < chunk, deliveries.count < limit {
+                    return DeliveryPage(deliveries: deliveries, scannedThrough: position, exhausted: true)
+                }
+            }
+            return DeliveryPage(deliveries: deliveries, scannedThrough: position, exhausted: false)
+        }
+    }
+
+    public func redeliveries(_ subscription: Subscription) async throws -> [Delivery] {
         try await pool.read { db in
             try Row.fetchAll(
-                db.cachedStatement(
-                    sql: Self.deliveryQuery + " WHERE d.tenant_id = ? AND d.subscription_id = ? AND d.id > ? ORDER BY d.id LIMIT ?"
-                ),
-                arguments: [tenant.rawValue, subscription.rawValue, after?.rawValue ?? 0, limit]
-            ).map(Self.delivery)
+                db.cachedStatement(sql: Self.redeliveryQuery + " WHERE r.subscription_id = ? AND r.tenant_id = ? ORDER BY r.id"),
+                arguments: [subscription.id.rawValue, subscription.tenant.rawValue]
+            ).map(Self.redelivery)
         }
     }
 
-    public func pendingCount(tenant: TenantID, subscription: SubscriptionID) async throws -> Int {
+    public func pendingCount(_ subscription: Subscription) async throws -> Int {
         try await pool.read { db in
-            try Int.fetchOne(
-                db, sql: "SELECT count(*) FROM deliveries WHERE tenant_id = ? AND subscription_id = ?",
-                arguments: [tenant.rawValue, subscription.rawValue]
+            let redeliveries = try Int.fetchOne(
+                db, sql: "SELECT count(*) FROM redeliveries WHERE subscription_id = ? AND tenant_id = ?",
+                arguments: [subscription.id.rawValue, subscription.tenant.rawValue]
             ) ?? 0
+            let types = try String.fetchCursor(
+                db,
+                sql: """
+                    SELECT e.type FROM events e JOIN subscriptions s ON s.tenant_id = e.tenant_id
+                    WHERE s.id = ? AND s.tenant_id = ? AND e.tenant_id = ? AND e.seq > s.cursor
+                    """,
+                arguments: [subscription.id.rawValue, subscription.tenant.rawValue, subscription.tenant.rawValue]
+            )
+            var stream = 0
+            while let type = try types.next() {
+                if subscription.filter.matches(type) { stream += 1 }
+            }
+            return redeliveries + stream
         }
     }
 
@@ -158,18 +221,21 @@ extension SQLiteStore: EventLogStore {
         }
     }
 
-    private static let deliveryQuery = """
-        SELECT d.id, d.tenant_id, d.subscription_id, d.event_seq, d.attempts, d.not_before, d.last_error,
-               e.event_id, e.source, e.type, e.partition_key, e.stored_at, e.envelope
-        FROM deliveries d JOIN events e ON e.seq = d.event_seq
+    private static let redeliveryQuery = """
+        SELECT r.id AS redelivery_id, r.subscription_id, r.attempts, r.not_before, r.last_error,
+               e.seq, e.tenant_id, e.event_id, e.source, e.type, e.partition_key, e.stored_at, e.envelope
+        FROM redeliveries r JOIN events e ON e.seq = r.event_seq
         """
 
-    private static func delivery(_ row: Row) -> Delivery {
+    private static func redelivery(_ row: Row) -> Delivery {
+        delivery(row, id: .redelivery(row["redelivery_id"]), subscription: SubscriptionID(row["subscription_id"]))
+    }
+
+    private static func delivery(_ row: Row, id: DeliveryID, subscription: SubscriptionID) -> Delivery {
         Delivery(
-            id: DeliveryID(row["id"]), tenant: TenantID(trusted: row["tenant_id"]),
-            subscription: SubscriptionID(row["subscription_id"]), eventSeq: row["event_seq"], eventID: row["event_id"],
-            source: row["source"], type: row["type"], partitionKey: row["partition_key"], attempts: row["attempts"],
-            notBefore: date(row["not_before"]), lastError: row["last_error"],
+            id: id, tenant: TenantID(trusted: row["tenant_id"]), subscription: subscription, eventSeq: row["seq"],
+            eventID: row["event_id"], source: row["source"], type: row["type"], partitionKey: row["partition_key"],
+            attempts: row["attempts"] ?? 0, notBefore: date(row["not_before"]), lastError: row["last_error"],
             storedAt: Date(timeIntervalSince1970: row["stored_at"]), envelope: row["envelope"]
         )
     }

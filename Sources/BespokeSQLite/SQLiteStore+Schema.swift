@@ -31,6 +31,7 @@ extension SQLiteStore {
                         envelope BLOB NOT NULL,
                         UNIQUE (tenant_id, source, event_id)
                     );
+                    CREATE INDEX events_by_tenant ON events(tenant_id, seq);
                     CREATE TABLE subscriptions (
                         id INTEGER PRIMARY KEY AUTOINCREMENT,
                         tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
@@ -41,19 +42,28 @@ extension SQLiteStore {
                         max_backoff_ms INTEGER NOT NULL,
                         ack_timeout_ms INTEGER NOT NULL,
                         created_at REAL NOT NULL,
+                        cursor INTEGER NOT NULL,
                         UNIQUE (tenant_id, name)
                     );
-                    CREATE TABLE deliveries (
+                    CREATE TABLE delivery_failures (
+                        tenant_id TEXT NOT NULL,
+                        subscription_id INTEGER NOT NULL REFERENCES subscriptions(id) ON DELETE CASCADE,
+                        event_seq INTEGER NOT NULL,
+                        attempts INTEGER NOT NULL,
+                        not_before REAL,
+                        last_error TEXT,
+                        PRIMARY KEY (subscription_id, event_seq)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE redeliveries (
                         id INTEGER PRIMARY KEY AUTOINCREMENT,
-                        tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+                        tenant_id TEXT NOT NULL,
                         subscription_id INTEGER NOT NULL REFERENCES subscriptions(id) ON DELETE CASCADE,
                         event_seq INTEGER NOT NULL REFERENCES events(seq) ON DELETE CASCADE,
                         attempts INTEGER NOT NULL DEFAULT 0,
                         not_before REAL,
                         last_error TEXT
                     );
-                    CREATE INDEX deliveries_by_subscription ON deliveries(subscription_id, id);
-                    CREATE INDEX deliveries_by_event ON deliveries(event_seq);
+                    CREATE INDEX redeliveries_by_subscription ON redeliveries(subscription_id, id);
                     CREATE TABLE dead_letters (
                         id INTEGER PRIMARY KEY AUTOINCREMENT,
                         tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
@@ -64,7 +74,6 @@ extension SQLiteStore {
                         failed_at REAL NOT NULL
                     );
                     CREATE INDEX dead_letters_by_subscription ON dead_letters(subscription_id, id);
-                    CREATE INDEX dead_letters_by_event ON dead_letters(event_seq);
                     CREATE TABLE inbox (
                         tenant_id TEXT NOT NULL,
                         consumer TEXT NOT NULL,

@@ -11,8 +11,8 @@ extension SQLiteStore: SubscriptionStore {
                 try db.execute(
                     sql: """
                         INSERT INTO subscriptions
-                            (tenant_id, name, types, max_attempts, initial_backoff_ms, max_backoff_ms, ack_timeout_ms, created_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                            (tenant_id, name, types, max_attempts, initial_backoff_ms, max_backoff_ms, ack_timeout_ms, created_at, cursor)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT coalesce(max(seq), 0) FROM events))
                         """,
                     arguments: [
                         new.tenant.rawValue, new.name, types, new.policy.maxAttempts,
@@ -20,9 +20,12 @@ extension SQLiteStore: SubscriptionStore {
                         new.policy.ackTimeout.milliseconds, date.timeIntervalSince1970,
                     ]
                 )
+                let id = db.lastInsertedRowID
+                // A new subscription receives what is published from now on.
+                let cursor = try Int64.fetchOne(db, sql: "SELECT cursor FROM subscriptions WHERE id = ?", arguments: [id]) ?? 0
                 return Subscription(
-                    id: SubscriptionID(db.lastInsertedRowID), tenant: new.tenant, name: new.name,
-                    filter: new.filter, policy: new.policy, createdAt: date
+                    id: SubscriptionID(id), tenant: new.tenant, name: new.name,
+                    filter: new.filter, policy: new.policy, createdAt: date, cursor: cursor
                 )
             }
         }
@@ -69,7 +72,8 @@ extension SQLiteStore: SubscriptionStore {
                 maxBackoff: .milliseconds(row["max_backoff_ms"] as Int64),
                 ackTimeout: .milliseconds(row["ack_timeout_ms"] as Int64)
             ),
-            createdAt: Date(timeIntervalSince1970: row["created_at"])
+            createdAt: Date(timeIntervalSince1970: row["created_at"]),
+            cursor: row["cursor"]
         )
     }
 }

@@ -31,6 +31,9 @@ public final class SQLiteStore: Sendable {
         let synchronous = durability == .full ? "FULL" : "NORMAL"
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+            // Checkpoints are the job of `SQLiteCheckpointer`, off the commit path; this bound only
+            // keeps the WAL from growing without end where that service does not run.
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = \(Self.safetyCheckpointPages)")
         }
         self.pool = try DatabasePool(path: path, configuration: configuration)
         self.path = path
@@ -41,6 +44,9 @@ public final class SQLiteStore: Sendable {
     public func close() throws {
         try pool.close()
     }
+
+    /// WAL pages (4 KiB) after which a commit checkpoints by itself: about 64 MiB.
+    static let safetyCheckpointPages = 16_384
 
     static func date(_ value: Double?) -> Date? {
         value.map { Date(timeIntervalSince1970: $0) }

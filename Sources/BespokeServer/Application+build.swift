@@ -24,8 +24,8 @@ public func openPlatform(_ configuration: BespokeConfiguration, logger: Logger) 
     return BespokePlatform(store: store, bus: bus, authenticator: authenticator, adminToken: adminToken)
 }
 
-/// Builds the platform's application: the HTTP server in front, the bus behind it, all under
-/// one ServiceLifecycle group. On SIGINT/SIGTERM the server stops accepting and drains its
+/// Builds the platform's application: the HTTP server in front, the bus behind it and the
+/// store's background checkpointer, all under one ServiceLifecycle group. On SIGINT/SIGTERM the server stops accepting and drains its
 /// requests first; then the bus commits what is queued and stops.
 public func buildApplication(
     _ configuration: BespokeConfiguration,
@@ -55,7 +55,9 @@ public func buildApplication(
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "bespoke"),
-        services: [platform.bus],
+        // Started in this order and stopped in reverse: the server first, then the bus, then the
+        // checkpointer.
+        services: [SQLiteCheckpointer(store: store, logger: logger), platform.bus],
         onServerRunning: { channel in
             await onServerRunning(channel.localAddress?.port ?? configuration.port)
         },

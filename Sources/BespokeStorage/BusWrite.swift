@@ -4,27 +4,33 @@ public import Foundation
 /// One state change of the bus. A store applies a batch of them in one transaction, in order,
 /// so that concurrent publishers and consumers share commits (group commit).
 ///
-/// Every write names its tenant, and a write that names a delivery or dead letter of another
-/// tenant or subscription finds nothing.
+/// Every write names its tenant, and a write that names a subscription, delivery or dead letter
+/// of another tenant finds nothing.
+///
+/// The log is the source of deliveries: a subscription receives the events of its tenant after
+/// its cursor. Only what departs from that stream is written: failed attempts, dead letters,
+/// redeliveries, and the cursor as acknowledgements advance it.
 public enum BusWrite: Sendable {
-    /// Store an event (idempotent on tenant + source + id) and create one delivery for each of
-    /// the given subscriptions that still exists.
-    case publish(EventToStore, subscriptions: [SubscriptionID])
-    /// Remove a delivery that its consumer acknowledged.
-    case ack(TenantID, SubscriptionID, DeliveryID)
-    /// Record a failed attempt and when to try again.
-    case retry(TenantID, SubscriptionID, DeliveryID, attempts: Int, notBefore: Date, error: String)
-    /// Move a delivery to the dead-letter store.
+    /// Store an event (idempotent on tenant + source + id).
+    case publish(EventToStore)
+    /// Everything up to `sequence` is settled for the subscription. Never moves a cursor back;
+    /// drops the failure records it passes.
+    case advanceCursor(TenantID, SubscriptionID, to: Int64)
+    /// Record a failed attempt of a delivery and when to try again.
+    case recordFailure(TenantID, SubscriptionID, DeliveryID, attempts: Int, notBefore: Date, error: String)
+    /// Record a delivery as dead with the reason (and forget its failure or redelivery record).
     case deadLetter(TenantID, SubscriptionID, DeliveryID, attempts: Int, reason: String)
-    /// Move a dead letter back to its subscription as a new delivery.
+    /// Deliver a dead letter again, as a redelivery.
     case redrive(TenantID, SubscriptionID, DeadLetterID)
+    /// A redelivery was acknowledged.
+    case settleRedelivery(TenantID, SubscriptionID, DeliveryID)
 
     /// The tenant the write belongs to.
     public var tenant: TenantID {
         switch self {
-        case .publish(let event, _): event.tenant
-        case .ack(let tenant, _, _), .retry(let tenant, _, _, _, _, _), .deadLetter(let tenant, _, _, _, _),
-            .redrive(let tenant, _, _):
+        case .publish(let event): event.tenant
+        case .advanceCursor(let tenant, _, _), .recordFailure(let tenant, _, _, _, _, _), .deadLetter(let tenant, _, _, _, _),
+            .redrive(let tenant, _, _), .settleRedelivery(let tenant, _, _):
             tenant
         }
     }
@@ -32,13 +38,28 @@ public enum BusWrite: Sendable {
 
 /// The outcome of one ``BusWrite``.
 public enum BusWriteResult: Sendable, Equatable {
-    /// The event is stored at `seq`; `duplicate` when it had been stored before (nothing new
-    /// was created). `deliveries` are the deliveries created, in subscription order.
-    case published(seq: Int64, storedAt: Date, duplicate: Bool, deliveries: [Delivery])
-    /// The delivery or dead letter named was found and changed.
+    /// The event is stored at `seq`; `duplicate` when it had been stored before.
+    case published(seq: Int64, storedAt: Date, duplicate: Bool)
+    /// The write took effect.
     case applied
-    /// A redriven dead letter, and the delivery that replaces it.
+    /// A redriven dead letter, and the redelivery that replaces it.
     case redriven(Delivery)
-    /// The delivery or dead letter named does not exist for that tenant and subscription.
+    /// The subscription, delivery or dead letter named does not exist for that tenant.
     case notFound
+}
+
+/// A page of a subscription's stream read from the log.
+public struct DeliveryPage: Sendable {
+    /// Pending deliveries, in log order, with their recorded failures.
+    public let deliveries: [Delivery]
+    /// The highest sequence number examined (events of other types included); nil if none.
+    public let scannedThrough: Int64?
+    /// Whether the log holds nothing more after `scannedThrough`.
+    public let exhausted: Bool
+
+    public init(deliveries: [Delivery], scannedThrough: Int64?, exhausted: Bool) {
+        self.deliveries = deliveries
+        self.scannedThrough = scannedThrough
+        self.exhausted = exhausted
+    }
 }

@@ -6,12 +6,35 @@ public struct SubscriptionID: Hashable, Sendable, Comparable, CustomStringConver
     public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
 }
 
-/// The store-assigned id of one pending delivery of one event to one subscription.
-/// Ids grow monotonically, so a subscription's deliveries in id order are in publish order.
+/// The id of one delivery of an event to a subscription.
+///
+/// A delivery from the subscription's stream is identified by the event's sequence number in
+/// the log (positive). A redriven dead letter is delivered again under an id of its own
+/// (negative internally, written `r<n>`).
 public struct DeliveryID: Hashable, Sendable, Comparable, CustomStringConvertible {
     public let rawValue: Int64
     public init(_ rawValue: Int64) { self.rawValue = rawValue }
-    public var description: String { String(rawValue) }
+
+    /// The delivery of the event at `sequence` in the log.
+    public static func stream(_ sequence: Int64) -> DeliveryID { DeliveryID(sequence) }
+    /// The delivery of a redriven dead letter.
+    public static func redelivery(_ id: Int64) -> DeliveryID { DeliveryID(-id) }
+
+    /// Whether this is a redelivery (a redriven dead letter) rather than a stream delivery.
+    public var isRedelivery: Bool { rawValue < 0 }
+
+    /// Parses the textual form (`123` or `r45`); nil when malformed.
+    public init?(_ text: String) {
+        if text.hasPrefix("r"), let value = Int64(text.dropFirst()), value > 0 {
+            self.rawValue = -value
+        } else if let value = Int64(text), value > 0 {
+            self.rawValue = value
+        } else {
+            return nil
+        }
+    }
+
+    public var description: String { isRedelivery ? "r\(-rawValue)" : String(rawValue) }
     public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
 }
 

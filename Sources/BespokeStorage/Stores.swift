@@ -31,17 +31,20 @@ public protocol SubscriptionStore: Sendable {
     func allSubscriptions() async throws -> [Subscription]
 }
 
-/// The event log, its pending deliveries and its dead letters.
+/// The event log, subscription cursors, failures, redeliveries and dead letters.
 public protocol EventLogStore: Sendable {
     /// Applies the writes in one transaction, in order, and returns one result per write.
     /// Either every write takes effect or, when this throws, none does.
     func apply(_ writes: [BusWrite]) async throws -> [BusWriteResult]
-    /// A subscription's pending deliveries with ids above `after`, in id order.
-    func pendingDeliveries(tenant: TenantID, subscription: SubscriptionID, after: DeliveryID?, limit: Int) async throws -> [Delivery]
+    /// Up to `limit` pending stream deliveries of a subscription: events of its tenant and
+    /// types after `after` (or its stored cursor, whichever is later), in log order.
+    func pendingDeliveries(_ subscription: Subscription, after: Int64?, limit: Int) async throws -> DeliveryPage
+    /// A subscription's pending redeliveries (redriven dead letters), oldest first.
+    func redeliveries(_ subscription: Subscription) async throws -> [Delivery]
     /// A subscription's dead letters with ids above `after`, in id order.
     func deadLetters(tenant: TenantID, subscription: SubscriptionID, after: DeadLetterID?, limit: Int) async throws -> [DeadLetter]
-    /// How many deliveries are pending for a subscription.
-    func pendingCount(tenant: TenantID, subscription: SubscriptionID) async throws -> Int
+    /// How many deliveries are pending for a subscription (stream after the cursor, and redeliveries).
+    func pendingCount(_ subscription: Subscription) async throws -> Int
 }
 
 /// The consumer-side idempotency record: which events a consumer has already processed.

@@ -63,14 +63,21 @@ public struct Subscription: Sendable, Equatable {
     public let filter: EventTypeFilter
     public let policy: DeliveryPolicy
     public let createdAt: Date
+    /// Every event of the log up to this sequence number is settled for this subscription
+    /// (as stored when the subscription was read).
+    public let cursor: Int64
 
-    public init(id: SubscriptionID, tenant: TenantID, name: String, filter: EventTypeFilter, policy: DeliveryPolicy, createdAt: Date) {
+    public init(
+        id: SubscriptionID, tenant: TenantID, name: String, filter: EventTypeFilter, policy: DeliveryPolicy, createdAt: Date,
+        cursor: Int64
+    ) {
         self.id = id
         self.tenant = tenant
         self.name = name
         self.filter = filter
         self.policy = policy
         self.createdAt = createdAt
+        self.cursor = cursor
     }
 
     /// Subscription names: 1-100 characters of letters, digits, '.', '_' and '-'.

@@ -123,15 +123,14 @@ final class InspectingStore: EventBus.Store, Sendable {
         return try await inner.apply(writes)
     }
 
-    func pendingDeliveries(tenant: TenantID, subscription: SubscriptionID, after: DeliveryID?, limit: Int) async throws -> [Delivery] {
-        try await inner.pendingDeliveries(tenant: tenant, subscription: subscription, after: after, limit: limit)
+    func pendingDeliveries(_ subscription: Subscription, after: Int64?, limit: Int) async throws -> DeliveryPage {
+        try await inner.pendingDeliveries(subscription, after: after, limit: limit)
     }
+    func redeliveries(_ subscription: Subscription) async throws -> [Delivery] { try await inner.redeliveries(subscription) }
     func deadLetters(tenant: TenantID, subscription: SubscriptionID, after: DeadLetterID?, limit: Int) async throws -> [DeadLetter] {
         try await inner.deadLetters(tenant: tenant, subscription: subscription, after: after, limit: limit)
     }
-    func pendingCount(tenant: TenantID, subscription: SubscriptionID) async throws -> Int {
-        try await inner.pendingCount(tenant: tenant, subscription: subscription)
-    }
+    func pendingCount(_ subscription: Subscription) async throws -> Int { try await inner.pendingCount(subscription) }
     func createSubscription(_ subscription: NewSubscription, at date: Date) async throws -> Subscription {
         try await inner.createSubscription(subscription, at: date)
     }

@@ -155,7 +155,7 @@ struct EventBusDurabilityTests {
         await #expect { try await bus.publish(event("late"), tenant: acme) } throws: {
             ($0 as? BespokeError)?.code == .unavailable
         }
-        #expect(try await store.pendingCount(tenant: acme, subscription: bus.subscription(tenant: acme, name: "s").id) == 10)
+        #expect(try await store.pendingCount(bus.subscription(tenant: acme, name: "s")) == 10)
     }
 }
 

@@ -24,19 +24,29 @@ struct StoreContractTests {
         return EventToStore(event, tenant: tenant)
     }
 
-    private func subscribe(_ store: any PlatformStore, _ tenant: TenantID, _ name: String, maxAttempts: Int = 3) async throws -> Subscription {
+    private func subscribe(
+        _ store: any PlatformStore, _ tenant: TenantID, _ name: String, types: [String] = [], maxAttempts: Int = 3
+    ) async throws -> Subscription {
         try await store.createSubscription(
-            NewSubscription(tenant: tenant, name: name, filter: EventTypeFilter([]), policy: DeliveryPolicy(maxAttempts: maxAttempts)),
+            NewSubscription(tenant: tenant, name: name, filter: EventTypeFilter(types), policy: DeliveryPolicy(maxAttempts: maxAttempts)),
             at: Date()
         )
     }
 
-    private func published(_ result: BusWriteResult) throws -> (seq: Int64, duplicate: Bool, deliveries: [Delivery]) {
-        guard case .published(let seq, _, let duplicate, let deliveries) = result else {
-            Issue.record("expected a publish result, got \(result)")
-            throw BespokeError(.storageFailure, "unexpected result")
+    /// Publishes events and returns their sequence numbers.
+    @discardableResult
+    private func publish(_ store: any PlatformStore, _ events: [EventToStore]) async throws -> [Int64] {
+        try await store.apply(events.map(BusWrite.publish)).map { result in
+            guard case .published(let seq, _, _) = result else {
+                Issue.record("expected a publish result, got \(result)")
+                return -1
+            }
+            return seq
         }
-        return (seq, duplicate, deliveries)
+    }
+
+    private func pending(_ store: any PlatformStore, _ subscription: Subscription, after: Int64? = nil, limit: Int = 100) async throws -> [Delivery] {
+        try await store.pendingDeliveries(subscription, after: after, limit: limit).deliveries
     }
 
     @Test(arguments: StoreBackend.allCases)
@@ -73,7 +83,8 @@ struct StoreContractTests {
         // The same name is free in another tenant, taken in the same.
         _ = try await subscribe(store, globex, "orders")
         await #expect { try await subscribe(store, acme, "orders") } throws: { ($0 as? BespokeError)?.code == .conflict }
-        #expect(try await store.subscription(tenant: acme, name: "orders") == created)
+        let read = try #require(try await store.subscription(tenant: acme, name: "orders"))
+        #expect(read.id == created.id && read.cursor == created.cursor && read.policy == created.policy && read.filter == created.filter)
         #expect(try await store.subscriptions(tenant: acme).map(\.name) == ["orders"])
         #expect(try await store.allSubscriptions().count == 2)
         #expect(try await store.deleteSubscription(tenant: globex, name: "missing") == false)
@@ -86,71 +97,109 @@ struct StoreContractTests {
     func publishIsIdempotentOnSourceAndID(_ backend: StoreBackend) async throws {
         let store = try await prepared(backend)
         let orders = try await subscribe(store, acme, "orders")
-        let first = try published(try await store.apply([.publish(event(acme, "e1"), subscriptions: [orders.id])])[0])
-        #expect(first.duplicate == false)
-        #expect(first.deliveries.count == 1)
-        let again = try published(try await store.apply([.publish(event(acme, "e1"), subscriptions: [orders.id])])[0])
-        #expect(again.duplicate == true)
-        #expect(again.seq == first.seq)
-        #expect(again.deliveries.isEmpty)
+        let first = try await store.apply([.publish(event(acme, "e1"))])
+        let again = try await store.apply([.publish(event(acme, "e1"))])
+        guard case .published(let seq, _, false) = first[0], case .published(let same, _, true) = again[0] else {
+            Issue.record("unexpected results \(first) \(again)")
+            return
+        }
+        #expect(same == seq)
         // The same id in another tenant is another event.
-        let other = try published(try await store.apply([.publish(event(globex, "e1"), subscriptions: [])])[0])
-        #expect(other.duplicate == false)
-        #expect(try await store.pendingCount(tenant: acme, subscription: orders.id) == 1)
+        guard case .published(_, _, false) = try await store.apply([.publish(event(globex, "e1"))])[0] else {
+            Issue.record("another tenant's event was taken for a duplicate")
+            return
+        }
+        #expect(try await pending(store, orders).map(\.eventID) == ["e1"])
+        #expect(try await store.pendingCount(orders) == 1)
     }
 
     @Test(arguments: StoreBackend.allCases)
-    func publishCreatesDeliveriesOnlyForTheTenantsOwnLiveSubscriptions(_ backend: StoreBackend) async throws {
+    func aSubscriptionSeesItsTenantsEventsOfItsTypesFromItsCreationOn(_ backend: StoreBackend) async throws {
         let store = try await prepared(backend)
-        let mine = try await subscribe(store, acme, "mine")
-        let theirs = try await subscribe(store, globex, "theirs")
-        let gone = try await subscribe(store, acme, "gone")
-        _ = try await store.deleteSubscription(tenant: acme, name: "gone")
-        let result = try published(
-            try await store.apply([.publish(event(acme, "e1"), subscriptions: [mine.id, theirs.id, gone.id])])[0]
-        )
-        #expect(result.deliveries.map(\.subscription) == [mine.id])
-        #expect(try await store.pendingCount(tenant: globex, subscription: theirs.id) == 0)
-        let delivery = try #require(result.deliveries.first)
-        #expect(delivery.tenant == acme)
-        #expect(delivery.eventID == "e1")
-        #expect(try delivery.event().tenantID == "acme")
+        try await publish(store, [event(acme, "before")])
+        let orders = try await subscribe(store, acme, "orders", types: ["Order*"])
+        #expect(orders.cursor > 0)
+        try await publish(store, [
+            event(acme, "a1", key: "k1"), event(globex, "g1"), event(acme, "skip", type: "BasketCleared"),
+            event(acme, "a2", type: "OrderPaid"),
+        ])
+        let deliveries = try await pending(store, orders)
+        #expect(deliveries.map(\.eventID) == ["a1", "a2"])
+        #expect(deliveries.allSatisfy { $0.tenant == acme && $0.subscription == orders.id && !$0.id.isRedelivery })
+        #expect(deliveries.first?.partitionKey == "k1")
+        #expect(deliveries.first?.id == .stream(deliveries.first?.eventSeq ?? 0))
+        #expect(try deliveries.first?.event().tenantID == "acme")
+        #expect(try await store.pendingCount(orders) == 2)
     }
 
     @Test(arguments: StoreBackend.allCases)
-    func settlingWritesFindNothingAcrossTenantsOrSubscriptions(_ backend: StoreBackend) async throws {
+    func pendingDeliveriesPageThroughTheLogInOrder(_ backend: StoreBackend) async throws {
+        let store = try await prepared(backend)
+        let orders = try await subscribe(store, acme, "orders", types: ["OrderStarted"])
+        try await publish(store, (0..<200).map { index in
+            index % 2 == 0 ? event(acme, "e\(index)") : event(acme, "x\(index)", type: "Other")
+        })
+        var seen: [String] = []
+        var after: Int64?
+        while true {
+            let page = try await store.pendingDeliveries(orders, after: after, limit: 30)
+            seen += page.deliveries.map(\.eventID)
+            after = page.scannedThrough
+            if page.exhausted { break }
+            #expect(page.deliveries.count == 30)
+        }
+        #expect(seen == stride(from: 0, to: 200, by: 2).map { "e\($0)" })
+        let empty = try await store.pendingDeliveries(orders, after: after, limit: 30)
+        #expect(empty.deliveries.isEmpty && empty.exhausted)
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func cursorsMoveForwardOnlyAndOnlyForTheirTenant(_ backend: StoreBackend) async throws {
+        let store = try await prepared(backend)
+        let orders = try await subscribe(store, acme, "orders")
+        let seqs = try await publish(store, (0..<5).map { event(acme, "e\($0)") })
+        #expect(try await store.apply([.advanceCursor(globex, orders.id, to: seqs[4])]) == [.notFound])
+        #expect(try await pending(store, orders).count == 5)
+        #expect(try await store.apply([.advanceCursor(acme, orders.id, to: seqs[2])]) == [.applied])
+        #expect(try await pending(store, orders).map(\.eventID) == ["e3", "e4"])
+        #expect(try await store.apply([.advanceCursor(acme, orders.id, to: seqs[0])]) == [.applied])
+        #expect(try await pending(store, orders).map(\.eventID) == ["e3", "e4"])
+        #expect(try await store.subscription(tenant: acme, name: "orders")?.cursor == seqs[2])
+        #expect(try await store.pendingCount(orders) == 2)
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func failuresAreRecordedForPendingEventsOnlyAndDroppedBehindTheCursor(_ backend: StoreBackend) async throws {
         let store = try await prepared(backend)
         let orders = try await subscribe(store, acme, "orders")
         let spy = try await subscribe(store, globex, "spy")
-        let delivery = try published(try await store.apply([.publish(event(acme, "e1"), subscriptions: [orders.id])])[0]).deliveries[0]
+        let seqs = try await publish(store, [event(acme, "e1"), event(acme, "e2")])
+        let later = Date().addingTimeInterval(60)
         let attempts: [BusWrite] = [
-            .ack(globex, orders.id, delivery.id),
-            .ack(globex, spy.id, delivery.id),
-            .ack(acme, spy.id, delivery.id),
-            .retry(globex, orders.id, delivery.id, attempts: 1, notBefore: Date(), error: "x"),
-            .deadLetter(globex, orders.id, delivery.id, attempts: 1, reason: "x"),
+            .recordFailure(globex, orders.id, .stream(seqs[0]), attempts: 1, notBefore: later, error: "x"),
+            .recordFailure(globex, spy.id, .stream(seqs[0]), attempts: 1, notBefore: later, error: "x"),
+            .recordFailure(acme, spy.id, .stream(seqs[0]), attempts: 1, notBefore: later, error: "x"),
+            .deadLetter(globex, spy.id, .stream(seqs[0]), attempts: 1, reason: "x"),
         ]
         #expect(try await store.apply(attempts) == Array(repeating: .notFound, count: attempts.count))
-        #expect(try await store.pendingDeliveries(tenant: globex, subscription: orders.id, after: nil, limit: 10).isEmpty)
-        #expect(try await store.pendingDeliveries(tenant: acme, subscription: orders.id, after: nil, limit: 10).map(\.id) == [delivery.id])
-        #expect(try await store.apply([.ack(acme, orders.id, delivery.id)]) == [.applied])
-        #expect(try await store.apply([.ack(acme, orders.id, delivery.id)]) == [.notFound])
+        #expect(try await store.apply([.recordFailure(acme, orders.id, .stream(seqs[0]), attempts: 2, notBefore: later, error: "boom")]) == [.applied])
+        let failed = try #require(try await pending(store, orders).first)
+        #expect(failed.attempts == 2)
+        #expect(failed.lastError == "boom")
+        #expect(abs((failed.notBefore ?? .distantPast).timeIntervalSince(later)) < 0.01)
+        // Once the cursor passes the event, its failure is gone and it can fail no more.
+        _ = try await store.apply([.advanceCursor(acme, orders.id, to: seqs[0])])
+        #expect(try await store.apply([.recordFailure(acme, orders.id, .stream(seqs[0]), attempts: 3, notBefore: later, error: "x")]) == [.notFound])
+        #expect(try await pending(store, orders).map(\.attempts) == [0])
     }
 
     @Test(arguments: StoreBackend.allCases)
-    func retriesAreRecordedAndDeadLettersRedriven(_ backend: StoreBackend) async throws {
+    func deadLettersAreRedrivenAsRedeliveriesOfTheirOwnTenant(_ backend: StoreBackend) async throws {
         let store = try await prepared(backend)
         let orders = try await subscribe(store, acme, "orders")
-        let delivery = try published(try await store.apply([.publish(event(acme, "e1"), subscriptions: [orders.id])])[0]).deliveries[0]
-        let later = Date().addingTimeInterval(60)
-        #expect(try await store.apply([.retry(acme, orders.id, delivery.id, attempts: 2, notBefore: later, error: "boom")]) == [.applied])
-        let pending = try #require(try await store.pendingDeliveries(tenant: acme, subscription: orders.id, after: nil, limit: 10).first)
-        #expect(pending.attempts == 2)
-        #expect(pending.lastError == "boom")
-        #expect(abs((pending.notBefore ?? .distantPast).timeIntervalSince(later)) < 0.01)
-
-        #expect(try await store.apply([.deadLetter(acme, orders.id, delivery.id, attempts: 3, reason: "gave up")]) == [.applied])
-        #expect(try await store.pendingCount(tenant: acme, subscription: orders.id) == 0)
+        let seqs = try await publish(store, [event(acme, "e1")])
+        #expect(try await store.apply([.deadLetter(acme, orders.id, .stream(seqs[0]), attempts: 3, reason: "gave up")]) == [.applied])
+        _ = try await store.apply([.advanceCursor(acme, orders.id, to: seqs[0])])
         let letters = try await store.deadLetters(tenant: acme, subscription: orders.id, after: nil, limit: 10)
         #expect(letters.map(\.reason) == ["gave up"])
         #expect(letters.first?.attempts == 3)
@@ -160,33 +209,24 @@ struct StoreContractTests {
         let letter = try #require(letters.first)
         #expect(try await store.apply([.redrive(globex, orders.id, letter.id)]) == [.notFound])
         let redriven = try await store.apply([.redrive(acme, orders.id, letter.id)])
-        guard case .redriven(let fresh) = redriven.first else {
-            Issue.record("expected a redriven delivery, got \(redriven)")
+        guard case .redriven(let redelivery) = redriven.first else {
+            Issue.record("expected a redelivery, got \(redriven)")
             return
         }
-        #expect(fresh.attempts == 0)
-        #expect(fresh.id > delivery.id)
-        #expect(fresh.eventID == "e1")
+        #expect(redelivery.id.isRedelivery)
+        #expect(redelivery.attempts == 0)
+        #expect(redelivery.eventID == "e1")
         #expect(try await store.deadLetters(tenant: acme, subscription: orders.id, after: nil, limit: 10).isEmpty)
-        #expect(try await store.pendingCount(tenant: acme, subscription: orders.id) == 1)
-    }
+        #expect(try await store.redeliveries(orders).map(\.id) == [redelivery.id])
+        #expect(try await store.pendingCount(orders) == 1)
 
-    @Test(arguments: StoreBackend.allCases)
-    func pendingDeliveriesPageInPublishOrder(_ backend: StoreBackend) async throws {
-        let store = try await prepared(backend)
-        let orders = try await subscribe(store, acme, "orders")
-        let writes = (0..<25).map { BusWrite.publish(event(acme, "e\($0)", key: "k\($0 % 3)"), subscriptions: [orders.id]) }
-        _ = try await store.apply(writes)
-        var seen: [String] = []
-        var cursor: DeliveryID?
-        while true {
-            let page = try await store.pendingDeliveries(tenant: acme, subscription: orders.id, after: cursor, limit: 10)
-            if page.isEmpty { break }
-            seen += page.map(\.eventID)
-            cursor = page.last?.id
-        }
-        #expect(seen == (0..<25).map { "e\($0)" })
-        #expect(try await store.pendingDeliveries(tenant: acme, subscription: orders.id, after: nil, limit: 1).first?.partitionKey == "k0")
+        let later = Date().addingTimeInterval(5)
+        #expect(try await store.apply([.recordFailure(acme, orders.id, redelivery.id, attempts: 1, notBefore: later, error: "again")]) == [.applied])
+        #expect(try await store.redeliveries(orders).first?.lastError == "again")
+        #expect(try await store.apply([.settleRedelivery(globex, orders.id, redelivery.id)]) == [.notFound])
+        #expect(try await store.apply([.settleRedelivery(acme, orders.id, redelivery.id)]) == [.applied])
+        #expect(try await store.redeliveries(orders).isEmpty)
+        #expect(try await store.apply([.settleRedelivery(acme, orders.id, redelivery.id)]) == [.notFound])
     }
 
     @Test(arguments: StoreBackend.allCases)
@@ -195,28 +235,31 @@ struct StoreContractTests {
         let orders = try await subscribe(store, acme, "orders")
         // The second write names a tenant that does not exist: the whole batch must roll back.
         await #expect(throws: (any Error).self) {
-            try await store.apply([
-                .publish(event(acme, "ok"), subscriptions: [orders.id]),
-                .publish(event(TenantID(trusted: "ghost"), "bad"), subscriptions: []),
-            ])
+            try await store.apply([.publish(event(acme, "ok")), .publish(event(TenantID(trusted: "ghost"), "bad"))])
         }
-        #expect(try await store.pendingCount(tenant: acme, subscription: orders.id) == 0)
-        let retried = try published(try await store.apply([.publish(event(acme, "ok"), subscriptions: [orders.id])])[0])
-        #expect(retried.duplicate == false)
+        #expect(try await pending(store, orders).isEmpty)
+        guard case .published(_, _, false) = try await store.apply([.publish(event(acme, "ok"))])[0] else {
+            Issue.record("the rolled-back event was taken for a duplicate")
+            return
+        }
     }
 
     @Test(arguments: StoreBackend.allCases)
-    func deletingASubscriptionDropsItsDeliveriesAndDeadLetters(_ backend: StoreBackend) async throws {
+    func deletingASubscriptionDropsItsFailuresRedeliveriesAndDeadLetters(_ backend: StoreBackend) async throws {
         let store = try await prepared(backend)
         let orders = try await subscribe(store, acme, "orders")
-        let result = try await store.apply([
-            .publish(event(acme, "a"), subscriptions: [orders.id]), .publish(event(acme, "b"), subscriptions: [orders.id]),
+        let seqs = try await publish(store, [event(acme, "a"), event(acme, "b")])
+        _ = try await store.apply([
+            .deadLetter(acme, orders.id, .stream(seqs[0]), attempts: 1, reason: "x"),
+            .recordFailure(acme, orders.id, .stream(seqs[1]), attempts: 1, notBefore: Date(), error: "y"),
         ])
-        let first = try published(result[0]).deliveries[0]
-        _ = try await store.apply([.deadLetter(acme, orders.id, first.id, attempts: 1, reason: "x")])
+        let letter = try #require(try await store.deadLetters(tenant: acme, subscription: orders.id, after: nil, limit: 1).first)
+        _ = try await store.apply([.redrive(acme, orders.id, letter.id)])
         #expect(try await store.deleteSubscription(tenant: acme, name: "orders"))
-        #expect(try await store.pendingCount(tenant: acme, subscription: orders.id) == 0)
+        #expect(try await store.redeliveries(orders).isEmpty)
         #expect(try await store.deadLetters(tenant: acme, subscription: orders.id, after: nil, limit: 10).isEmpty)
+        #expect(try await store.pendingDeliveries(orders, after: nil, limit: 10).deliveries.isEmpty)
+        #expect(try await store.apply([.advanceCursor(acme, orders.id, to: seqs[1])]) == [.notFound])
     }
 
     @Test(arguments: StoreBackend.allCases)
