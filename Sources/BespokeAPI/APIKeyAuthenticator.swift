@@ -11,7 +11,9 @@ import Synchronization
 public final class APIKeyAuthenticator: Sendable {
     private let store: any APIKeyStore
     private let adminTokenHash: [UInt8]
-    private let cache = Mutex<[String: APIKeyRecord]>([:])
+    /// Keys by secret hash, and a count of revocations: a lookup that raced a revocation is
+    /// not cached.
+    private let cache = Mutex<(keys: [String: APIKeyRecord], revocations: Int)>(([:], 0))
 
     public init(store: any APIKeyStore, adminToken: String) {
         self.store = store
@@ -22,11 +24,18 @@ public final class APIKeyAuthenticator: Sendable {
     public func authenticate(bearer secret: String) async throws -> Caller? {
         if secret.hasPrefix(APIKeySecret.prefix) {
             let hash = APIKeySecret.hash(secret)
-            if let cached = cache.withLock({ $0[hash] }) {
+            let (cached, revocations) = cache.withLock { ($0.keys[hash], $0.revocations) }
+            if let cached {
                 return Caller.tenantKey(tenant: cached.tenant, keyID: cached.id)
             }
             guard let record = try await store.apiKey(secretHash: hash), record.revokedAt == nil else { return nil }
-            cache.withLock { $0[hash] = record }
+            let current = cache.withLock { cache in
+                guard cache.revocations == revocations else { return false }
+                cache.keys[hash] = record
+                return true
+            }
+            // A revocation happened during the lookup: read again rather than trust it.
+            if !current { return try await authenticate(bearer: secret) }
             return .tenantKey(tenant: record.tenant, keyID: record.id)
         }
         // Compare digests, so the comparison takes the same time wherever the token differs.
@@ -46,7 +55,10 @@ public final class APIKeyAuthenticator: Sendable {
         guard try await store.revokeAPIKey(tenant: tenant, id: id, at: Date()) else {
             throw BespokeError.notFound("API key")
         }
-        cache.withLock { cache in cache = cache.filter { $0.value.id != id } }
+        cache.withLock { cache in
+            cache.keys = cache.keys.filter { $0.value.id != id }
+            cache.revocations += 1
+        }
     }
 }
 

@@ -23,6 +23,8 @@ public struct BusConfiguration: Sendable {
     /// Bounds operators put on subscription policies.
     public var maxAttemptsLimit: Int
     public var maxAckTimeout: Duration
+    /// The longest a delivery may wait for a retry (`maxBackoff`, a consumer's `retryAfter`).
+    public var maxRetryDelay: Duration
 
     public init(
         limits: EventLimits = EventLimits(),
@@ -34,7 +36,8 @@ public struct BusConfiguration: Sendable {
         maxReceiveBatch: Int = 100,
         maxWait: Duration = .seconds(30),
         maxAttemptsLimit: Int = 100,
-        maxAckTimeout: Duration = .seconds(12 * 3600)
+        maxAckTimeout: Duration = .seconds(12 * 3600),
+        maxRetryDelay: Duration = .seconds(24 * 3600)
     ) {
         self.limits = limits
         self.maxBatchWrites = maxBatchWrites
@@ -46,5 +49,6 @@ public struct BusConfiguration: Sendable {
         self.maxWait = maxWait
         self.maxAttemptsLimit = maxAttemptsLimit
         self.maxAckTimeout = maxAckTimeout
+        self.maxRetryDelay = maxRetryDelay
     }
 }

@@ -184,6 +184,15 @@ actor DeliveryScheduler {
         return (missing, redeliveries)
     }
 
+    /// Persisting these cursors failed: take them again at the next flush (the store never
+    /// moves a cursor back, so forgetting the last persisted value is safe).
+    func cursorsNotPersisted(_ ids: [SubscriptionID]) {
+        for id in ids {
+            queues[id]?.persistedCursor = 0
+            queues[id]?.cursorDirty = true
+        }
+    }
+
     /// Cursors that moved since they were last taken, to persist.
     func takeCursors() -> [(tenant: TenantID, subscription: SubscriptionID, cursor: Int64)] {
         var moved: [(TenantID, SubscriptionID, Int64)] = []

@@ -6,8 +6,7 @@ extension EventBus {
     /// Runs an in-process consumer of a subscription until the task is cancelled or the bus stops.
     ///
     /// `concurrency` workers each lease up to `batchSize` deliveries and call `handler` for
-    /// each in order. A delivery whose handler returns is acked (the batch's acks share one
-    /// commit); one whose handler throws is nacked with the error as reason and retried per
+    /// each in order. A delivery whose handler returns is acked at once; one whose handler throws is nacked with the error as reason and retried per
     /// the subscription's policy. Deliveries with the same partition key are never handled
     /// concurrently, and arrive in publish order.
     public func consume(
@@ -38,28 +37,26 @@ extension EventBus {
             } catch let error as BespokeError where error.code == .unavailable {
                 return
             }
-            var handled: [DeliveryID] = []
             for delivery in batch {
                 do {
                     try await handler(delivery)
-                    handled.append(delivery.id)
                 } catch {
                     do {
                         try await nack(tenant: tenant, subscription: name, delivery.id, reason: "\(error)")
                     } catch {
                         logger.error("nack failed", metadata: ["delivery": "\(delivery.id)", "error": "\(error)"])
                     }
+                    continue
                 }
-            }
-            if !handled.isEmpty {
+                // Acked as soon as handled, while its lease is surely current.
                 do {
-                    try await ack(tenant: tenant, subscription: name, handled)
+                    try await ack(tenant: tenant, subscription: name, [delivery.id])
                 } catch let error as BespokeError where error.code == .unavailable {
-                    // The bus is stopping: the deliveries come again after a restart.
-                    logger.debug("ack refused while stopping", metadata: ["count": "\(handled.count)"])
+                    // The bus is stopping: the delivery comes again after a restart.
+                    logger.debug("ack refused while stopping", metadata: ["delivery": "\(delivery.id)"])
                 } catch {
-                    // Not acked: the deliveries come again after their ack timeout (at-least-once).
-                    logger.error("ack failed", metadata: ["count": "\(handled.count)", "error": "\(error)"])
+                    // Not acked: the delivery comes again after its ack timeout (at-least-once).
+                    logger.error("ack failed", metadata: ["delivery": "\(delivery.id)", "error": "\(error)"])
                 }
             }
         }

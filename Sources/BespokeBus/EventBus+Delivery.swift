@@ -14,7 +14,8 @@ extension EventBus {
         try ensureRunning()
         let subscription = try subscription(tenant: tenant, name: name)
         let max = Swift.min(Swift.max(max, 1), configuration.maxReceiveBatch)
-        let wait = Swift.min(Swift.max(wait, .zero), configuration.maxWait)
+        // No new long-polls once the service shuts down gracefully.
+        let wait = Task.isShuttingDownGracefully ? .zero : Swift.min(Swift.max(wait, .zero), configuration.maxWait)
         let scheduler = self.scheduler
         // Long-polls end early, empty, when the service they run in shuts down gracefully
         // (cancellation of one waiter is handled inside the scheduler).
@@ -83,7 +84,8 @@ extension EventBus {
         let attempts = delivery.attempts + 1
         let reason = String(reason.prefix(2000))
         let deadLetter = attempts >= policy.maxAttempts
-        let notBefore = Date().addingTimeInterval((retryAfter ?? policy.backoff(afterAttempt: attempts)).seconds)
+        let delay = Swift.min(retryAfter ?? policy.backoff(afterAttempt: attempts), configuration.maxRetryDelay)
+        let notBefore = Date().addingTimeInterval(delay.seconds)
         let write: BusWrite =
             deadLetter
             ? .deadLetter(delivery.tenant, subscriptionID, delivery.id, attempts: attempts, reason: reason)
@@ -127,16 +129,26 @@ extension EventBus {
         return zip(ids, results).compactMap { $1 == .notFound ? $0 : nil }
     }
 
-    /// Redrives every dead letter of a subscription. Returns how many were redriven.
+    /// The most dead letters one ``redriveAll(tenant:subscription:)`` moves.
+    public static let redriveAllLimit = 10_000
+
+    /// Redrives the subscription's dead letters, oldest first, up to ``redriveAllLimit``.
+    /// The ids are read before anything is redriven, so dead letters that arrive meanwhile
+    /// (a redelivery failing again) wait for the next call, and every call ends.
+    /// Returns how many were redriven.
     public func redriveAll(tenant: TenantID, subscription name: String) async throws -> Int {
-        var total = 0
-        while true {
-            let page = try await deadLetters(tenant: tenant, subscription: name, after: nil, limit: 500)
-            if page.isEmpty { return total }
-            let missing = try await redrive(tenant: tenant, subscription: name, page.map(\.id))
-            total += page.count - missing.count
-            if missing.count == page.count { return total }
+        var ids: [DeadLetterID] = []
+        while ids.count < Self.redriveAllLimit {
+            let page = try await deadLetters(tenant: tenant, subscription: name, after: ids.last, limit: 1000)
+            ids += page.prefix(Self.redriveAllLimit - ids.count).map(\.id)
+            if page.count < 1000 { break }
         }
+        var total = 0
+        for start in stride(from: 0, to: ids.count, by: 500) {
+            let chunk = Array(ids[start..<Swift.min(start + 500, ids.count)])
+            total += chunk.count - (try await redrive(tenant: tenant, subscription: name, chunk)).count
+        }
+        return total
     }
 }
 

@@ -22,19 +22,23 @@ extension EventBus {
         let subscription = try await store.createSubscription(
             NewSubscription(tenant: tenant, name: name, filter: EventTypeFilter(types), policy: policy), at: Date()
         )
-        index.insert(subscription)
+        // The scheduler first, so a receive that finds the subscription in the index finds its queue.
         await scheduler.add(subscription)
+        index.insert(subscription)
         return subscription
     }
 
     /// Deletes a subscription with its pending deliveries and dead letters.
     /// - Throws: ``BespokeError`` `not_found`.
     public func deleteSubscription(tenant: TenantID, name: String) async throws {
+        let existing = index.subscription(tenant: tenant, name: name)
         guard try await store.deleteSubscription(tenant: tenant, name: name) else {
             throw BespokeError.notFound("subscription")
         }
-        if let removed = index.remove(tenant: tenant, name: name) {
-            await scheduler.removeSubscription(removed.id)
+        // By id: a subscription of the same name created meanwhile stays.
+        if let existing {
+            index.remove(existing)
+            await scheduler.removeSubscription(existing.id)
         }
     }
 
@@ -64,8 +68,13 @@ extension EventBus {
         guard (1...configuration.maxAttemptsLimit).contains(policy.maxAttempts) else {
             throw BespokeError(.invalidRequest, "maxAttempts must be between 1 and \(configuration.maxAttemptsLimit)")
         }
-        guard policy.initialBackoff >= .zero, policy.maxBackoff >= policy.initialBackoff else {
-            throw BespokeError(.invalidRequest, "backoff must be non-negative and maxBackoff at least initialBackoff")
+        guard policy.initialBackoff >= .zero, policy.maxBackoff >= policy.initialBackoff,
+            policy.maxBackoff <= configuration.maxRetryDelay
+        else {
+            throw BespokeError(
+                .invalidRequest,
+                "backoff must be non-negative, maxBackoff at least initialBackoff and at most \(configuration.maxRetryDelay)"
+            )
         }
         guard policy.ackTimeout >= .milliseconds(100), policy.ackTimeout <= configuration.maxAckTimeout else {
             throw BespokeError(.invalidRequest, "ackTimeout must be between 100 ms and \(configuration.maxAckTimeout)")

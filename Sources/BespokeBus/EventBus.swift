@@ -133,7 +133,8 @@ public final class EventBus: Service, Sendable {
                             cursors.map { .advanceCursor(tenant, $0.subscription, to: $0.cursor) }, tenant: tenant
                         )
                     } catch {
-                        // The acknowledged deliveries come again after a restart (at-least-once).
+                        // Tried again at the next flush; until then a restart redelivers (at-least-once).
+                        await self.scheduler.cursorsNotPersisted(cursors.map(\.subscription))
                         self.logger.warning("persisting cursors failed", metadata: ["tenant": "\(tenant)", "error": "\(error)"])
                     }
                 }

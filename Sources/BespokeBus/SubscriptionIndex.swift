@@ -19,11 +19,13 @@ final class SubscriptionIndex: Sendable {
         }
     }
 
-    func remove(tenant: TenantID, name: String) -> Subscription? {
+    /// Removes this subscription, and not another that took its name since.
+    func remove(_ subscription: Subscription) {
         state.withLock { state in
-            guard let removed = state.byTenant[tenant]?.removeValue(forKey: name) else { return nil }
-            state.byID[removed.id] = nil
-            return removed
+            state.byID[subscription.id] = nil
+            if state.byTenant[subscription.tenant]?[subscription.name]?.id == subscription.id {
+                state.byTenant[subscription.tenant]?[subscription.name] = nil
+            }
         }
     }
 

@@ -138,14 +138,22 @@ extension SQLiteStore: EventLogStore {
             var deliveries: [Delivery] = []
             let chunk = max(limit, 64)
             // Read the tenant's log in chunks; only the subscription's types become deliveries.
-            while deliveries.count < limit {
+            // A bounded scan keeps one sparse subscription from holding the read (and the
+            // refill loop) for long: the caller continues from `scannedThrough`.
+            var chunksLeft = Self.maxRefillChunks
+            while deliveries.count < limit, chunksLeft > 0 {
+                chunksLeft -= 1
+                let scanStart = position
                 let rows = try Row.fetchAll(
                     db.cachedStatement(
                         sql: """
                             SELECT e.seq, e.tenant_id, e.event_id, e.source, e.type, e.partition_key, e.stored_at, e.envelope,
                                    f.attempts, f.not_before, f.last_error
-                            FROM events e LEFT JOIN delivery_failures f ON f.subscription_id = ? AND f.event_seq = e.seq
-                            WHERE e.tenant_id = ? AND e.seq > ? ORDER BY e.seq LIMIT ?
+                            FROM events e LEFT JOIN delivery_failures f ON f.subscription_id = ?1 AND f.event_seq = e.seq
+                            WHERE e.tenant_id = ?2 AND e.seq > ?3
+                              AND NOT EXISTS (SELECT 1 FROM dead_letters x WHERE x.subscription_id = ?1 AND x.event_seq = e.seq)
+                              AND NOT EXISTS (SELECT 1 FROM redeliveries r WHERE r.subscription_id = ?1 AND r.event_seq = e.seq)
+                            ORDER BY e.seq LIMIT ?4
                             """
                     ),
                     arguments: [subscription.id.rawValue, subscription.tenant.rawValue, position, chunk]
@@ -162,6 +170,7 @@ extension SQLiteStore: EventLogStore {
                 if rows.count < chunk, deliveries.count < limit {
                     return DeliveryPage(deliveries: deliveries, scannedThrough: position, exhausted: true)
                 }
+                if rows.isEmpty { position = scanStart }
             }
             return DeliveryPage(deliveries: deliveries, scannedThrough: position, exhausted: false)
         }
@@ -220,6 +229,9 @@ extension SQLiteStore: EventLogStore {
             }
         }
     }
+
+    /// Chunks of the log one refill reads at most.
+    static let maxRefillChunks = 16
 
     private static let redeliveryQuery = """
         SELECT r.id AS redelivery_id, r.subscription_id, r.attempts, r.not_before, r.last_error,

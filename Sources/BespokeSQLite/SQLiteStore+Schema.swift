@@ -64,6 +64,7 @@ extension SQLiteStore {
                         last_error TEXT
                     );
                     CREATE INDEX redeliveries_by_subscription ON redeliveries(subscription_id, id);
+                    CREATE INDEX redeliveries_by_event ON redeliveries(subscription_id, event_seq);
                     CREATE TABLE dead_letters (
                         id INTEGER PRIMARY KEY AUTOINCREMENT,
                         tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
@@ -74,6 +75,7 @@ extension SQLiteStore {
                         failed_at REAL NOT NULL
                     );
                     CREATE INDEX dead_letters_by_subscription ON dead_letters(subscription_id, id);
+                    CREATE INDEX dead_letters_by_event ON dead_letters(subscription_id, event_seq);
                     CREATE TABLE inbox (
                         tenant_id TEXT NOT NULL,
                         consumer TEXT NOT NULL,

@@ -206,6 +206,49 @@ struct EventBusDeliveryTests {
             await #expect {
                 try await bus.createSubscription(tenant: acme, name: "zero", types: [], policy: DeliveryPolicy(maxAttempts: 0))
             } throws: { ($0 as? BespokeError)?.code == .invalidRequest }
+            await #expect {
+                try await bus.createSubscription(
+                    tenant: acme, name: "forever", types: [], policy: DeliveryPolicy(maxBackoff: .seconds(48 * 3600))
+                )
+            } throws: { ($0 as? BespokeError)?.code == .invalidRequest }
         }
+    }
+
+    @Test func redriveAllMovesEveryDeadLetterBack() async throws {
+        let store = try await makeStore()
+        try await withRunningBus(store: store) { bus in
+            _ = try await bus.createSubscription(tenant: acme, name: "s", types: [], policy: quickPolicy(maxAttempts: 1))
+            _ = try await bus.publish((0..<3).map { event("e\($0)") }, tenant: acme)
+            let got = try await bus.receive(tenant: acme, subscription: "s", max: 10, wait: .seconds(1))
+            for delivery in got { try await bus.nack(tenant: acme, subscription: "s", delivery.id, reason: "no") }
+            #expect(try await bus.deadLetters(tenant: acme, subscription: "s").count == 3)
+            #expect(try await bus.redriveAll(tenant: acme, subscription: "s") == 3)
+            #expect(try await bus.deadLetters(tenant: acme, subscription: "s").isEmpty)
+            let again = try await bus.receive(tenant: acme, subscription: "s", max: 10, wait: .seconds(1))
+            #expect(Set(again.map(\.eventID)) == ["e0", "e1", "e2"])
+            #expect(again.allSatisfy { $0.id.isRedelivery && $0.attempts == 0 })
+            // Acked redeliveries are settled in the store.
+            #expect(try await bus.ack(tenant: acme, subscription: "s", again.map(\.id)).isEmpty)
+            #expect(try await bus.pendingCount(tenant: acme, subscription: "s") == 0)
+        }
+    }
+
+    @Test func removingASubscriptionFromTheIndexSparesOneThatTookItsName() {
+        let index = SubscriptionIndex()
+        let old = Subscription(
+            id: SubscriptionID(1), tenant: acme, name: "orders", filter: EventTypeFilter([]), policy: DeliveryPolicy(),
+            createdAt: Date(), cursor: 0
+        )
+        let new = Subscription(
+            id: SubscriptionID(2), tenant: acme, name: "orders", filter: EventTypeFilter([]), policy: DeliveryPolicy(),
+            createdAt: Date(), cursor: 0
+        )
+        index.insert(old)
+        index.insert(new)
+        index.remove(old)
+        #expect(index.subscription(tenant: acme, name: "orders")?.id == new.id)
+        #expect(index.subscription(SubscriptionID(1)) == nil)
+        index.remove(new)
+        #expect(index.subscription(tenant: acme, name: "orders") == nil)
     }
 }

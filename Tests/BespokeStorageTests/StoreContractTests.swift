@@ -199,7 +199,8 @@ struct StoreContractTests {
         let orders = try await subscribe(store, acme, "orders")
         let seqs = try await publish(store, [event(acme, "e1")])
         #expect(try await store.apply([.deadLetter(acme, orders.id, .stream(seqs[0]), attempts: 3, reason: "gave up")]) == [.applied])
-        _ = try await store.apply([.advanceCursor(acme, orders.id, to: seqs[0])])
+        // Before the cursor passes it (a crash right after dead-lettering), it is not read again.
+        #expect(try await pending(store, orders).isEmpty)
         let letters = try await store.deadLetters(tenant: acme, subscription: orders.id, after: nil, limit: 10)
         #expect(letters.map(\.reason) == ["gave up"])
         #expect(letters.first?.attempts == 3)
@@ -218,6 +219,8 @@ struct StoreContractTests {
         #expect(redelivery.eventID == "e1")
         #expect(try await store.deadLetters(tenant: acme, subscription: orders.id, after: nil, limit: 10).isEmpty)
         #expect(try await store.redeliveries(orders).map(\.id) == [redelivery.id])
+        #expect(try await pending(store, orders).isEmpty, "a redriven event comes as its redelivery only")
+        _ = try await store.apply([.advanceCursor(acme, orders.id, to: seqs[0])])
         #expect(try await store.pendingCount(orders) == 1)
 
         let later = Date().addingTimeInterval(5)
