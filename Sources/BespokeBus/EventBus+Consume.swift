@@ -6,7 +6,8 @@ extension EventBus {
     /// Runs an in-process consumer of a subscription until the task is cancelled or the bus stops.
     ///
     /// `concurrency` workers each lease up to `batchSize` deliveries and call `handler` for
-    /// each in order. A delivery whose handler returns is acked at once; one whose handler throws is nacked with the error as reason and retried per
+    /// each in order. A delivery whose handler returns is acked (a batch's acks go together, or
+    /// as soon as half the ack timeout has passed); one whose handler throws is nacked with the error as reason and retried per
     /// the subscription's policy. Deliveries with the same partition key are never handled
     /// concurrently, and arrive in publish order.
     public func consume(
@@ -37,28 +38,41 @@ extension EventBus {
             } catch let error as BespokeError where error.code == .unavailable {
                 return
             }
+            // Acks are gathered over the batch and sent together, and sooner once half the ack
+            // timeout has passed, so slow handlers never let a lease lapse unacknowledged.
+            let leasedAt = ContinuousClock.now
+            let flushAfter = (index.subscription(tenant: tenant, name: name)?.policy.ackTimeout ?? .seconds(30)) / 2
+            var handled: [DeliveryID] = []
             for delivery in batch {
                 do {
                     try await handler(delivery)
+                    handled.append(delivery.id)
                 } catch {
                     do {
                         try await nack(tenant: tenant, subscription: name, delivery.id, reason: "\(error)")
                     } catch {
                         logger.error("nack failed", metadata: ["delivery": "\(delivery.id)", "error": "\(error)"])
                     }
-                    continue
                 }
-                // Acked as soon as handled, while its lease is surely current.
-                do {
-                    try await ack(tenant: tenant, subscription: name, [delivery.id])
-                } catch let error as BespokeError where error.code == .unavailable {
-                    // The bus is stopping: the delivery comes again after a restart.
-                    logger.debug("ack refused while stopping", metadata: ["delivery": "\(delivery.id)"])
-                } catch {
-                    // Not acked: the delivery comes again after its ack timeout (at-least-once).
-                    logger.error("ack failed", metadata: ["delivery": "\(delivery.id)", "error": "\(error)"])
+                if ContinuousClock.now - leasedAt > flushAfter {
+                    await acknowledge(tenant: tenant, subscription: name, &handled)
                 }
             }
+            await acknowledge(tenant: tenant, subscription: name, &handled)
+        }
+    }
+
+    private func acknowledge(tenant: TenantID, subscription name: String, _ handled: inout [DeliveryID]) async {
+        guard !handled.isEmpty else { return }
+        defer { handled.removeAll() }
+        do {
+            try await ack(tenant: tenant, subscription: name, handled)
+        } catch let error as BespokeError where error.code == .unavailable {
+            // The bus is stopping: the deliveries come again after a restart.
+            logger.debug("ack refused while stopping", metadata: ["count": "\(handled.count)"])
+        } catch {
+            // Not acked: the deliveries come again after their ack timeout (at-least-once).
+            logger.error("ack failed", metadata: ["count": "\(handled.count)", "error": "\(error)"])
         }
     }
 }
