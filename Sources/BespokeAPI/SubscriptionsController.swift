@@ -140,7 +140,7 @@ struct SubscriptionsController {
         buffer.writeString("{\"messages\":[")
         for (index, delivery) in deliveries.enumerated() {
             if index > 0 { buffer.writeString(",") }
-            buffer.writeString("{\"deliveryId\":\"\(delivery.id)\",\"attempt\":\(delivery.attempts + 1),\"event\":")
+            buffer.writeString("{\"deliveryId\":\"\(delivery.receipt)\",\"attempt\":\(delivery.attempts + 1),\"event\":")
             buffer.writeBytes(delivery.envelope)
             buffer.writeString("}")
         }
@@ -151,17 +151,17 @@ struct SubscriptionsController {
     @Sendable func ackMany(_ request: Request, context: TenantRequestContext) async throws -> Response {
         let body = try await JSONBody.decode(AckRequest.self, from: request, limit: 256 * 1024)
         guard body.deliveryIds.count <= 1000 else { throw BespokeError(.invalidRequest, "at most 1000 ids per ack") }
-        var ids: [DeliveryID] = []
+        var receipts: [DeliveryReceipt] = []
         var malformed: [String] = []
         for raw in body.deliveryIds {
-            if let id = DeliveryID(raw) { ids.append(id) } else { malformed.append(raw) }
+            if let receipt = DeliveryReceipt(raw) { receipts.append(receipt) } else { malformed.append(raw) }
         }
-        let missing = try await bus.ack(tenant: context.tenant, subscription: name(context), ids)
-        return try JSONBody.response(AckResult(acked: ids.count - missing.count, notFound: malformed + missing.map(\.description)))
+        let missing = try await bus.ack(tenant: context.tenant, subscription: name(context), receipts)
+        return try JSONBody.response(AckResult(acked: receipts.count - missing.count, notFound: malformed + missing.map(\.description)))
     }
 
     @Sendable func ackOne(_ request: Request, context: TenantRequestContext) async throws -> Response {
-        let missing = try await bus.ack(tenant: context.tenant, subscription: name(context), [deliveryID(context)])
+        let missing = try await bus.ack(tenant: context.tenant, subscription: name(context), [receipt(context)])
         guard missing.isEmpty else { throw BespokeError.notFound("delivery") }
         return Response(status: .noContent)
     }
@@ -170,7 +170,7 @@ struct SubscriptionsController {
         let body = try await JSONBody.decode(NackRequest.self, from: request, limit: 16 * 1024)
         if let retry = body.retryAfterMs, retry < 0 { throw BespokeError(.invalidRequest, "'retryAfterMs' must not be negative") }
         try await bus.nack(
-            tenant: context.tenant, subscription: name(context), deliveryID(context),
+            tenant: context.tenant, subscription: name(context), receipt(context),
             reason: body.reason ?? "nacked by consumer", retryAfter: body.retryAfterMs.map(Duration.milliseconds)
         )
         return Response(status: .noContent)
@@ -221,9 +221,9 @@ struct SubscriptionsController {
         try context.parameters.require("name")
     }
 
-    private func deliveryID(_ context: TenantRequestContext) throws -> DeliveryID {
-        guard let id = DeliveryID(try context.parameters.require("delivery")) else { throw BespokeError.notFound("delivery") }
-        return id
+    private func receipt(_ context: TenantRequestContext) throws -> DeliveryReceipt {
+        guard let receipt = DeliveryReceipt(try context.parameters.require("delivery")) else { throw BespokeError.notFound("delivery") }
+        return receipt
     }
 }
 

@@ -157,27 +157,26 @@ actor DeliveryScheduler {
 
     // MARK: Settling
 
-    /// Acknowledges deliveries. Stream deliveries leave the window at once (the cursor that
-    /// records it is persisted later; until then a crash means redelivery, which at-least-once
-    /// allows). Redeliveries are returned settling, for the bus to record in the store.
-    func ack(_ subscription: SubscriptionID, _ ids: [DeliveryID]) -> (missing: [DeliveryID], redeliveries: [DeliveryID]) {
-        var missing: [DeliveryID] = []
-        var redeliveries: [DeliveryID] = []
-        for id in ids {
-            guard let state = queues[subscription]?.entries[id]?.state else {
-                missing.append(id)
+    /// Acknowledges deliveries by the receipts of their current leases; other receipts are
+    /// returned as missing. Stream deliveries leave the window at once (the cursor that records
+    /// it is persisted later; until then a crash means redelivery, which at-least-once allows).
+    /// Redeliveries are returned settling, for the bus to record in the store.
+    func ack(_ subscription: SubscriptionID, _ receipts: [DeliveryReceipt]) -> (missing: [DeliveryReceipt], redeliveries: [DeliveryReceipt]) {
+        var missing: [DeliveryReceipt] = []
+        var redeliveries: [DeliveryReceipt] = []
+        for receipt in receipts {
+            guard queues[subscription]?.holds(receipt) == true else {
+                missing.append(receipt)
                 continue
             }
-            if id.isRedelivery {
-                if state != .settling {
-                    queues[subscription]?.update(id) { $0.state = .settling }
-                    redeliveries.append(id)
-                }
+            if receipt.id.isRedelivery {
+                queues[subscription]?.update(receipt.id) { $0.state = .settling }
+                redeliveries.append(receipt)
             } else {
-                _ = queues[subscription]?.remove(id)
+                _ = queues[subscription]?.remove(receipt.id)
             }
         }
-        if redeliveries.count < ids.count {
+        if redeliveries.count + missing.count < receipts.count {
             queues[subscription]?.serveWaiters(now: Date())
             refillIfNeeded(subscription)
         }
@@ -193,6 +192,11 @@ actor DeliveryScheduler {
         }
     }
 
+    /// Everything of the subscription's log up to this sequence is settled, as known in memory.
+    func settledThrough(_ id: SubscriptionID) -> Int64? {
+        queues[id]?.settledThrough
+    }
+
     /// Cursors that moved since they were last taken, to persist.
     func takeCursors() -> [(tenant: TenantID, subscription: SubscriptionID, cursor: Int64)] {
         var moved: [(TenantID, SubscriptionID, Int64)] = []
@@ -204,8 +208,8 @@ actor DeliveryScheduler {
         return moved
     }
 
-    func beginSettle(_ subscription: SubscriptionID, _ id: DeliveryID) -> Settle {
-        queues[subscription]?.beginSettle(id) ?? .absent
+    func beginSettle(_ subscription: SubscriptionID, _ receipt: DeliveryReceipt) -> Settle {
+        queues[subscription]?.beginSettle(receipt) ?? .absent
     }
 
     /// The delivery was acked or dead-lettered: it leaves the window, and its key unblocks.

@@ -42,14 +42,14 @@ extension EventBus {
             // timeout has passed, so slow handlers never let a lease lapse unacknowledged.
             let leasedAt = ContinuousClock.now
             let flushAfter = (index.subscription(tenant: tenant, name: name)?.policy.ackTimeout ?? .seconds(30)) / 2
-            var handled: [DeliveryID] = []
+            var handled: [DeliveryReceipt] = []
             for delivery in batch {
                 do {
                     try await handler(delivery)
-                    handled.append(delivery.id)
+                    handled.append(delivery.receipt)
                 } catch {
                     do {
-                        try await nack(tenant: tenant, subscription: name, delivery.id, reason: "\(error)")
+                        try await nack(tenant: tenant, subscription: name, delivery.receipt, reason: "\(error)")
                     } catch {
                         logger.error("nack failed", metadata: ["delivery": "\(delivery.id)", "error": "\(error)"])
                     }
@@ -62,7 +62,7 @@ extension EventBus {
         }
     }
 
-    private func acknowledge(tenant: TenantID, subscription name: String, _ handled: inout [DeliveryID]) async {
+    private func acknowledge(tenant: TenantID, subscription name: String, _ handled: inout [DeliveryReceipt]) async {
         guard !handled.isEmpty else { return }
         defer { handled.removeAll() }
         do {

@@ -36,35 +36,36 @@ extension EventBus {
     /// Stream deliveries are settled in memory at once and the subscription's cursor is
     /// persisted within ``BusConfiguration/cursorFlushInterval``; redeliveries are recorded in
     /// the store before this returns.
-    /// - Returns: the ids that are not pending for this tenant and subscription.
+    /// - Returns: the receipts that are not those of a current lease of this tenant's
+    ///   subscription (unknown, settled, of another tenant, or of an expired lease).
     @discardableResult
-    public func ack(tenant: TenantID, subscription name: String, _ ids: [DeliveryID]) async throws -> [DeliveryID] {
+    public func ack(tenant: TenantID, subscription name: String, _ receipts: [DeliveryReceipt]) async throws -> [DeliveryReceipt] {
         let subscription = try subscription(tenant: tenant, name: name)
-        var (missing, redeliveries) = await scheduler.ack(subscription.id, ids)
+        var (missing, redeliveries) = await scheduler.ack(subscription.id, receipts)
         guard !redeliveries.isEmpty else { return missing }
         let results: [BusWriteResult]
         do {
-            results = try await committer.submit(redeliveries.map { .settleRedelivery(tenant, subscription.id, $0) }, tenant: tenant)
+            results = try await committer.submit(redeliveries.map { .settleRedelivery(tenant, subscription.id, $0.id) }, tenant: tenant)
         } catch {
-            for id in redeliveries { await scheduler.abortSettle(subscription.id, id) }
+            for receipt in redeliveries { await scheduler.abortSettle(subscription.id, receipt.id) }
             throw error
         }
-        for (id, result) in zip(redeliveries, results) {
-            await scheduler.finishRemoval(subscription.id, id)
-            if result == .notFound { missing.append(id) }
+        for (receipt, result) in zip(redeliveries, results) {
+            await scheduler.finishRemoval(subscription.id, receipt.id)
+            if result == .notFound { missing.append(receipt) }
         }
         return missing
     }
 
     /// Reports a failed delivery: it is retried after the backoff (or `retryAfter`), or
     /// dead-lettered with `reason` once the subscription's attempts are used up.
-    /// - Throws: ``BespokeError`` `not_found` when the delivery is not pending for this tenant
-    ///   and subscription.
+    /// - Throws: ``BespokeError`` `not_found` when the receipt is not that of a current lease
+    ///   of this tenant's subscription.
     public func nack(
-        tenant: TenantID, subscription name: String, _ id: DeliveryID, reason: String, retryAfter: Duration? = nil
+        tenant: TenantID, subscription name: String, _ receipt: DeliveryReceipt, reason: String, retryAfter: Duration? = nil
     ) async throws {
         let subscription = try subscription(tenant: tenant, name: name)
-        switch await scheduler.beginSettle(subscription.id, id) {
+        switch await scheduler.beginSettle(subscription.id, receipt) {
         case .inWindow(let delivery):
             try await fail(delivery, reason: reason, retryAfter: retryAfter)
         case .busy:

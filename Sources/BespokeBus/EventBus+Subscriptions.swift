@@ -56,12 +56,11 @@ extension EventBus {
         index.subscriptions(tenant: tenant)
     }
 
-    /// How many deliveries a subscription has pending (in flight or waiting). Persists the
-    /// cursors acknowledgements moved first, so the count reflects every ack so far.
+    /// How many deliveries a subscription has pending (in flight or waiting), counting every
+    /// ack so far, persisted or not.
     public func pendingCount(tenant: TenantID, subscription name: String) async throws -> Int {
         let subscription = try subscription(tenant: tenant, name: name)
-        await flushCursors()
-        return try await store.pendingCount(subscription)
+        return try await store.pendingCount(subscription, settledThrough: await scheduler.settledThrough(subscription.id))
     }
 
     private func validate(_ policy: DeliveryPolicy) throws(BespokeError) {

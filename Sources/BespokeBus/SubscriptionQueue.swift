@@ -11,7 +11,7 @@ import Foundation
 struct SubscriptionQueue {
     enum EntryState: Equatable {
         case ready
-        case leased(until: Date)
+        case leased(until: Date, token: UInt32)
         /// An ack or nack is being committed.
         case settling
     }
@@ -69,8 +69,11 @@ struct SubscriptionQueue {
             }
             guard entry.state == .ready else { continue }
             if let notBefore = entry.delivery.notBefore, notBefore > now { continue }
-            entries[id]?.state = .leased(until: until)
-            out.append(entry.delivery)
+            let token = UInt32.random(in: 1...UInt32.max)
+            entries[id]?.state = .leased(until: until, token: token)
+            var leased = entry.delivery
+            leased.leaseToken = token
+            out.append(leased)
             if out.count == max { break }
         }
         if !out.isEmpty, nextLeaseExpiry.map({ until < $0 }) ?? true { nextLeaseExpiry = until }
@@ -145,13 +148,21 @@ struct SubscriptionQueue {
         insert(delivery)
     }
 
-    /// Marks an entry as being settled.
-    mutating func beginSettle(_ id: DeliveryID) -> DeliveryScheduler.Settle {
-        guard let entry = entries[id] else { return .absent }
-        guard entry.state != .settling else { return .busy }
-        entries[id]?.state = .settling
+    /// Whether `receipt` is the receipt of the entry's current lease.
+    func holds(_ receipt: DeliveryReceipt) -> Bool {
+        guard case .leased(_, let token) = entries[receipt.id]?.state else { return false }
+        return token == receipt.token
+    }
+
+    /// Marks an entry as being settled by the holder of its current lease.
+    mutating func beginSettle(_ receipt: DeliveryReceipt) -> DeliveryScheduler.Settle {
+        guard let entry = entries[receipt.id] else { return .absent }
+        if entry.state == .settling { return .busy }
+        guard holds(receipt) else { return .absent }
+        entries[receipt.id]?.state = .settling
         return .inWindow(entry.delivery)
     }
+
 
     /// Hands waiters what is deliverable, oldest waiter first.
     mutating func serveWaiters(now: Date) {
@@ -174,7 +185,7 @@ struct SubscriptionQueue {
         var expired: [Delivery] = []
         var earliest: Date?
         for (id, entry) in entries {
-            guard case .leased(let until) = entry.state else { continue }
+            guard case .leased(let until, _) = entry.state else { continue }
             if until <= now {
                 entries[id]?.state = .settling
                 expired.append(entry.delivery)

@@ -185,7 +185,7 @@ extension SQLiteStore: EventLogStore {
         }
     }
 
-    public func pendingCount(_ subscription: Subscription) async throws -> Int {
+    public func pendingCount(_ subscription: Subscription, settledThrough: Int64?) async throws -> Int {
         try await pool.read { db in
             let redeliveries = try Int.fetchOne(
                 db, sql: "SELECT count(*) FROM redeliveries WHERE subscription_id = ? AND tenant_id = ?",
@@ -195,9 +195,13 @@ extension SQLiteStore: EventLogStore {
                 db,
                 sql: """
                     SELECT e.type FROM events e JOIN subscriptions s ON s.tenant_id = e.tenant_id
-                    WHERE s.id = ? AND s.tenant_id = ? AND e.tenant_id = ? AND e.seq > s.cursor
+                    WHERE s.id = ? AND s.tenant_id = ? AND e.tenant_id = ? AND e.seq > max(s.cursor, ?)
+                      AND NOT EXISTS (SELECT 1 FROM dead_letters x WHERE x.subscription_id = s.id AND x.event_seq = e.seq)
+                      AND NOT EXISTS (SELECT 1 FROM redeliveries r WHERE r.subscription_id = s.id AND r.event_seq = e.seq)
                     """,
-                arguments: [subscription.id.rawValue, subscription.tenant.rawValue, subscription.tenant.rawValue]
+                arguments: [
+                    subscription.id.rawValue, subscription.tenant.rawValue, subscription.tenant.rawValue, settledThrough ?? 0,
+                ]
             )
             var stream = 0
             while let type = try types.next() {

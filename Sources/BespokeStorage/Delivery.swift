@@ -53,6 +53,11 @@ public struct Delivery: Sendable, Equatable {
     public let storedAt: Date
     /// The structured-mode JSON envelope.
     public let envelope: Data
+    /// The token of the lease this delivery was handed out under (0 when not leased).
+    public var leaseToken: UInt32 = 0
+
+    /// What acknowledges (or nacks) this delivery under its current lease.
+    public var receipt: DeliveryReceipt { DeliveryReceipt(id: id, token: leaseToken) }
 
     public init(
         id: DeliveryID, tenant: TenantID, subscription: SubscriptionID, eventSeq: Int64, eventID: String,

@@ -38,6 +38,36 @@ public struct DeliveryID: Hashable, Sendable, Comparable, CustomStringConvertibl
     public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
 }
 
+/// Proof of one lease of a delivery: the delivery's id and a random token of that lease,
+/// written `123.8f3a9c21` (or `r45.8f3a9c21` for a redelivery).
+///
+/// Acks and nacks take a receipt, and only the current lease's receipt is accepted: a consumer
+/// whose lease expired, and whose delivery went to another consumer meanwhile, cannot settle it.
+public struct DeliveryReceipt: Hashable, Sendable, CustomStringConvertible {
+    public let id: DeliveryID
+    public let token: UInt32
+
+    public init(id: DeliveryID, token: UInt32) {
+        self.id = id
+        self.token = token
+    }
+
+    /// Parses the textual form; nil when malformed.
+    public init?(_ text: String) {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts[1].count == 8, let id = DeliveryID(String(parts[0])),
+            let token = UInt32(parts[1], radix: 16)
+        else { return nil }
+        self.id = id
+        self.token = token
+    }
+
+    public var description: String {
+        let hex = String(token, radix: 16)
+        return "\(id)." + String(repeating: "0", count: 8 - hex.count) + hex
+    }
+}
+
 /// The store-assigned id of a dead letter.
 public struct DeadLetterID: Hashable, Sendable, Comparable, CustomStringConvertible {
     public let rawValue: Int64

@@ -43,8 +43,9 @@ public protocol EventLogStore: Sendable {
     func redeliveries(_ subscription: Subscription) async throws -> [Delivery]
     /// A subscription's dead letters with ids above `after`, in id order.
     func deadLetters(tenant: TenantID, subscription: SubscriptionID, after: DeadLetterID?, limit: Int) async throws -> [DeadLetter]
-    /// How many deliveries are pending for a subscription (stream after the cursor, and redeliveries).
-    func pendingCount(_ subscription: Subscription) async throws -> Int
+    /// How many deliveries are pending for a subscription: redeliveries, and stream deliveries
+    /// after its cursor or `settledThrough` (what the caller knows to be settled), whichever is later.
+    func pendingCount(_ subscription: Subscription, settledThrough: Int64?) async throws -> Int
 }
 
 /// The consumer-side idempotency record: which events a consumer has already processed.

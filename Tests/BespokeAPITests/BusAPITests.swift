@@ -128,8 +128,14 @@ struct BusAPITests {
             let again = try await client.call(.post, "\(base)/ordering/pull", token: key, json: #"{"waitMs":2000}"#)
             let retry = try #require((again.json["messages"] as? [[String: Any]])?.first)
             #expect(retry["attempt"] as? Int == 2)
+            let retryReceipt = try #require(retry["deliveryId"] as? String)
+            #expect(retryReceipt != ids[1], "each lease has its own receipt")
+            // The first lease's receipt no longer settles the delivery.
             #expect(
-                try await client.call(.post, "\(base)/ordering/deliveries/\(ids[1])/nack", token: key, json: #"{"reason":"still bad"}"#)
+                try await client.call(.post, "\(base)/ordering/deliveries/\(ids[1])/nack", token: key, json: "{}").status == .notFound
+            )
+            #expect(
+                try await client.call(.post, "\(base)/ordering/deliveries/\(retryReceipt)/nack", token: key, json: #"{"reason":"still bad"}"#)
                     .status == .noContent
             )
             let letters = try await client.call(.get, "\(base)/ordering/dead-letters", token: key)

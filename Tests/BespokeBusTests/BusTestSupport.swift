@@ -130,7 +130,9 @@ final class InspectingStore: EventBus.Store, Sendable {
     func deadLetters(tenant: TenantID, subscription: SubscriptionID, after: DeadLetterID?, limit: Int) async throws -> [DeadLetter] {
         try await inner.deadLetters(tenant: tenant, subscription: subscription, after: after, limit: limit)
     }
-    func pendingCount(_ subscription: Subscription) async throws -> Int { try await inner.pendingCount(subscription) }
+    func pendingCount(_ subscription: Subscription, settledThrough: Int64?) async throws -> Int {
+        try await inner.pendingCount(subscription, settledThrough: settledThrough)
+    }
     func createSubscription(_ subscription: NewSubscription, at date: Date) async throws -> Subscription {
         try await inner.createSubscription(subscription, at: date)
     }

@@ -57,7 +57,7 @@ struct EventBusDeliveryTests {
             #expect(acmeGot.map(\.eventID) == ["acme-1"])
             #expect(try await bus.receive(tenant: globex, subscription: "orders", max: 10, wait: .milliseconds(200)).isEmpty)
 
-            let foreign = try #require(acmeGot.first).id
+            let foreign = try #require(acmeGot.first).receipt
             #expect(try await bus.ack(tenant: globex, subscription: "orders", [foreign]) == [foreign])
             await #expect { try await bus.nack(tenant: globex, subscription: "orders", foreign, reason: "x") } throws: {
                 ($0 as? BespokeError)?.code == .notFound
@@ -161,7 +161,7 @@ struct EventBusDeliveryTests {
             #expect(second.first?.attempts == 1)
             #expect(second.first?.lastError?.contains("not acknowledged") == true)
             // A nack with retryAfter holds it back for that long.
-            let id = try #require(second.first).id
+            let id = try #require(second.first).receipt
             try await bus.nack(tenant: acme, subscription: "s", id, reason: "busy", retryAfter: .milliseconds(300))
             #expect(try await bus.receive(tenant: acme, subscription: "s", max: 1, wait: .milliseconds(100)).isEmpty)
             let third = try await bus.receive(tenant: acme, subscription: "s", max: 1, wait: .seconds(2))
@@ -190,7 +190,7 @@ struct EventBusDeliveryTests {
             _ = try await bus.createSubscription(tenant: acme, name: "mine", types: [])
             for call in [
                 { _ = try await bus.receive(tenant: globex, subscription: "mine", max: 1) },
-                { _ = try await bus.ack(tenant: globex, subscription: "mine", [DeliveryID(1)]) },
+                { _ = try await bus.ack(tenant: globex, subscription: "mine", [DeliveryReceipt(id: DeliveryID(1), token: 1)]) },
                 { _ = try await bus.deadLetters(tenant: globex, subscription: "mine") },
                 { _ = try await bus.redrive(tenant: globex, subscription: "mine", [DeadLetterID(1)]) },
                 { try await bus.deleteSubscription(tenant: globex, name: "mine") },
@@ -220,7 +220,7 @@ struct EventBusDeliveryTests {
             _ = try await bus.createSubscription(tenant: acme, name: "s", types: [], policy: quickPolicy(maxAttempts: 1))
             _ = try await bus.publish((0..<3).map { event("e\($0)") }, tenant: acme)
             let got = try await bus.receive(tenant: acme, subscription: "s", max: 10, wait: .seconds(1))
-            for delivery in got { try await bus.nack(tenant: acme, subscription: "s", delivery.id, reason: "no") }
+            for delivery in got { try await bus.nack(tenant: acme, subscription: "s", delivery.receipt, reason: "no") }
             #expect(try await bus.deadLetters(tenant: acme, subscription: "s").count == 3)
             #expect(try await bus.redriveAll(tenant: acme, subscription: "s") == 3)
             #expect(try await bus.deadLetters(tenant: acme, subscription: "s").isEmpty)
@@ -228,7 +228,7 @@ struct EventBusDeliveryTests {
             #expect(Set(again.map(\.eventID)) == ["e0", "e1", "e2"])
             #expect(again.allSatisfy { $0.id.isRedelivery && $0.attempts == 0 })
             // Acked redeliveries are settled in the store.
-            #expect(try await bus.ack(tenant: acme, subscription: "s", again.map(\.id)).isEmpty)
+            #expect(try await bus.ack(tenant: acme, subscription: "s", again.map(\.receipt)).isEmpty)
             #expect(try await bus.pendingCount(tenant: acme, subscription: "s") == 0)
         }
     }
@@ -250,5 +250,36 @@ struct EventBusDeliveryTests {
         #expect(index.subscription(SubscriptionID(1)) == nil)
         index.remove(new)
         #expect(index.subscription(tenant: acme, name: "orders") == nil)
+    }
+
+    @Test func aStaleReceiptNeitherSettlesAReleasedDeliveryNorUnblocksItsKey() async throws {
+        let store = try await makeStore()
+        try await withRunningBus(store: store) { bus in
+            _ = try await bus.createSubscription(
+                tenant: acme, name: "s", types: [], policy: quickPolicy(maxAttempts: 5, ackTimeout: .milliseconds(200))
+            )
+            _ = try await bus.publish([event("k1", key: "k"), event("k2", key: "k")], tenant: acme)
+            let first = try #require(try await bus.receive(tenant: acme, subscription: "s", max: 10, wait: .seconds(1)).first)
+            #expect(first.eventID == "k1")
+            // The first consumer is too slow: its lease lapses and k1 goes to a second consumer.
+            let second = try #require(try await bus.receive(tenant: acme, subscription: "s", max: 10, wait: .seconds(2)).first)
+            #expect(second.eventID == "k1")
+            #expect(second.receipt != first.receipt)
+            // The first consumer's late ack and nack are refused...
+            #expect(try await bus.ack(tenant: acme, subscription: "s", [first.receipt]) == [first.receipt])
+            await #expect { try await bus.nack(tenant: acme, subscription: "s", first.receipt, reason: "late") } throws: {
+                ($0 as? BespokeError)?.code == .notFound
+            }
+            // ...so k2 still waits behind k1, and k1 keeps one attempt counted.
+            #expect(try await bus.receive(tenant: acme, subscription: "s", max: 10, wait: .milliseconds(50)).isEmpty)
+            #expect(second.attempts == 1)
+            #expect(try await bus.ack(tenant: acme, subscription: "s", [second.receipt]).isEmpty)
+            let next = try await bus.receive(tenant: acme, subscription: "s", max: 10, wait: .seconds(1))
+            #expect(next.map(\.eventID) == ["k2"])
+            // Receipts print and parse back.
+            #expect(DeliveryReceipt(second.receipt.description) == second.receipt)
+            #expect(DeliveryReceipt("12") == nil)
+            #expect(DeliveryReceipt("r3.0000000a") == DeliveryReceipt(id: .redelivery(3), token: 10))
+        }
     }
 }

@@ -17,7 +17,7 @@ struct EventBusDurabilityTests {
             let leased = try await bus.receive(tenant: acme, subscription: "s", max: 30, wait: .seconds(1))
             #expect(leased.count == 30)
             // Ack 20; 10 stay leased when the bus stops.
-            #expect(try await bus.ack(tenant: acme, subscription: "s", leased.prefix(20).map(\.id)).isEmpty)
+            #expect(try await bus.ack(tenant: acme, subscription: "s", leased.prefix(20).map(\.receipt)).isEmpty)
             return Set(leased.prefix(20).map(\.eventID))
         }
         try store.close()
@@ -29,7 +29,7 @@ struct EventBusDurabilityTests {
                 let batch = try await bus.receive(tenant: acme, subscription: "s", max: 100, wait: .milliseconds(300))
                 if batch.isEmpty { break }
                 seen += batch.map(\.eventID)
-                try await bus.ack(tenant: acme, subscription: "s", batch.map(\.id))
+                try await bus.ack(tenant: acme, subscription: "s", batch.map(\.receipt))
             }
             return seen
         }
@@ -54,7 +54,7 @@ struct EventBusDurabilityTests {
                 try #require(!batch.isEmpty, "stalled after \(seen.count) deliveries")
                 #expect(await bus.scheduler.windowCount(subscription.id) <= 16)
                 seen += batch.map { Int($0.eventID.dropFirst())! }
-                try await bus.ack(tenant: acme, subscription: "s", batch.map(\.id))
+                try await bus.ack(tenant: acme, subscription: "s", batch.map(\.receipt))
             }
             #expect(seen == Array(0..<500))
         }
@@ -155,7 +155,7 @@ struct EventBusDurabilityTests {
         await #expect { try await bus.publish(event("late"), tenant: acme) } throws: {
             ($0 as? BespokeError)?.code == .unavailable
         }
-        #expect(try await store.pendingCount(bus.subscription(tenant: acme, name: "s")) == 10)
+        #expect(try await store.pendingCount(bus.subscription(tenant: acme, name: "s"), settledThrough: nil) == 10)
     }
 }
 
