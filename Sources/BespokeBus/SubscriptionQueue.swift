@@ -46,6 +46,10 @@ struct SubscriptionQueue {
     /// A commit added deliveries while a refill was reading: read again afterwards.
     var missedDuringRefill = false
     var waiters: Deque<Waiter> = []
+    /// The last lease token handed out. Tokens count up from a random start, so they are
+    /// unique within a run and unlikely to repeat one from before a restart, without asking
+    /// the system for randomness on every lease.
+    private var nextToken = UInt32.random(in: 1...UInt32.max)
     /// Earliest lease expiry, or nil if nothing is leased.
     var nextLeaseExpiry: Date?
     /// Earliest retry time among waiting entries.
@@ -69,7 +73,8 @@ struct SubscriptionQueue {
             }
             guard entry.state == .ready else { continue }
             if let notBefore = entry.delivery.notBefore, notBefore > now { continue }
-            let token = UInt32.random(in: 1...UInt32.max)
+            nextToken = nextToken == UInt32.max ? 1 : nextToken + 1
+            let token = nextToken
             entries[id]?.state = .leased(until: until, token: token)
             var leased = entry.delivery
             leased.leaseToken = token
