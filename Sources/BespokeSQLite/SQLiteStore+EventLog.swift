@@ -141,21 +141,23 @@ extension SQLiteStore: EventLogStore {
             // A bounded scan keeps one sparse subscription from holding the read (and the
             // refill loop) for long: the caller continues from `scannedThrough`.
             var chunksLeft = Self.maxRefillChunks
+            // Events dead-lettered or redriven before the cursor passed them are not read again;
+            // checked per row only when the subscription has any (the common case has none).
+            let departed = try Bool.fetchOne(
+                db.cachedStatement(
+                    sql: """
+                        SELECT EXISTS (SELECT 1 FROM dead_letters WHERE subscription_id = ?1 AND event_seq > ?2)
+                            OR EXISTS (SELECT 1 FROM redeliveries WHERE subscription_id = ?1 AND event_seq > ?2)
+                        """
+                ),
+                arguments: [subscription.id.rawValue, position]
+            ) ?? false
+            let query = departed ? Self.streamQueryExcludingDeparted : Self.streamQuery
             while deliveries.count < limit, chunksLeft > 0 {
                 chunksLeft -= 1
                 let scanStart = position
                 let rows = try Row.fetchAll(
-                    db.cachedStatement(
-                        sql: """
-                            SELECT e.seq, e.tenant_id, e.event_id, e.source, e.type, e.partition_key, e.stored_at, e.envelope,
-                                   f.attempts, f.not_before, f.last_error
-                            FROM events e LEFT JOIN delivery_failures f ON f.subscription_id = ?1 AND f.event_seq = e.seq
-                            WHERE e.tenant_id = ?2 AND e.seq > ?3
-                              AND NOT EXISTS (SELECT 1 FROM dead_letters x WHERE x.subscription_id = ?1 AND x.event_seq = e.seq)
-                              AND NOT EXISTS (SELECT 1 FROM redeliveries r WHERE r.subscription_id = ?1 AND r.event_seq = e.seq)
-                            ORDER BY e.seq LIMIT ?4
-                            """
-                    ),
+                    db.cachedStatement(sql: query),
                     arguments: [subscription.id.rawValue, subscription.tenant.rawValue, position, chunk]
                 )
                 for row in rows {
@@ -233,6 +235,24 @@ extension SQLiteStore: EventLogStore {
             }
         }
     }
+
+    private static let streamQuery = """
+        SELECT e.seq, e.tenant_id, e.event_id, e.source, e.type, e.partition_key, e.stored_at, e.envelope,
+               f.attempts, f.not_before, f.last_error
+        FROM events e LEFT JOIN delivery_failures f ON f.subscription_id = ?1 AND f.event_seq = e.seq
+        WHERE e.tenant_id = ?2 AND e.seq > ?3
+        ORDER BY e.seq LIMIT ?4
+        """
+
+    private static let streamQueryExcludingDeparted = """
+        SELECT e.seq, e.tenant_id, e.event_id, e.source, e.type, e.partition_key, e.stored_at, e.envelope,
+               f.attempts, f.not_before, f.last_error
+        FROM events e LEFT JOIN delivery_failures f ON f.subscription_id = ?1 AND f.event_seq = e.seq
+        WHERE e.tenant_id = ?2 AND e.seq > ?3
+          AND NOT EXISTS (SELECT 1 FROM dead_letters x WHERE x.subscription_id = ?1 AND x.event_seq = e.seq)
+          AND NOT EXISTS (SELECT 1 FROM redeliveries r WHERE r.subscription_id = ?1 AND r.event_seq = e.seq)
+        ORDER BY e.seq LIMIT ?4
+        """
 
     /// Chunks of the log one refill reads at most.
     static let maxRefillChunks = 16
