@@ -60,6 +60,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Standard Webhooks: secrets, signing and verification (the platform's pushes, the tenant SDK).
+        .target(
+            name: "BespokeWebhooks",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
         // The public HTTP API of the bus (publish, pull, ack, dead letters) and its OpenAPI document.
         .target(
             name: "BespokeAPI",
@@ -124,6 +130,11 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BespokeWebhooksTests",
+            dependencies: ["BespokeWebhooks"],
             swiftSettings: swiftSettings
         ),
         // Runs the real `bespoke` binary: crash (SIGKILL) and graceful shutdown (SIGTERM) over HTTP.

@@ -1,0 +1,74 @@
+import Crypto
+public import Foundation
+
+/// Standard Webhooks signatures: `v1,` and the base64 HMAC-SHA256 of `id.timestamp.body`,
+/// sent in the `webhook-id`, `webhook-timestamp` and `webhook-signature` headers.
+public enum WebhookSignature {
+    public static let idHeader = "webhook-id"
+    public static let timestampHeader = "webhook-timestamp"
+    public static let signatureHeader = "webhook-signature"
+
+    /// The `v1,...` signature of one message with one secret.
+    public static func sign(id: String, timestamp: Int64, body: Data, secret: WebhookSecret) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: signedContent(id: id, timestamp: timestamp, body: body), using: SymmetricKey(data: secret.key))
+        return "v1," + Data(mac).base64EncodedString()
+    }
+
+    /// The three headers of a message. With several secrets (rotation), the signature header
+    /// carries one signature per secret, separated by spaces, and a receiver that knows any of
+    /// them accepts it.
+    public static func headers(id: String, timestamp: Int64, body: Data, secrets: [WebhookSecret]) -> [(name: String, value: String)] {
+        [
+            (idHeader, id),
+            (timestampHeader, String(timestamp)),
+            (signatureHeader, secrets.map { sign(id: id, timestamp: timestamp, body: body, secret: $0) }.joined(separator: " ")),
+        ]
+    }
+
+    /// Verifies a received message.
+    ///
+    /// - Parameters:
+    ///   - header: looks a header up by lower-case name.
+    ///   - secrets: the secrets the receiver accepts (during a rotation, old and new).
+    ///   - tolerance: how far the timestamp may be from `now`, either way (replay protection).
+    /// - Throws: ``WebhookVerificationError``.
+    public static func verify(
+        body: Data,
+        header: (String) -> String?,
+        secrets: [WebhookSecret],
+        now: Date = Date(),
+        tolerance: TimeInterval = 300
+    ) throws(WebhookVerificationError) {
+        guard let id = header(idHeader), !id.isEmpty else { throw .missingHeader(idHeader) }
+        guard let rawTimestamp = header(timestampHeader) else { throw .missingHeader(timestampHeader) }
+        guard let signatures = header(signatureHeader) else { throw .missingHeader(signatureHeader) }
+        guard let timestamp = Int64(rawTimestamp) else { throw .invalidTimestamp }
+        let age = now.timeIntervalSince1970 - TimeInterval(timestamp)
+        if age > tolerance { throw .timestampTooOld }
+        if age < -tolerance { throw .timestampTooNew }
+        let content = signedContent(id: id, timestamp: timestamp, body: body)
+        for candidate in signatures.split(separator: " ") {
+            guard candidate.hasPrefix("v1,"), let mac = Data(base64Encoded: String(candidate.dropFirst(3))) else { continue }
+            for secret in secrets where HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: content, using: SymmetricKey(data: secret.key)) {
+                return
+            }
+        }
+        throw .noMatchingSignature
+    }
+
+    private static func signedContent(id: String, timestamp: Int64, body: Data) -> Data {
+        var content = Data("\(id).\(timestamp).".utf8)
+        content.append(body)
+        return content
+    }
+}
+
+/// Why a webhook message was not accepted.
+public enum WebhookVerificationError: Error, Sendable, Equatable {
+    case missingHeader(String)
+    case invalidTimestamp
+    case timestampTooOld
+    case timestampTooNew
+    /// No `v1` signature matches any of the receiver's secrets.
+    case noMatchingSignature
+}
