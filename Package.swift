@@ -63,7 +63,7 @@ let package = Package(
         // Standard Webhooks: secrets, signing and verification (the platform's pushes, the tenant SDK).
         .target(
             name: "BespokeWebhooks",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["BespokeCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         // The public HTTP API of the bus (publish, pull, ack, dead letters) and its OpenAPI document.
@@ -132,9 +132,15 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Helpers shared by test targets.
+        .target(
+            name: "BespokeTestSupport",
+            path: "Tests/BespokeTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "BespokeWebhooksTests",
-            dependencies: ["BespokeWebhooks"],
+            dependencies: ["BespokeWebhooks", "BespokeTestSupport"],
             swiftSettings: swiftSettings
         ),
         // Runs the real `bespoke` binary: crash (SIGKILL) and graceful shutdown (SIGTERM) over HTTP.
@@ -143,6 +149,7 @@ let package = Package(
             dependencies: [
                 "BespokeCLI",
                 "BespokeSQLite",
+                "BespokeTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: swiftSettings

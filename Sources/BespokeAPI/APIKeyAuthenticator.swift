@@ -44,6 +44,11 @@ public final class APIKeyAuthenticator: Sendable {
 
     /// Issues a new key for `tenant`. The secret is returned once and never stored.
     public func issueKey(for tenant: TenantID) async throws -> (record: APIKeyRecord, secret: String) {
+        try await Self.issueKey(for: tenant, in: store)
+    }
+
+    /// Issues a new key for `tenant` into `store` (also where no server runs, as in the CLI).
+    public static func issueKey(for tenant: TenantID, in store: any APIKeyStore) async throws -> (record: APIKeyRecord, secret: String) {
         let secret = APIKeySecret.generate()
         let record = APIKeyRecord(id: APIKeySecret.generateID(), tenant: tenant, secretHash: APIKeySecret.hash(secret), createdAt: Date())
         try await store.insertAPIKey(record)
@@ -79,9 +84,7 @@ enum APIKeySecret {
     }
 
     static func randomBase64URL(bytes count: Int) -> String {
-        var generator = SystemRandomNumberGenerator()
-        let bytes = (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        return Data(bytes).base64EncodedString()
+        Data(SecureRandom.bytes(count)).base64EncodedString()
             .replacingOccurrences(of: "+", with: "-")
             .replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")

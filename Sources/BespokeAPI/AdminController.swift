@@ -49,7 +49,7 @@ struct AdminController {
 
     @Sendable func createTenant(_ request: Request, context: AdminRequestContext) async throws -> Response {
         let body = try await JSONBody.decode(CreateTenant.self, from: request, limit: 16 * 1024)
-        let created = try await Self.createTenant(id: body.id, name: body.name, tenants: tenants, authenticator: authenticator)
+        let created = try await Self.createTenant(id: body.id, name: body.name, tenants: tenants, issueKey: authenticator.issueKey)
         return try JSONBody.response(
             CreatedTenant(tenant: TenantBody(created.tenant), apiKey: IssuedKey(id: created.keyID, secret: created.secret)),
             status: .created
@@ -81,14 +81,15 @@ struct AdminController {
 
     /// Creates a tenant with a first API key; shared by the HTTP route and the CLI.
     static func createTenant(
-        id: String, name: String?, tenants: any TenantStore, authenticator: APIKeyAuthenticator
+        id: String, name: String?, tenants: any TenantStore,
+        issueKey: (TenantID) async throws -> (record: APIKeyRecord, secret: String)
     ) async throws -> (tenant: TenantRecord, keyID: String, secret: String) {
         let tenantID = try TenantID(validating: id)
         let name = name ?? id
         guard !name.isEmpty, name.count <= 200 else { throw BespokeError(.invalidRequest, "name must be 1-200 characters") }
         let record = TenantRecord(id: tenantID, name: name, createdAt: Date())
         try await tenants.createTenant(record)
-        let issued = try await authenticator.issueKey(for: tenantID)
+        let issued = try await issueKey(tenantID)
         return (record, issued.record.id, issued.secret)
     }
 }
@@ -99,8 +100,8 @@ public enum TenantOnboarding {
     public static func createTenant(
         id: String, name: String?, tenants: any TenantStore, keys: any APIKeyStore
     ) async throws -> (tenant: TenantRecord, keyID: String, secret: String) {
-        // The admin token is irrelevant for issuing keys; a random one keeps this authenticator inert.
-        let authenticator = APIKeyAuthenticator(store: keys, adminToken: APIKeySecret.generate())
-        return try await AdminController.createTenant(id: id, name: name, tenants: tenants, authenticator: authenticator)
+        try await AdminController.createTenant(id: id, name: name, tenants: tenants) { tenant in
+            try await APIKeyAuthenticator.issueKey(for: tenant, in: keys)
+        }
     }
 }

@@ -226,10 +226,3 @@ struct SubscriptionsController {
         return receipt
     }
 }
-
-extension Duration {
-    var wholeMilliseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
-    }
-}

@@ -1,3 +1,4 @@
+import BespokeCore
 import BespokeStorage
 
 extension DeliveryPolicy {
@@ -15,12 +16,5 @@ extension DeliveryPolicy {
         var result = 1.0
         for _ in 0..<Int(x) { result *= 2 }
         return result
-    }
-}
-
-extension Duration {
-    var seconds: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) / 1e18
     }
 }

@@ -129,7 +129,7 @@ actor DeliveryScheduler {
         guard got.isEmpty, wait > .zero, !stopped else { return got }
         nextWaiterID += 1
         let waiterID = nextWaiterID
-        let deadline = now.addingTimeInterval(wait.timeInterval)
+        let deadline = now.addingTimeInterval(wait.seconds)
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 guard !Task.isCancelled, queues[id] != nil else {

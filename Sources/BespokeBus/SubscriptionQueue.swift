@@ -1,3 +1,4 @@
+import BespokeCore
 import BespokeStorage
 import DequeModule
 import Foundation
@@ -65,7 +66,7 @@ struct SubscriptionQueue {
         guard max > 0, !entries.isEmpty else { return [] }
         var seenKeys: Set<String> = []
         var out: [Delivery] = []
-        let until = now.addingTimeInterval(subscription.policy.ackTimeout.timeInterval)
+        let until = now.addingTimeInterval(subscription.policy.ackTimeout.seconds)
         for id in order {
             guard let entry = entries[id] else { continue }
             if let key = entry.delivery.partitionKey {
@@ -219,13 +220,5 @@ struct SubscriptionQueue {
             if waiter.deadline <= now { waiter.continuation.resume(returning: []) } else { kept.append(waiter) }
         }
         waiters = kept
-    }
-}
-
-extension Duration {
-    /// The duration in seconds, as a `TimeInterval`.
-    var timeInterval: TimeInterval {
-        let (seconds, attoseconds) = components
-        return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
     }
 }

@@ -37,8 +37,8 @@ extension JSONValue {
             out.append(contentsOf: "null".utf8)
             return
         }
-        if value.rounded() == value, abs(value) < 9_007_199_254_740_992 {
-            out.append(contentsOf: String(Int64(value)).utf8)
+        if let integer = exactInteger(value) {
+            out.append(contentsOf: String(integer).utf8)
         } else {
             out.append(contentsOf: "\(value)".utf8)
         }

@@ -33,9 +33,8 @@ public enum JSONValue: Sendable, Equatable, Hashable, Codable {
         case .null: try container.encodeNil()
         case .bool(let value): try container.encode(value)
         case .number(let value):
-            // Integers stay integers on the wire.
-            if value.rounded() == value, abs(value) < 9_007_199_254_740_992 {
-                try container.encode(Int64(value))
+            if let integer = Self.exactInteger(value) {
+                try container.encode(integer)
             } else {
                 try container.encode(value)
             }
@@ -43,6 +42,12 @@ public enum JSONValue: Sendable, Equatable, Hashable, Codable {
         case .array(let value): try container.encode(value)
         case .object(let value): try container.encode(value)
         }
+    }
+
+    /// `value` as an integer when it is one exactly representable as a double: integers stay
+    /// integers on the wire.
+    static func exactInteger(_ value: Double) -> Int64? {
+        value.rounded() == value && abs(value) < 9_007_199_254_740_992 ? Int64(value) : nil
     }
 
     /// The string, when this is a string.

@@ -21,16 +21,9 @@ public struct TraceParent: Sendable, Equatable, CustomStringConvertible {
 
     /// A new root trace context with random ids, sampled.
     public static func random() -> TraceParent {
-        var generator = SystemRandomNumberGenerator()
-        func hex(_ bytes: Int) -> String {
-            var out = ""
-            for _ in 0..<bytes {
-                let byte = UInt8.random(in: 0...255, using: &generator)
-                out += String(byte >> 4, radix: 16) + String(byte & 0x0F, radix: 16)
-            }
-            return out
-        }
-        return TraceParent("00-\(hex(16))-\(hex(8))-01")!
+        // All-zero ids are invalid; 2^-64 odds of drawing one are not worth a retry loop,
+        // but the parse below would catch it rather than produce a bad header.
+        TraceParent("00-\(SecureRandom.hex(16))-\(SecureRandom.hex(8))-01") ?? random()
     }
 
     public var description: String { "00-\(traceID)-\(parentID)-\(flags)" }

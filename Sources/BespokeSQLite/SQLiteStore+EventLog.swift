@@ -155,7 +155,6 @@ extension SQLiteStore: EventLogStore {
             let query = departed ? Self.streamQueryExcludingDeparted : Self.streamQuery
             while deliveries.count < limit, chunksLeft > 0 {
                 chunksLeft -= 1
-                let scanStart = position
                 let rows = try Row.fetchAll(
                     db.cachedStatement(sql: query),
                     arguments: [subscription.id.rawValue, subscription.tenant.rawValue, position, chunk]
@@ -172,7 +171,6 @@ extension SQLiteStore: EventLogStore {
                 if rows.count < chunk, deliveries.count < limit {
                     return DeliveryPage(deliveries: deliveries, scannedThrough: position, exhausted: true)
                 }
-                if rows.isEmpty { position = scanStart }
             }
             return DeliveryPage(deliveries: deliveries, scannedThrough: position, exhausted: false)
         }

@@ -16,8 +16,8 @@ extension SQLiteStore: SubscriptionStore {
                         """,
                     arguments: [
                         new.tenant.rawValue, new.name, types, new.policy.maxAttempts,
-                        new.policy.initialBackoff.milliseconds, new.policy.maxBackoff.milliseconds,
-                        new.policy.ackTimeout.milliseconds, date.timeIntervalSince1970,
+                        new.policy.initialBackoff.wholeMilliseconds, new.policy.maxBackoff.wholeMilliseconds,
+                        new.policy.ackTimeout.wholeMilliseconds, date.timeIntervalSince1970,
                     ]
                 )
                 let id = db.lastInsertedRowID
@@ -75,13 +75,5 @@ extension SQLiteStore: SubscriptionStore {
             createdAt: Date(timeIntervalSince1970: row["created_at"]),
             cursor: row["cursor"]
         )
-    }
-}
-
-extension Duration {
-    /// Whole milliseconds.
-    var milliseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
 }

@@ -1,4 +1,5 @@
 public import BespokeAPI
+import BespokeCore
 public import BespokeBus
 public import BespokeSQLite
 import Foundation
@@ -58,8 +59,7 @@ public struct BespokeConfiguration: Sendable {
             let token = existing.trimmingCharacters(in: .whitespacesAndNewlines)
             if token.count >= 16 { return token }
         }
-        var generator = SystemRandomNumberGenerator()
-        let token = "adm_" + (0..<24).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+        let token = "adm_" + SecureRandom.hex(24)
         guard FileManager.default.createFile(atPath: path, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
             throw ConfigurationError("cannot write the admin token to \(path)")
         }

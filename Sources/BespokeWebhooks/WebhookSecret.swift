@@ -1,3 +1,4 @@
+import BespokeCore
 public import Foundation
 
 /// A Standard Webhooks signing secret: `whsec_` followed by base64 of 24 to 64 random bytes.
@@ -20,9 +21,7 @@ public struct WebhookSecret: Sendable, Equatable, CustomStringConvertible {
 
     /// A new random secret of 32 bytes.
     public static func generate() -> WebhookSecret {
-        var generator = SystemRandomNumberGenerator()
-        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        return WebhookSecret(key: Data(bytes))
+        WebhookSecret(key: Data(SecureRandom.bytes(32)))
     }
 
     private init(key: Data) {

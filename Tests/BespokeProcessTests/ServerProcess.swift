@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import BespokeTestSupport
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -85,17 +86,7 @@ func runBespoke(_ arguments: [String]) async throws -> String {
 
 /// Runs `bespoke` to completion and returns its exit status and combined output.
 func runBespokeWithStatus(_ arguments: [String], environment: [String: String] = [:]) throws -> (Int32, String) {
-    let process = Process()
-    process.executableURL = bespokeBinary
-    process.arguments = arguments
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    try ChildProcess.run(bespokeBinary, arguments, environment: environment)
 }
 
 /// Creates a tenant with the CLI and returns its API key.

@@ -1,3 +1,4 @@
+import BespokeTestSupport
 import BespokeWebhooks
 import Foundation
 import Testing
@@ -8,17 +9,8 @@ import Testing
 struct StandardWebhooksInteropTests {
     /// Runs a Python script with the given environment and returns its standard output.
     private func python(_ script: String, environment: [String: String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script]
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        let result = try ChildProcess.run(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", script], environment: environment)
+        return (result.status, result.output.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
     private let verifyScript = """
