@@ -42,6 +42,9 @@ struct SQLiteCheckpointerTests {
         try await checkpointer.value
         let walBytes = walFileBytes(path)
         #expect(walBytes > 0)
-        #expect(walBytes < 4 * 1024 * 1024, "the WAL file grew to \(walBytes) bytes")
+        // Without the RESTART the WAL holds every frame written (over 24 MB). With it the WAL
+        // file stays near what is written between two checkpoints; a loaded machine (CI)
+        // writes more in that time than an idle one, so the bound leaves room for that.
+        #expect(walBytes < 8 * 1024 * 1024, "the WAL file grew to \(walBytes) bytes")
     }
 }
