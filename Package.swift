@@ -66,11 +66,29 @@ let package = Package(
             dependencies: ["BespokeCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
+        // The Tenant Manager (event catalog, customization registrations and their in-memory
+        // index) and the webhook dispatcher that pushes to tenants' endpoints.
+        .target(
+            name: "BespokeCustomization",
+            dependencies: [
+                "BespokeBus",
+                "BespokeWebhooks",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The public HTTP API of the bus (publish, pull, ack, dead letters) and its OpenAPI document.
         .target(
             name: "BespokeAPI",
             dependencies: [
                 "BespokeBus",
+                "BespokeCustomization",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

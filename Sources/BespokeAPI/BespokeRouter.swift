@@ -1,4 +1,5 @@
 public import BespokeBus
+public import BespokeCustomization
 public import BespokeStorage
 public import Hummingbird
 
@@ -10,6 +11,7 @@ public import Hummingbird
 ///   into ``TenantRequestContext``.
 public func buildRouter(
     bus: EventBus,
+    manager: TenantManager,
     tenants: any TenantStore,
     authenticator: APIKeyAuthenticator,
     limits: HTTPLimits,
@@ -23,8 +25,11 @@ public func buildRouter(
     let v1 = router.group("v1").add(middleware: AuthenticationMiddleware(authenticator: authenticator))
     AdminController(tenants: tenants, authenticator: authenticator)
         .addRoutes(to: v1.group("admin", context: AdminRequestContext.self))
+    CatalogController(manager: manager).addRoutes(to: v1.group("admin", context: AdminRequestContext.self))
     let tenant = v1.group("tenants/:tenant", context: TenantRequestContext.self)
     EventsController(bus: bus, limits: limits).addRoutes(to: tenant)
     SubscriptionsController(bus: bus, limits: limits).addRoutes(to: tenant)
+    CustomizationsController(manager: manager).addRoutes(to: tenant)
+    HoldsController(bus: bus).addRoutes(to: tenant)
     return router
 }

@@ -55,7 +55,9 @@ extension BespokeError.Code {
         case .eventTooLarge, .payloadTooLarge: .contentTooLarge
         case .unauthorized: .unauthorized
         case .notFound: .notFound
-        case .conflict: .conflict
+        case .conflict, .staleHold: .conflict
+        case .depthExceeded, .forbiddenChange, .schemaViolation, .notInterceptable, .unknownEventType, .forbiddenEndpoint:
+            .unprocessableContent
         case .unsupportedMediaType: .unsupportedMediaType
         case .unavailable: .serviceUnavailable
         case .storageFailure: .internalServerError

@@ -11,13 +11,17 @@ struct EventsController {
 
     struct Receipt: Encodable {
         let id: String
-        let sequence: Int64
+        /// The event's position in the log; absent while the event is in custody.
+        let sequence: Int64?
+        /// The hold keeping the event in custody (intercepted, or queued behind an intercepted event).
+        let holdId: String?
         let storedAt: String
         let duplicate: Bool
 
         init(_ receipt: PublishReceipt) {
             self.id = receipt.eventID
             self.sequence = receipt.sequence
+            self.holdId = receipt.holdID.map(String.init)
             self.storedAt = RFC3339.format(receipt.storedAt)
             self.duplicate = receipt.duplicate
         }

@@ -25,6 +25,12 @@ public struct BusConfiguration: Sendable {
     public var maxAckTimeout: Duration
     /// The longest a delivery may wait for a retry (`maxBackoff`, a consumer's `retryAfter`).
     public var maxRetryDelay: Duration
+    /// The deepest chain of reactions accepted: an event whose `bespokedepth` is larger is
+    /// refused (`depth_exceeded`), which stops loops of customizations publishing in reaction
+    /// to each other.
+    public var maxDepth: Int
+    /// How often held events are checked against their deadlines.
+    public var holdDeadlineCheckInterval: Duration
 
     public init(
         limits: EventLimits = EventLimits(),
@@ -37,8 +43,12 @@ public struct BusConfiguration: Sendable {
         maxWait: Duration = .seconds(30),
         maxAttemptsLimit: Int = 100,
         maxAckTimeout: Duration = .seconds(12 * 3600),
-        maxRetryDelay: Duration = .seconds(24 * 3600)
+        maxRetryDelay: Duration = .seconds(24 * 3600),
+        maxDepth: Int = 8,
+        holdDeadlineCheckInterval: Duration = .milliseconds(100)
     ) {
+        self.holdDeadlineCheckInterval = holdDeadlineCheckInterval
+        self.maxDepth = maxDepth
         self.limits = limits
         self.maxBatchWrites = maxBatchWrites
         self.window = window

@@ -5,8 +5,11 @@ import Metrics
 
 /// What a publisher is told once its event is stored.
 public struct PublishReceipt: Sendable, Equatable {
-    /// The event's position in the log.
-    public let sequence: Int64
+    /// The event's position in the log; nil while the event is in custody.
+    public let sequence: Int64?
+    /// The hold keeping the event in custody (intercepted, or queued behind an intercepted
+    /// event of its partition key); nil when it went straight to the log.
+    public let holdID: Int64?
     public let eventID: String
     public let storedAt: Date
     /// The same tenant + source + id had been published before; nothing new was stored.
@@ -21,15 +24,20 @@ extension EventBus {
 
     /// Publishes events for `tenant` in one commit, in order.
     ///
-    /// The bus sets the `tenantid` extension and, when absent, `time`.
+    /// The bus sets the `tenantid` extension and, when absent, `time`. An event of a type the
+    /// tenant intercepts, or with the partition key of an event in custody, goes into custody
+    /// instead of the log (see ``resume(tenant:ticket:changes:)``).
     /// - Throws: ``BespokeError`` `tenant_mismatch` when an event names another tenant,
-    ///   `event_too_large`, `unavailable` while shutting down, or a storage error.
+    ///   `event_too_large`, `depth_exceeded` past ``BusConfiguration/maxDepth``, `unavailable`
+    ///   while shutting down, or a storage error.
     public func publish(_ events: [CloudEvent], tenant: TenantID) async throws -> [PublishReceipt] {
         try ensureRunning()
         guard events.count <= configuration.limits.maxBatchEvents else {
             throw BespokeError(.payloadTooLarge, "batch has \(events.count) events; the limit is \(configuration.limits.maxBatchEvents)")
         }
-        let now = RFC3339.format(Date())
+        let date = Date()
+        let now = RFC3339.format(date)
+        let custodyChecks = interception?.hasInterceptors(tenant: tenant) == true || custody.mayHaveCustody(tenant)
         var writes: [BusWrite] = []
         writes.reserveCapacity(events.count)
         for var event in events {
@@ -45,16 +53,31 @@ extension EventBus {
                     "event '\(event.id)' is \(stored.envelope.count) bytes; the limit is \(configuration.limits.maxEventBytes)"
                 )
             }
-            writes.append(.publish(stored))
+            if let depth = event.depth, depth > configuration.maxDepth {
+                throw BespokeError(
+                    .depthExceeded,
+                    "event '\(event.id)' is at reaction depth \(depth); the limit is \(configuration.maxDepth) (a loop of customizations?)"
+                )
+            }
+            if custodyChecks {
+                let stage = interception?.nextInterceptor(tenant: tenant, type: event.type, passed: []).map { $0.stage(from: date) }
+                writes.append(.admit(stored, intercept: stage))
+            } else {
+                writes.append(.publish(stored))
+            }
         }
         let results = try await committer.submit(writes, tenant: tenant)
         var receipts: [PublishReceipt] = []
         receipts.reserveCapacity(results.count)
         for (event, result) in zip(events, results) {
-            guard case .published(let seq, let storedAt, let duplicate) = result else {
+            switch result {
+            case .published(let seq, let storedAt, let duplicate):
+                receipts.append(PublishReceipt(sequence: seq, holdID: nil, eventID: event.id, storedAt: storedAt, duplicate: duplicate))
+            case .held(let hold, let duplicate):
+                receipts.append(PublishReceipt(sequence: nil, holdID: hold.id, eventID: event.id, storedAt: hold.createdAt, duplicate: duplicate))
+            default:
                 throw BespokeError(.storageFailure, "store returned no receipt for event '\(event.id)'")
             }
-            receipts.append(PublishReceipt(sequence: seq, eventID: event.id, storedAt: storedAt, duplicate: duplicate))
         }
         Counter(label: "bespoke_bus_events_published_total", dimensions: [("tenant", tenant.rawValue)])
             .increment(by: receipts.count { !$0.duplicate })

@@ -17,7 +17,7 @@ import Synchronization
 /// subscriptions before anything can call it.
 public final class EventBus: Service, Sendable {
     /// What the bus needs from storage.
-    public typealias Store = SubscriptionStore & EventLogStore
+    public typealias Store = SubscriptionStore & EventLogStore & HoldStore
 
     public let configuration: BusConfiguration
     let store: any Store
@@ -25,12 +25,18 @@ public final class EventBus: Service, Sendable {
     let index = SubscriptionIndex()
     let scheduler: DeliveryScheduler
     let committer: GroupCommitter
+    /// The customization decision; nil when no Tenant Manager runs (nothing is intercepted).
+    let interception: (any InterceptionPolicy)?
+    let custody: CustodyTracker
     private let refillRequests: AsyncStream<SubscriptionID>
     private let refillContinuation: AsyncStream<SubscriptionID>.Continuation
     private let stopping = Mutex(false)
 
-    private init(store: any Store, configuration: BusConfiguration, logger: Logger) {
+    private init(store: any Store, configuration: BusConfiguration, interception: (any InterceptionPolicy)?, logger: Logger) {
         self.store = store
+        self.interception = interception
+        let custody = CustodyTracker()
+        self.custody = custody
         self.configuration = configuration
         self.logger = logger
         let (stream, continuation) = AsyncStream.makeStream(of: SubscriptionID.self)
@@ -40,30 +46,59 @@ public final class EventBus: Service, Sendable {
         self.scheduler = scheduler
         self.committer = GroupCommitter(store: store, maxBatchWrites: configuration.maxBatchWrites, logger: logger) {
             writes, results in
-            await Self.afterCommit(writes, results, scheduler: scheduler)
+            await Self.afterCommit(writes, results, scheduler: scheduler, custody: custody)
         }
     }
 
     /// Opens the bus over a store: loads every subscription into the in-memory index and
     /// schedules the pending deliveries the store holds (after a restart, everything not acked).
-    public static func open(store: any Store, configuration: BusConfiguration = BusConfiguration(), logger: Logger) async throws -> EventBus {
-        let bus = EventBus(store: store, configuration: configuration, logger: logger)
+    /// Events in custody are tracked again: held ones get their deadlines (and are pushed again
+    /// when their interceptor had not accepted them), and queues whose turn had come are decided.
+    ///
+    /// - Parameter interception: the customization decision (the Tenant Manager's index); nil
+    ///   when nothing is ever intercepted.
+    public static func open(
+        store: any Store, configuration: BusConfiguration = BusConfiguration(), interception: (any InterceptionPolicy)? = nil,
+        logger: Logger
+    ) async throws -> EventBus {
+        let bus = EventBus(store: store, configuration: configuration, interception: interception, logger: logger)
         for subscription in try await store.allSubscriptions() {
             bus.index.insert(subscription)
             await bus.scheduler.add(subscription)
             await bus.scheduler.enqueue(try await store.redeliveries(subscription))
         }
+        var headsSeen: Set<String> = []
+        for hold in try await store.activeHolds() {
+            bus.custody.track(hold)
+            // Oldest first: the first active hold of a key is the head of its queue.
+            guard let key = hold.partitionKey else { continue }
+            if headsSeen.insert(hold.tenant.rawValue + "\u{1F}" + key).inserted, hold.state == .waiting {
+                bus.custody.turnCame(hold)
+            }
+        }
         return bus
     }
 
     /// Hands what a commit made deliverable to the scheduler.
-    private static func afterCommit(_ writes: [BusWrite], _ results: [BusWriteResult], scheduler: DeliveryScheduler) async {
+    private static func afterCommit(
+        _ writes: [BusWrite], _ results: [BusWriteResult], scheduler: DeliveryScheduler, custody: CustodyTracker
+    ) async {
         var events: [(event: EventToStore, seq: Int64, storedAt: Date)] = []
         var redeliveries: [Delivery] = []
         for (write, result) in zip(writes, results) {
             switch (write, result) {
-            case (.publish(let event), .published(let seq, let storedAt, false)): events.append((event, seq, storedAt))
+            case (.publish(let event), .published(let seq, let storedAt, false)),
+                (.admit(let event, _), .published(let seq, let storedAt, false)):
+                events.append((event, seq, storedAt))
             case (_, .redriven(let delivery)): redeliveries.append(delivery)
+            case (_, .held(let hold, false)): custody.track(hold)
+            case (.releaseHold(_, let id, _, _), .released(let event, let seq, let storedAt, let next)):
+                custody.untrack(id)
+                events.append((event, seq, storedAt))
+                if let next { custody.turnCame(next) }
+            case (_, .closed(let hold, let next)):
+                custody.untrack(hold.id)
+                if let next { custody.turnCame(next) }
             default: continue
             }
         }
@@ -82,6 +117,8 @@ public final class EventBus: Service, Sendable {
                 group.addTask { await self.committer.run() }
                 group.addTask { await self.tickLoop() }
                 group.addTask { await self.refillLoop() }
+                group.addTask { await self.custodyLoop() }
+                group.addTask { await self.deadlineLoop() }
             }
         } onCancelOrGracefulShutdown: {
             self.shutdown()
@@ -117,6 +154,7 @@ public final class EventBus: Service, Sendable {
         await flushCursors()
         committer.close()
         refillContinuation.finish()
+        custody.finish()
         await scheduler.stop()
     }
 

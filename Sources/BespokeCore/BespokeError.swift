@@ -19,6 +19,13 @@ public struct BespokeError: Error, Sendable, Equatable, CustomStringConvertible 
         case notFound = "not_found"
         case conflict = "conflict"
         case unsupportedMediaType = "unsupported_media_type"
+        case depthExceeded = "depth_exceeded"
+        case forbiddenChange = "forbidden_change"
+        case schemaViolation = "schema_violation"
+        case staleHold = "stale_hold"
+        case notInterceptable = "not_interceptable"
+        case unknownEventType = "unknown_event_type"
+        case forbiddenEndpoint = "forbidden_endpoint"
         // Platform errors (5xx)
         case unavailable = "unavailable"
         case storageFailure = "storage_failure"

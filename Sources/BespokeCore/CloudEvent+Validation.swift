@@ -113,6 +113,11 @@ extension CloudEvent {
         }
         self.extensions = extensions
 
+        if let depth = extensions[Self.depthAttribute] {
+            guard case .number(let value) = depth, let integer = JSONValue.exactInteger(value), integer >= 0 else {
+                throw BespokeError(.invalidAttribute, "extension attribute '\(Self.depthAttribute)' must be a non-negative integer")
+            }
+        }
         if let traceparent = extensions[Self.traceparentAttribute] {
             guard let value = traceparent.stringValue, TraceParent(value) != nil else {
                 throw BespokeError(.invalidAttribute, "'traceparent' is not a valid W3C trace context header")

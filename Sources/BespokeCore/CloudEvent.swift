@@ -64,7 +64,20 @@ public struct CloudEvent: Sendable, Equatable {
         set { extensions[Self.traceparentAttribute] = newValue.map(JSONValue.string) }
     }
 
+    /// How many reactions deep the event is (`bespokedepth` extension): an event a service
+    /// publishes in reaction to an event of depth n carries n + 1. Absent means 0.
+    public var depth: Int? {
+        get {
+            guard case .number(let value) = extensions[Self.depthAttribute], let integer = JSONValue.exactInteger(value) else { return nil }
+            return Int(integer)
+        }
+        set { extensions[Self.depthAttribute] = newValue.map { .number(Double($0)) } }
+    }
+
     public static let tenantIDAttribute = "tenantid"
+    public static let depthAttribute = "bespokedepth"
+    /// On an event pushed to an interceptor: the ticket that resumes or cancels it.
+    public static let holdAttribute = "bespokehold"
     public static let partitionKeyAttribute = "partitionkey"
     public static let traceparentAttribute = "traceparent"
 

@@ -90,6 +90,19 @@ extension SQLiteStore: EventLogStore {
             try db.cachedStatement(sql: "DELETE FROM redeliveries WHERE id = ? AND tenant_id = ? AND subscription_id = ?")
                 .execute(arguments: [-delivery.rawValue, tenant.rawValue, subscription.rawValue])
             return db.changesCount > 0 ? .applied : .notFound
+
+        case .admit(let event, let intercept):
+            return try admit(event, intercept: intercept, db: db, now: now)
+        case .advanceHold(let tenant, let id, let step, let stage, let envelope):
+            return try advanceHold(tenant: tenant, id: id, step: step, to: stage, envelope: envelope, db: db)
+        case .releaseHold(let tenant, let id, let step, let envelope):
+            return try releaseHold(tenant: tenant, id: id, step: step, envelope: envelope, db: db, now: now)
+        case .closeHold(let tenant, let id, let step, let state, let reason):
+            return try closeHold(tenant: tenant, id: id, step: step, state: state, reason: reason, db: db)
+        case .markHoldPushed(let tenant, let id, let step):
+            guard let hold = try activeHold(tenant: tenant, id: id, db: db), hold.state == .held, hold.step == step else { return .notFound }
+            try db.cachedStatement(sql: "UPDATE holds SET pushed_at = ? WHERE id = ?").execute(arguments: [now.timeIntervalSince1970, id])
+            return .applied
         }
     }
 
@@ -106,7 +119,7 @@ extension SQLiteStore: EventLogStore {
         ) ?? false
     }
 
-    private static func publish(_ event: EventToStore, db: Database, now: Date) throws -> BusWriteResult {
+    static func publish(_ event: EventToStore, db: Database, now: Date) throws -> BusWriteResult {
         try db.cachedStatement(
             sql: """
                 INSERT INTO events (tenant_id, source, event_id, type, partition_key, stored_at, envelope)

@@ -86,6 +86,68 @@ extension SQLiteStore {
                     """
             )
         }
+        migrator.registerMigration("v2-customization") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE event_catalog (
+                        type TEXT PRIMARY KEY NOT NULL,
+                        summary TEXT NOT NULL,
+                        schema TEXT NOT NULL,
+                        interceptable INTEGER NOT NULL,
+                        mutable_fields TEXT NOT NULL,
+                        updated_at REAL NOT NULL
+                    );
+                    CREATE TABLE customizations (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+                        event_type TEXT NOT NULL,
+                        mode TEXT NOT NULL,
+                        url TEXT NOT NULL,
+                        sort_order INTEGER NOT NULL,
+                        timeout_ms INTEGER NOT NULL,
+                        hold_deadline_ms INTEGER NOT NULL,
+                        on_deadline TEXT NOT NULL,
+                        enabled INTEGER NOT NULL,
+                        disabled_reason TEXT,
+                        secrets TEXT NOT NULL,
+                        created_at REAL NOT NULL
+                    );
+                    CREATE INDEX customizations_by_tenant ON customizations(tenant_id, event_type);
+                    CREATE TABLE delivery_attempts (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+                        customization_id TEXT NOT NULL REFERENCES customizations(id) ON DELETE CASCADE,
+                        message_id TEXT NOT NULL,
+                        event_id TEXT NOT NULL,
+                        attempted_at REAL NOT NULL,
+                        status INTEGER,
+                        latency_us INTEGER NOT NULL,
+                        error TEXT
+                    );
+                    CREATE INDEX delivery_attempts_by_customization ON delivery_attempts(customization_id, id);
+                    CREATE TABLE holds (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+                        source TEXT NOT NULL,
+                        event_id TEXT NOT NULL,
+                        type TEXT NOT NULL,
+                        partition_key TEXT,
+                        envelope BLOB NOT NULL,
+                        state TEXT NOT NULL,
+                        customization_id TEXT,
+                        deadline REAL,
+                        on_deadline TEXT,
+                        passed TEXT NOT NULL,
+                        pushed_at REAL,
+                        reason TEXT,
+                        created_at REAL NOT NULL,
+                        UNIQUE (tenant_id, source, event_id)
+                    );
+                    CREATE INDEX holds_active_by_key ON holds(tenant_id, partition_key, id) WHERE state IN ('held', 'waiting');
+                    CREATE INDEX holds_by_state ON holds(tenant_id, state, id);
+                    """
+            )
+        }
         return migrator
     }
 }

@@ -1,6 +1,7 @@
 public import BespokeAPI
 public import BespokeBus
 public import BespokeCore
+public import BespokeCustomization
 public import BespokeSQLite
 import Foundation
 public import Hummingbird
@@ -10,6 +11,8 @@ public import Logging
 public struct BespokePlatform: Sendable {
     public let store: SQLiteStore
     public let bus: EventBus
+    public let manager: TenantManager
+    public let dispatcher: WebhookDispatcher
     public let authenticator: APIKeyAuthenticator
     public let adminToken: String
 }
@@ -18,10 +21,17 @@ public struct BespokePlatform: Sendable {
 public func openPlatform(_ configuration: BespokeConfiguration, logger: Logger) async throws -> BespokePlatform {
     try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
     let store = try SQLiteStore(path: configuration.databasePath, durability: configuration.durability)
-    let bus = try await EventBus.open(store: store, configuration: configuration.bus, logger: logger)
+    // The customization index first: the bus decides from it on every event it admits.
+    let index = CustomizationIndex()
+    try await index.load(from: store)
+    let bus = try await EventBus.open(store: store, configuration: configuration.bus, interception: index, logger: logger)
+    let manager = TenantManager(store: store, bus: bus, index: index, configuration: configuration.customization, logger: logger)
     let adminToken = try configuration.resolveAdminToken()
     let authenticator = APIKeyAuthenticator(store: store, adminToken: adminToken)
-    return BespokePlatform(store: store, bus: bus, authenticator: authenticator, adminToken: adminToken)
+    return BespokePlatform(
+        store: store, bus: bus, manager: manager, dispatcher: WebhookDispatcher(bus: bus, manager: manager, logger: logger),
+        authenticator: authenticator, adminToken: adminToken
+    )
 }
 
 /// Builds the platform's application: the HTTP server in front, the bus behind it and the
@@ -47,6 +57,7 @@ public func buildApplication(
     let store = platform.store
     let router = buildRouter(
         bus: platform.bus,
+        manager: platform.manager,
         tenants: store,
         authenticator: platform.authenticator,
         limits: configuration.http,
@@ -55,9 +66,10 @@ public func buildApplication(
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "bespoke"),
-        // Started in this order and stopped in reverse: the server first, then the bus, then the
-        // checkpointer.
-        services: [SQLiteCheckpointer(store: store, logger: logger), platform.bus],
+        // Started in this order and stopped in reverse: the server first, then the dispatcher
+        // (pushes in flight end; unacknowledged ones are pushed again after a restart), the bus,
+        // and the checkpointer.
+        services: [SQLiteCheckpointer(store: store, logger: logger), platform.bus, platform.dispatcher],
         onServerRunning: { channel in
             await onServerRunning(channel.localAddress?.port ?? configuration.port)
         },

@@ -1,6 +1,7 @@
 public import BespokeAPI
 import BespokeCore
 public import BespokeBus
+public import BespokeCustomization
 public import BespokeSQLite
 import Foundation
 public import Logging
@@ -16,6 +17,8 @@ public struct BespokeConfiguration: Sendable {
     public var dataDirectory: String
     public var durability: SQLiteStore.Durability
     public var bus: BusConfiguration
+    /// Pushes to tenants' endpoints, holds and outbound safety.
+    public var customization: CustomizationConfiguration
     public var http: HTTPLimits
     /// The operator's token for `/v1/admin`. When nil, it is read from `<data>/admin-token`,
     /// which is created (mode 0600) with a random token on first start.
@@ -28,6 +31,7 @@ public struct BespokeConfiguration: Sendable {
         dataDirectory: String = "./data",
         durability: SQLiteStore.Durability = .full,
         bus: BusConfiguration = BusConfiguration(),
+        customization: CustomizationConfiguration = CustomizationConfiguration(),
         http: HTTPLimits = HTTPLimits(),
         adminToken: String? = nil,
         logLevel: Logger.Level = .info
@@ -37,6 +41,7 @@ public struct BespokeConfiguration: Sendable {
         self.dataDirectory = dataDirectory
         self.durability = durability
         self.bus = bus
+        self.customization = customization
         self.http = http
         self.adminToken = adminToken
         self.logLevel = logLevel

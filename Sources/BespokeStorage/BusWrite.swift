@@ -25,12 +25,32 @@ public enum BusWrite: Sendable {
     /// A redelivery was acknowledged.
     case settleRedelivery(TenantID, SubscriptionID, DeliveryID)
 
+    // Custody (interception). See ``Hold``.
+
+    /// Store an event that may need custody (idempotent on tenant + source + id, across the
+    /// log and custody): queued behind an active hold of its partition key when there is one,
+    /// else held at `intercept` when given, else appended to the log like `publish`.
+    case admit(EventToStore, intercept: HoldStage?)
+    /// Hand a hold at step `step` to its next interceptor (the current one, if any, joins
+    /// `passed`), with the event as it now is.
+    case advanceHold(TenantID, holdID: Int64, step: Int, to: HoldStage, envelope: Data)
+    /// Release a hold at step `step` to the log, with the event as it now is.
+    case releaseHold(TenantID, holdID: Int64, step: Int, envelope: Data)
+    /// End a hold at step `step` without releasing it (`cancelled` or `deadLettered`).
+    case closeHold(TenantID, holdID: Int64, step: Int, state: HoldState, reason: String)
+    /// The current interceptor's endpoint accepted the push of a hold at step `step`.
+    case markHoldPushed(TenantID, holdID: Int64, step: Int)
+
     /// The tenant the write belongs to.
     public var tenant: TenantID {
         switch self {
         case .publish(let event): event.tenant
         case .advanceCursor(let tenant, _, _), .recordFailure(let tenant, _, _, _, _, _), .deadLetter(let tenant, _, _, _, _),
             .redrive(let tenant, _, _), .settleRedelivery(let tenant, _, _):
+            tenant
+        case .admit(let event, _): event.tenant
+        case .advanceHold(let tenant, _, _, _, _), .releaseHold(let tenant, _, _, _), .closeHold(let tenant, _, _, _, _),
+            .markHoldPushed(let tenant, _, _):
             tenant
         }
     }
@@ -46,6 +66,13 @@ public enum BusWriteResult: Sendable, Equatable {
     case redriven(Delivery)
     /// The subscription, delivery or dead letter named does not exist for that tenant.
     case notFound
+    /// The event is in custody (`duplicate` when it had been admitted before).
+    case held(Hold, duplicate: Bool)
+    /// A hold was released: its event is stored at `seq`. `next` is the hold queued behind
+    /// it on the same partition key, now at the head of its queue, for the bus to decide on.
+    case released(EventToStore, seq: Int64, storedAt: Date, next: Hold?)
+    /// A hold was closed; `next` as for `released`.
+    case closed(Hold, next: Hold?)
 }
 
 /// A page of a subscription's stream read from the log.

@@ -2,7 +2,7 @@ public import BespokeCore
 public import Foundation
 
 /// An event to be stored: its encoded envelope and the attributes the bus indexes.
-public struct EventToStore: Sendable {
+public struct EventToStore: Sendable, Equatable {
     public let tenant: TenantID
     public let eventID: String
     public let source: String

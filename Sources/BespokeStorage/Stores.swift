@@ -56,5 +56,39 @@ public protocol InboxStore: Sendable {
     func isProcessed(tenant: TenantID, consumer: String, eventKey: String) async throws -> Bool
 }
 
+/// The product's event catalog.
+public protocol CatalogStore: Sendable {
+    /// Creates or replaces the entry of its type.
+    func putCatalogEntry(_ entry: CatalogEntry) async throws
+    func catalogEntries() async throws -> [CatalogEntry]
+    /// `false` when the type is not in the catalog.
+    func deleteCatalogEntry(type: String) async throws -> Bool
+}
+
+/// Tenants' customization registrations and the log of pushes to their endpoints.
+public protocol CustomizationStore: Sendable {
+    func insertCustomization(_ customization: Customization) async throws
+    /// Replaces a customization of its tenant; `false` when the tenant has none with its id.
+    func updateCustomization(_ customization: Customization) async throws -> Bool
+    /// `false` when the tenant has no customization with that id.
+    func deleteCustomization(tenant: TenantID, id: String) async throws -> Bool
+    func customizations(tenant: TenantID) async throws -> [Customization]
+    /// Every customization of every tenant: the source of the in-memory index.
+    func allCustomizations() async throws -> [Customization]
+    func recordAttempts(_ attempts: [DeliveryAttempt]) async throws
+    /// A customization's most recent push attempts, newest first.
+    func deliveryAttempts(tenant: TenantID, customization: String, limit: Int) async throws -> [DeliveryAttempt]
+}
+
+/// Reading events in custody. (Holds change through ``BusWrite``, in the bus's commits.)
+public protocol HoldStore: Sendable {
+    func hold(tenant: TenantID, id: Int64) async throws -> Hold?
+    /// A tenant's holds in the given states, oldest first.
+    func holds(tenant: TenantID, states: [HoldState], limit: Int) async throws -> [Hold]
+    /// Every active hold (held or waiting) of every tenant, oldest first: read at start-up.
+    func activeHolds() async throws -> [Hold]
+}
+
 /// Everything the platform keeps, as one value a backend provides.
 public typealias PlatformStore = TenantStore & APIKeyStore & SubscriptionStore & EventLogStore & InboxStore
+    & CatalogStore & CustomizationStore & HoldStore

@@ -22,7 +22,7 @@ struct BusAPITests {
     @Test func theOpenAPIDocumentDescribesEveryRoute() async throws {
         let fixture = try await APIFixture.make()
         let router = buildRouter(
-            bus: fixture.platform.bus, tenants: fixture.platform.store, authenticator: fixture.platform.authenticator,
+            bus: fixture.platform.bus, manager: fixture.platform.manager, tenants: fixture.platform.store, authenticator: fixture.platform.authenticator,
             limits: fixture.configuration.http, storeCheck: {}
         )
         let document = String(decoding: OpenAPIDocument.yaml, as: UTF8.self)

@@ -144,6 +144,11 @@ final class InspectingStore: EventBus.Store, Sendable {
         try await inner.deleteSubscription(tenant: tenant, name: name)
     }
     func allSubscriptions() async throws -> [Subscription] { try await inner.allSubscriptions() }
+    func hold(tenant: TenantID, id: Int64) async throws -> Hold? { try await inner.hold(tenant: tenant, id: id) }
+    func holds(tenant: TenantID, states: [HoldState], limit: Int) async throws -> [Hold] {
+        try await inner.holds(tenant: tenant, states: states, limit: limit)
+    }
+    func activeHolds() async throws -> [Hold] { try await inner.activeHolds() }
 }
 
 /// A fast retry policy for tests.

@@ -1,0 +1,147 @@
+import BespokeCore
+import BespokeCustomization
+import BespokeStorage
+import Foundation
+import Hummingbird
+
+/// A tenant's customizations: register its services to observe or intercept the product's
+/// event types, change or delete them, rotate signing secrets, read the push attempt log.
+struct CustomizationsController {
+    let manager: TenantManager
+
+    struct CreateRequest: Decodable {
+        let eventType: String
+        let mode: CustomizationMode
+        let url: String
+        let order: Int?
+        let timeoutMs: Int64?
+        let holdDeadlineMs: Int64?
+        let onDeadline: HoldOutcome?
+        let enabled: Bool?
+    }
+
+    struct UpdateRequest: Decodable {
+        let url: String?
+        let order: Int?
+        let timeoutMs: Int64?
+        let holdDeadlineMs: Int64?
+        let onDeadline: HoldOutcome?
+        let enabled: Bool?
+    }
+
+    struct CustomizationBody: Encodable {
+        let id: String
+        let eventType: String
+        let mode: String
+        let url: String
+        let order: Int
+        let timeoutMs: Int64
+        let holdDeadlineMs: Int64
+        let onDeadline: String
+        let enabled: Bool
+        let disabledReason: String?
+        let createdAt: String
+        /// Shown only when created or rotated.
+        let secret: String?
+
+        init(_ customization: Customization, secret: String? = nil) {
+            self.id = customization.id
+            self.eventType = customization.eventType
+            self.mode = customization.mode.rawValue
+            self.url = customization.url
+            self.order = customization.order
+            self.timeoutMs = customization.timeout.wholeMilliseconds
+            self.holdDeadlineMs = customization.holdDeadline.wholeMilliseconds
+            self.onDeadline = customization.onDeadline.rawValue
+            self.enabled = customization.enabled
+            self.disabledReason = customization.disabledReason
+            self.createdAt = RFC3339.format(customization.createdAt)
+            self.secret = secret
+        }
+    }
+
+    struct CustomizationList: Encodable {
+        let customizations: [CustomizationBody]
+    }
+
+    struct AttemptBody: Encodable {
+        let messageId: String
+        let eventId: String
+        let attemptedAt: String
+        let status: Int?
+        let latencyMs: Double
+        let error: String?
+    }
+
+    struct AttemptList: Encodable {
+        let attempts: [AttemptBody]
+    }
+
+    func addRoutes(to group: RouterGroup<TenantRequestContext>) {
+        group.get("customizations", use: list)
+        group.post("customizations", use: create)
+        group.get("customizations/:id", use: show)
+        group.patch("customizations/:id", use: update)
+        group.delete("customizations/:id", use: delete)
+        group.post("customizations/:id/rotate-secret", use: rotateSecret)
+        group.get("customizations/:id/attempts", use: attempts)
+    }
+
+    @Sendable func list(_ request: Request, context: TenantRequestContext) async throws -> Response {
+        try JSONBody.response(CustomizationList(customizations: manager.customizations(tenant: context.tenant).map { CustomizationBody($0) }))
+    }
+
+    @Sendable func create(_ request: Request, context: TenantRequestContext) async throws -> Response {
+        let body = try await JSONBody.decode(CreateRequest.self, from: request, limit: 16 * 1024)
+        let (customization, secret) = try await manager.register(
+            tenant: context.tenant,
+            TenantManager.Registration(
+                eventType: body.eventType, mode: body.mode, url: body.url, order: body.order,
+                timeout: body.timeoutMs.map(Duration.milliseconds), holdDeadline: body.holdDeadlineMs.map(Duration.milliseconds),
+                onDeadline: body.onDeadline, enabled: body.enabled
+            )
+        )
+        return try JSONBody.response(CustomizationBody(customization, secret: secret), status: .created)
+    }
+
+    @Sendable func show(_ request: Request, context: TenantRequestContext) async throws -> Response {
+        try JSONBody.response(CustomizationBody(try manager.customization(tenant: context.tenant, id: try context.parameters.require("id"))))
+    }
+
+    @Sendable func update(_ request: Request, context: TenantRequestContext) async throws -> Response {
+        let body = try await JSONBody.decode(UpdateRequest.self, from: request, limit: 16 * 1024)
+        let customization = try await manager.update(
+            tenant: context.tenant, id: try context.parameters.require("id"),
+            TenantManager.Changes(
+                url: body.url, order: body.order, timeout: body.timeoutMs.map(Duration.milliseconds),
+                holdDeadline: body.holdDeadlineMs.map(Duration.milliseconds), onDeadline: body.onDeadline, enabled: body.enabled
+            )
+        )
+        return try JSONBody.response(CustomizationBody(customization))
+    }
+
+    @Sendable func delete(_ request: Request, context: TenantRequestContext) async throws -> Response {
+        try await manager.delete(tenant: context.tenant, id: try context.parameters.require("id"))
+        return Response(status: .noContent)
+    }
+
+    @Sendable func rotateSecret(_ request: Request, context: TenantRequestContext) async throws -> Response {
+        let (customization, secret) = try await manager.rotateSecret(tenant: context.tenant, id: try context.parameters.require("id"))
+        return try JSONBody.response(CustomizationBody(customization, secret: secret))
+    }
+
+    @Sendable func attempts(_ request: Request, context: TenantRequestContext) async throws -> Response {
+        let limit = request.uri.queryParameters.get("limit", as: Int.self) ?? 100
+        let attempts = try await manager.attempts(tenant: context.tenant, id: try context.parameters.require("id"), limit: limit)
+        return try JSONBody.response(
+            AttemptList(
+                attempts: attempts.map {
+                    AttemptBody(
+                        messageId: $0.messageID, eventId: $0.eventID, attemptedAt: RFC3339.format($0.attemptedAt), status: $0.status,
+                        latencyMs: $0.latency.seconds * 1000, error: $0.error
+                    )
+                }
+            )
+        )
+    }
+}

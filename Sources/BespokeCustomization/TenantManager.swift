@@ -1,0 +1,272 @@
+public import BespokeBus
+public import BespokeCore
+public import BespokeStorage
+import BespokeWebhooks
+import Foundation
+public import Logging
+
+/// The Tenant Manager: the product's event catalog and each tenant's customizations.
+///
+/// Every change goes to the store first and then to the in-memory ``CustomizationIndex`` the
+/// bus decides from, so it takes effect for the next event admitted. An observer is backed by a
+/// durable bus subscription of its tenant (`customization.<id>`), so its pushes have the bus's
+/// cursor, retries, dead letters and replay.
+public final class TenantManager: Sendable {
+    public typealias Store = CatalogStore & CustomizationStore
+
+    let store: any Store
+    let bus: EventBus
+    public let index: CustomizationIndex
+    public let configuration: CustomizationConfiguration
+    let logger: Logger
+
+    public init(store: any Store, bus: EventBus, index: CustomizationIndex, configuration: CustomizationConfiguration, logger: Logger) {
+        self.store = store
+        self.bus = bus
+        self.index = index
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    // MARK: Catalog
+
+    /// Creates or replaces a catalog entry.
+    /// - Throws: ``BespokeError`` `invalid_request` for a bad type name, schema or field list.
+    @discardableResult
+    public func putCatalogEntry(
+        type: String, summary: String, schema: JSONValue, interceptable: Bool, mutableFields: [String]
+    ) async throws -> CatalogEntry {
+        guard !type.isEmpty, type.utf8.count <= 256 else {
+            throw BespokeError(.invalidRequest, "an event type must be 1-256 characters")
+        }
+        _ = try JSONSchema(schema)
+        guard mutableFields.count <= 100, Set(mutableFields).count == mutableFields.count, mutableFields.allSatisfy({ !$0.isEmpty }) else {
+            throw BespokeError(.invalidRequest, "mutableFields must be distinct, non-empty member names (at most 100)")
+        }
+        if !mutableFields.isEmpty, !interceptable {
+            throw BespokeError(.invalidRequest, "only an interceptable type can have mutableFields")
+        }
+        let entry = CatalogEntry(
+            type: type, summary: String(summary.prefix(1000)), schema: schema, interceptable: interceptable,
+            mutableFields: mutableFields, updatedAt: Date()
+        )
+        try await store.putCatalogEntry(entry)
+        index.put(entry)
+        return entry
+    }
+
+    /// Removes a type from the catalog. Registrations for it stay, but no new one can be made.
+    public func deleteCatalogEntry(type: String) async throws {
+        guard try await store.deleteCatalogEntry(type: type) else { throw BespokeError.notFound("event type") }
+        index.removeCatalogEntry(type)
+    }
+
+    // MARK: Customizations
+
+    /// What a tenant registers.
+    public struct Registration: Sendable {
+        public var eventType: String
+        public var mode: CustomizationMode
+        public var url: String
+        public var order: Int?
+        public var timeout: Duration?
+        public var holdDeadline: Duration?
+        public var onDeadline: HoldOutcome?
+        public var enabled: Bool?
+
+        public init(
+            eventType: String, mode: CustomizationMode, url: String, order: Int? = nil, timeout: Duration? = nil,
+            holdDeadline: Duration? = nil, onDeadline: HoldOutcome? = nil, enabled: Bool? = nil
+        ) {
+            self.eventType = eventType
+            self.mode = mode
+            self.url = url
+            self.order = order
+            self.timeout = timeout
+            self.holdDeadline = holdDeadline
+            self.onDeadline = onDeadline
+            self.enabled = enabled
+        }
+    }
+
+    /// Changes to a registration; nil members stay as they are.
+    public struct Changes: Sendable {
+        public var url: String?
+        public var order: Int?
+        public var timeout: Duration?
+        public var holdDeadline: Duration?
+        public var onDeadline: HoldOutcome?
+        public var enabled: Bool?
+
+        public init(
+            url: String? = nil, order: Int? = nil, timeout: Duration? = nil, holdDeadline: Duration? = nil,
+            onDeadline: HoldOutcome? = nil, enabled: Bool? = nil
+        ) {
+            self.url = url
+            self.order = order
+            self.timeout = timeout
+            self.holdDeadline = holdDeadline
+            self.onDeadline = onDeadline
+            self.enabled = enabled
+        }
+    }
+
+    /// Registers a customization and returns it with its signing secret, which is shown only here.
+    /// - Throws: ``BespokeError`` `unknown_event_type`, `not_interceptable`,
+    ///   `forbidden_endpoint`, `invalid_request`.
+    public func register(tenant: TenantID, _ registration: Registration) async throws -> (Customization, secret: String) {
+        guard let entry = index.catalogEntry(registration.eventType) else {
+            throw BespokeError(.unknownEventType, "'\(registration.eventType)' is not in the product's event catalog")
+        }
+        if registration.mode == .intercept, !entry.interceptable {
+            throw BespokeError(.notInterceptable, "'\(entry.type)' may be observed but not intercepted")
+        }
+        let secret = WebhookSecret.generate()
+        var customization = Customization(
+            id: "cus_" + SecureRandom.hex(12), tenant: tenant, eventType: entry.type, mode: registration.mode,
+            url: registration.url, order: registration.order ?? 0, timeout: registration.timeout ?? configuration.defaultTimeout,
+            holdDeadline: registration.holdDeadline ?? configuration.defaultHoldDeadline,
+            onDeadline: registration.onDeadline ?? .resume, enabled: registration.enabled ?? true, disabledReason: nil,
+            secrets: [SigningSecret(secret: secret.text, expiresAt: nil)], createdAt: Date()
+        )
+        try validate(&customization)
+        if customization.mode == .observe {
+            // One attempt more than the retry schedule has delays: the first push.
+            let policy = DeliveryPolicy(
+                maxAttempts: configuration.retrySchedule.count + 1, initialBackoff: .seconds(1), maxBackoff: .seconds(1),
+                ackTimeout: customization.timeout * 2 + .seconds(5)
+            )
+            _ = try await bus.createSubscription(
+                tenant: tenant, name: customization.subscriptionName, types: [customization.eventType], policy: policy
+            )
+        }
+        do {
+            try await store.insertCustomization(customization)
+        } catch {
+            if customization.mode == .observe { try? await bus.deleteSubscription(tenant: tenant, name: customization.subscriptionName) }
+            throw error
+        }
+        index.put(customization)
+        logger.info(
+            "customization registered",
+            metadata: ["tenant": "\(tenant)", "customization": "\(customization.id)", "type": "\(customization.eventType)",
+                       "mode": "\(customization.mode.rawValue)"]
+        )
+        return (customization, secret.text)
+    }
+
+    /// A customization of the tenant. - Throws: ``BespokeError`` `not_found`.
+    public func customization(tenant: TenantID, id: String) throws(BespokeError) -> Customization {
+        guard let found = index.customization(tenant: tenant, id: id) else { throw BespokeError.notFound("customization") }
+        return found
+    }
+
+    public func customizations(tenant: TenantID) -> [Customization] {
+        index.customizations(tenant: tenant)
+    }
+
+    /// Changes a registration. Enabling it again clears the reason the platform disabled it for.
+    public func update(tenant: TenantID, id: String, _ changes: Changes) async throws -> Customization {
+        var customization = try customization(tenant: tenant, id: id)
+        if let url = changes.url { customization.url = url }
+        if let order = changes.order { customization.order = order }
+        if let timeout = changes.timeout { customization.timeout = timeout }
+        if let holdDeadline = changes.holdDeadline { customization.holdDeadline = holdDeadline }
+        if let onDeadline = changes.onDeadline { customization.onDeadline = onDeadline }
+        if let enabled = changes.enabled {
+            customization.enabled = enabled
+            if enabled { customization.disabledReason = nil }
+        }
+        try validate(&customization)
+        try await save(customization)
+        return customization
+    }
+
+    /// Deletes a registration (an observer's undelivered pushes with it).
+    public func delete(tenant: TenantID, id: String) async throws {
+        let existing = try customization(tenant: tenant, id: id)
+        guard try await store.deleteCustomization(tenant: tenant, id: id) else { throw BespokeError.notFound("customization") }
+        index.remove(tenant: tenant, id: id)
+        if existing.mode == .observe {
+            try? await bus.deleteSubscription(tenant: tenant, name: existing.subscriptionName)
+        }
+    }
+
+    /// Starts signing with a new secret, returned once; the current one keeps signing beside it
+    /// for ``CustomizationConfiguration/secretOverlap``.
+    public func rotateSecret(tenant: TenantID, id: String) async throws -> (Customization, secret: String) {
+        var customization = try customization(tenant: tenant, id: id)
+        let now = Date()
+        let secret = WebhookSecret.generate()
+        let kept = customization.activeSecrets(at: now).map {
+            SigningSecret(secret: $0.secret, expiresAt: min($0.expiresAt ?? .distantFuture, now.addingTimeInterval(configuration.secretOverlap.seconds)))
+        }
+        customization.secrets = [SigningSecret(secret: secret.text, expiresAt: nil)] + kept
+        try await save(customization)
+        return (customization, secret.text)
+    }
+
+    /// The customization's most recent push attempts, newest first.
+    public func attempts(tenant: TenantID, id: String, limit: Int) async throws -> [DeliveryAttempt] {
+        _ = try customization(tenant: tenant, id: id)
+        return try await store.deliveryAttempts(tenant: tenant, customization: id, limit: min(max(limit, 1), 1000))
+    }
+
+    /// The operational event type published, to the tenant's own log, when the platform
+    /// disables one of its endpoints.
+    public static let endpointDisabledType = "bespoke.customization.disabled"
+
+    /// Disables a customization on the platform's initiative (410 Gone, persistent failure)
+    /// and tells its tenant with an operational event.
+    func disable(_ customization: Customization, reason: String) async {
+        guard var current = index.customization(tenant: customization.tenant, id: customization.id), current.enabled else { return }
+        current.enabled = false
+        current.disabledReason = reason
+        do {
+            try await save(current)
+            logger.warning(
+                "endpoint disabled",
+                metadata: ["tenant": "\(current.tenant)", "customization": "\(current.id)", "reason": "\(reason)"]
+            )
+            let event = CloudEvent(
+                id: "disabled-\(current.id)-\(Int(Date().timeIntervalSince1970 * 1000))", source: "/bespoke/platform",
+                type: Self.endpointDisabledType, subject: current.id,
+                data: .object([
+                    "customizationId": .string(current.id), "eventType": .string(current.eventType), "url": .string(current.url),
+                    "reason": .string(reason),
+                ])
+            )
+            _ = try await bus.publish(event, tenant: current.tenant)
+        } catch {
+            logger.error("disabling an endpoint failed", metadata: ["customization": "\(current.id)", "error": "\(error)"])
+        }
+    }
+
+    func recordAttempts(_ attempts: [DeliveryAttempt]) async {
+        do {
+            try await store.recordAttempts(attempts)
+        } catch {
+            logger.warning("recording delivery attempts failed", metadata: ["count": "\(attempts.count)", "error": "\(error)"])
+        }
+    }
+
+    private func save(_ customization: Customization) async throws {
+        guard try await store.updateCustomization(customization) else { throw BespokeError.notFound("customization") }
+        index.put(customization)
+    }
+
+    private func validate(_ customization: inout Customization) throws(BespokeError) {
+        try configuration.outbound.check(customization.url)
+        guard (-1_000_000...1_000_000).contains(customization.order) else {
+            throw BespokeError(.invalidRequest, "order must be between -1000000 and 1000000")
+        }
+        guard customization.timeout >= .milliseconds(100), customization.timeout <= configuration.maxTimeout else {
+            throw BespokeError(.invalidRequest, "timeoutMs must be between 100 and \(configuration.maxTimeout.wholeMilliseconds)")
+        }
+        guard customization.holdDeadline >= .milliseconds(100), customization.holdDeadline <= configuration.maxHoldDeadline else {
+            throw BespokeError(
+                .invalidRequest, "holdDeadlineMs must be between 100 and \(configuration.maxHoldDeadline.wholeMilliseconds)"
+            )
+        }
+    }
+}

@@ -1,0 +1,294 @@
+import AsyncHTTPClient
+public import BespokeBus
+import BespokeCore
+import BespokeStorage
+import BespokeWebhooks
+import Foundation
+public import Logging
+import Metrics
+import NIOCore
+import NIOHTTP1
+public import ServiceLifecycle
+import Synchronization
+
+/// Pushes events to tenants' endpoints: copies to observers, held events to interceptors.
+///
+/// Every push is a CloudEvent in structured mode, signed per Standard Webhooks with the
+/// customization's secrets (both during a rotation). Each endpoint has its own loop and at most
+/// ``CustomizationConfiguration/endpointConcurrency`` pushes in flight, so a slow or failing
+/// endpoint delays only its own tenant's pushes. Failed pushes are retried on the configured
+/// schedule (`Retry-After` is honoured); 410 Gone, or failing for
+/// ``CustomizationConfiguration/disableAfter``, disables the endpoint and tells its tenant with
+/// an operational event. Every attempt is logged.
+public final class WebhookDispatcher: Service {
+    let bus: EventBus
+    let manager: TenantManager
+    let logger: Logger
+    private let failingSince = Mutex<[String: Date]>([:])
+    private let limiters = Mutex<[String: EndpointLimiter]>([:])
+    private let attemptBuffer = Mutex<[DeliveryAttempt]>([])
+
+    public init(bus: EventBus, manager: TenantManager, logger: Logger) {
+        self.bus = bus
+        self.manager = manager
+        self.logger = logger
+    }
+
+    var configuration: CustomizationConfiguration { manager.configuration }
+
+    public func run() async throws {
+        var httpConfiguration = HTTPClient.Configuration(
+            redirectConfiguration: .disallow,
+            timeout: .init(connect: .milliseconds(configuration.connectTimeout.wholeMilliseconds))
+        )
+        httpConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
+        httpConfiguration.decompression = .disabled
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
+        await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await self.pushHeldEvents(client) }
+                group.addTask { await self.superviseObservers(client) }
+                group.addTask { await self.flushAttemptsPeriodically() }
+            }
+        }
+        await flushAttempts()
+        try await client.shutdown()
+        logger.info("webhook dispatcher stopped")
+    }
+
+    // MARK: Interceptors
+
+    private func pushHeldEvents(_ client: HTTPClient) async {
+        await withDiscardingTaskGroup { group in
+            for await hold in bus.heldEvents {
+                group.addTask { await self.push(hold, client: client) }
+            }
+        }
+    }
+
+    /// Pushes a held event to its interceptor until the endpoint accepts it, the retries are
+    /// used up, or the hold moves on; the hold's deadline governs what happens to it then.
+    private func push(_ hold: Hold, client: HTTPClient) async {
+        guard let stage = hold.stage else { return }
+        var failures = 0
+        while !Task.isCancelled {
+            guard let customization = manager.index.customization(tenant: hold.tenant, id: stage.customization),
+                customization.enabled
+            else { return }
+            var event: CloudEvent
+            do {
+                event = try JSONDecoder().decode(CloudEvent.self, from: hold.envelope)
+            } catch {
+                logger.error("a held event does not decode", metadata: ["hold": "\(hold.id)", "error": "\(error)"])
+                return
+            }
+            event.extensions[CloudEvent.holdAttribute] = .string(hold.ticket.description)
+            let outcome = await push(
+                event.encoded(), to: customization, messageID: "\(customization.id)-h\(hold.ticket)", eventID: hold.eventID,
+                traceparent: event.traceparent, client: client
+            )
+            if outcome.succeeded {
+                do {
+                    try await bus.markPushed(hold)
+                } catch {
+                    logger.debug("recording a push failed", metadata: ["hold": "\(hold.id)", "error": "\(error)"])
+                }
+                return
+            }
+            if outcome.gone {
+                await manager.disable(customization, reason: "the endpoint answered 410 Gone")
+                return
+            }
+            failures += 1
+            guard failures <= configuration.retrySchedule.count else { return }
+            let delay = max(outcome.retryAfter ?? .zero, configuration.retryDelay(afterFailures: failures))
+            guard Date().addingTimeInterval(delay.seconds) < stage.deadline else { return }
+            try? await Task.sleep(for: delay)
+            // Resumed, cancelled or lapsed meanwhile: nothing more to push.
+            guard let current = try? await bus.hold(tenant: hold.tenant, id: hold.id), current.state == .held,
+                current.step == hold.step
+            else { return }
+        }
+    }
+
+    // MARK: Observers
+
+    /// Keeps one loop running per enabled observer, picking up registration changes.
+    private func superviseObservers(_ client: HTTPClient) async {
+        var running: [String: Task<Void, Never>] = [:]
+        while !Task.isCancelled {
+            let wanted = Dictionary(uniqueKeysWithValues: manager.index.enabledObservers().map { ($0.id, $0) })
+            for (id, task) in running where wanted[id] == nil {
+                task.cancel()
+                running[id] = nil
+            }
+            for (id, customization) in wanted where running[id] == nil {
+                running[id] = Task { await self.observe(customization, client: client) }
+            }
+            try? await Task.sleep(for: configuration.reconcileInterval)
+        }
+        for task in running.values { task.cancel() }
+        for task in running.values { await task.value }
+    }
+
+    private func observe(_ registered: Customization, client: HTTPClient) async {
+        let tenant = registered.tenant
+        let subscription = registered.subscriptionName
+        while !Task.isCancelled {
+            guard let customization = manager.index.customization(tenant: tenant, id: registered.id), customization.enabled else { return }
+            let deliveries: [Delivery]
+            do {
+                deliveries = try await bus.receive(
+                    tenant: tenant, subscription: subscription, max: configuration.endpointConcurrency, wait: .seconds(1)
+                )
+            } catch {
+                if Task.isCancelled || !bus.isRunning { return }
+                logger.warning("receiving an observer's events failed", metadata: ["customization": "\(registered.id)", "error": "\(error)"])
+                try? await Task.sleep(for: .seconds(1))
+                continue
+            }
+            await withDiscardingTaskGroup { group in
+                for delivery in deliveries {
+                    group.addTask { await self.deliver(delivery, to: customization, client: client) }
+                }
+            }
+        }
+    }
+
+    private func deliver(_ delivery: Delivery, to registered: Customization, client: HTTPClient) async {
+        // As registered now: the URL or the secrets may have changed while the loop waited.
+        guard let customization = manager.index.customization(tenant: registered.tenant, id: registered.id) else { return }
+        let outcome = await push(
+            delivery.envelope, to: customization, messageID: "\(customization.id)-\(delivery.eventSeq)", eventID: delivery.eventID,
+            traceparent: nil, client: client
+        )
+        let tenant = customization.tenant
+        let subscription = customization.subscriptionName
+        do {
+            if outcome.succeeded {
+                try await bus.ack(tenant: tenant, subscription: subscription, [delivery.receipt])
+            } else if outcome.gone {
+                await manager.disable(customization, reason: "the endpoint answered 410 Gone")
+                try await bus.nack(tenant: tenant, subscription: subscription, delivery.receipt, reason: outcome.reason, retryAfter: .seconds(60))
+            } else {
+                let delay = max(outcome.retryAfter ?? .zero, configuration.retryDelay(afterFailures: delivery.attempts + 1))
+                try await bus.nack(tenant: tenant, subscription: subscription, delivery.receipt, reason: outcome.reason, retryAfter: delay)
+            }
+        } catch {
+            // The lease lapses and the push is made again (at-least-once).
+            logger.debug("settling a push failed", metadata: ["customization": "\(customization.id)", "error": "\(error)"])
+        }
+    }
+
+    // MARK: Pushing
+
+    /// One signed push, within the endpoint's concurrency limit; logged and counted.
+    private func push(
+        _ body: Data, to customization: Customization, messageID: String, eventID: String, traceparent: String?, client: HTTPClient
+    ) async -> PushOutcome
+    {
+        let limiter = limiters.withLock { limiters in
+            if let existing = limiters[customization.id] { return existing }
+            let created = EndpointLimiter(limit: configuration.endpointConcurrency)
+            limiters[customization.id] = created
+            return created
+        }
+        let attemptedAt = Date()
+        let outcome = await limiter.withSlot { await self.send(body, to: customization, messageID: messageID, traceparent: traceparent, client: client) }
+        attemptBuffer.withLock {
+            $0.append(
+                DeliveryAttempt(
+                    tenant: customization.tenant, customization: customization.id, messageID: messageID, eventID: eventID,
+                    attemptedAt: attemptedAt, status: outcome.status, latency: outcome.latency, error: outcome.error
+                )
+            )
+        }
+        let dimensions = [("tenant", customization.tenant.rawValue), ("outcome", outcome.succeeded ? "success" : "failure")]
+        Counter(label: "bespoke_webhook_pushes_total", dimensions: dimensions).increment()
+        Timer(label: "bespoke_webhook_push_duration", dimensions: [("tenant", customization.tenant.rawValue)])
+            .recordNanoseconds(Int64(outcome.latency.seconds * 1e9))
+        await track(outcome, of: customization)
+        return outcome
+    }
+
+    private func send(
+        _ body: Data, to customization: Customization, messageID: String, traceparent: String?, client: HTTPClient
+    ) async -> PushOutcome {
+        let started = ContinuousClock.now
+        do {
+            try configuration.outbound.check(customization.url)
+        } catch {
+            return PushOutcome(status: nil, latency: .zero, error: error.message, retryAfter: nil)
+        }
+        let secrets = customization.activeSecrets(at: Date()).compactMap { try? WebhookSecret($0.secret) }
+        var request = HTTPClientRequest(url: customization.url)
+        request.method = .POST
+        request.headers.add(name: "content-type", value: "application/cloudevents+json")
+        request.headers.add(name: "user-agent", value: "Bespoke-Webhooks/1")
+        for (name, value) in WebhookSignature.headers(
+            id: messageID, timestamp: Int64(Date().timeIntervalSince1970), body: body, secrets: secrets
+        ) {
+            request.headers.add(name: name, value: value)
+        }
+        if let traceparent { request.headers.add(name: "traceparent", value: traceparent) }
+        request.body = .bytes(ByteBuffer(bytes: body))
+        do {
+            let response = try await client.execute(request, timeout: .milliseconds(customization.timeout.wholeMilliseconds))
+            // Read (and drop) what the endpoint answers, within bounds, so the connection can be reused.
+            _ = try? await response.body.collect(upTo: 64 * 1024)
+            let retryAfter = response.headers.first(name: "retry-after").flatMap(Int.init).map { Duration.seconds(max(0, $0)) }
+            let code = Int(response.status.code)
+            let failure = (200..<300).contains(code) ? nil : "endpoint answered \(code)"
+            return PushOutcome(status: code, latency: ContinuousClock.now - started, error: failure, retryAfter: retryAfter)
+        } catch {
+            return PushOutcome(status: nil, latency: ContinuousClock.now - started, error: Self.describe(error), retryAfter: nil)
+        }
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        if let error = error as? HTTPClientError {
+            switch error {
+            case .deadlineExceeded, .readTimeout: return "timed out"
+            case .connectTimeout: return "connection timed out"
+            default: return "HTTP error: \(error)"
+            }
+        }
+        return "could not connect: \(error)"
+    }
+
+    /// Disables an endpoint that has failed every push for ``CustomizationConfiguration/disableAfter``.
+    private func track(_ outcome: PushOutcome, of customization: Customization) async {
+        let now = Date()
+        let since = failingSince.withLock { failing -> Date? in
+            if outcome.succeeded {
+                failing[customization.id] = nil
+                return nil
+            }
+            if let since = failing[customization.id] { return since }
+            failing[customization.id] = now
+            return now
+        }
+        guard let since, now.timeIntervalSince(since) >= configuration.disableAfter.seconds else { return }
+        failingSince.withLock { $0[customization.id] = nil }
+        await manager.disable(
+            customization, reason: "every push failed for \(Int(now.timeIntervalSince(since)))s (last: \(outcome.reason))"
+        )
+    }
+
+    // MARK: Attempt log
+
+    private func flushAttemptsPeriodically() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(100))
+            await flushAttempts()
+        }
+    }
+
+    private func flushAttempts() async {
+        let attempts = attemptBuffer.withLock { buffer in
+            defer { buffer.removeAll() }
+            return buffer
+        }
+        if !attempts.isEmpty { await manager.recordAttempts(attempts) }
+    }
+}

@@ -1,0 +1,171 @@
+import BespokeCore
+import BespokeStorage
+import Foundation
+import GRDB
+
+extension SQLiteStore: CatalogStore {
+    public func putCatalogEntry(_ entry: CatalogEntry) async throws {
+        let schema = String(decoding: try JSONEncoder().encode(entry.schema), as: UTF8.self)
+        let fields = try Self.encode(entry.mutableFields)
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO event_catalog (type, summary, schema, interceptable, mutable_fields, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (type) DO UPDATE SET summary = excluded.summary, schema = excluded.schema,
+                        interceptable = excluded.interceptable, mutable_fields = excluded.mutable_fields,
+                        updated_at = excluded.updated_at
+                    """,
+                arguments: [entry.type, entry.summary, schema, entry.interceptable, fields, entry.updatedAt.timeIntervalSince1970]
+            )
+        }
+    }
+
+    public func catalogEntries() async throws -> [CatalogEntry] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM event_catalog ORDER BY type").map { row in
+                let schema: String = row["schema"]
+                let fields: String = row["mutable_fields"]
+                return CatalogEntry(
+                    type: row["type"], summary: row["summary"],
+                    schema: try JSONDecoder().decode(JSONValue.self, from: Data(schema.utf8)),
+                    interceptable: row["interceptable"],
+                    mutableFields: try JSONDecoder().decode([String].self, from: Data(fields.utf8)),
+                    updatedAt: Date(timeIntervalSince1970: row["updated_at"])
+                )
+            }
+        }
+    }
+
+    public func deleteCatalogEntry(type: String) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM event_catalog WHERE type = ?", arguments: [type])
+            return db.changesCount > 0
+        }
+    }
+}
+
+extension SQLiteStore: CustomizationStore {
+    private struct StoredSecret: Codable {
+        let secret: String
+        let expiresAt: Double?
+    }
+
+    public func insertCustomization(_ customization: Customization) async throws {
+        let arguments = try Self.arguments(customization)
+        try await Self.mapConflict("customization '\(customization.id)'") {
+            try await pool.write { db in
+                try db.execute(
+                    sql: """
+                        INSERT INTO customizations (url, sort_order, timeout_ms, hold_deadline_ms, on_deadline, enabled,
+                            disabled_reason, secrets, id, tenant_id, event_type, mode, created_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: arguments
+                        + [customization.eventType, customization.mode.rawValue, customization.createdAt.timeIntervalSince1970]
+                )
+            }
+        }
+    }
+
+    public func updateCustomization(_ customization: Customization) async throws -> Bool {
+        let arguments = try Self.arguments(customization)
+        return try await pool.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE customizations SET url = ?, sort_order = ?, timeout_ms = ?, hold_deadline_ms = ?, on_deadline = ?,
+                        enabled = ?, disabled_reason = ?, secrets = ?
+                    WHERE id = ? AND tenant_id = ?
+                    """,
+                arguments: arguments
+            )
+            return db.changesCount > 0
+        }
+    }
+
+    public func deleteCustomization(tenant: TenantID, id: String) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM customizations WHERE id = ? AND tenant_id = ?", arguments: [id, tenant.rawValue])
+            return db.changesCount > 0
+        }
+    }
+
+    public func customizations(tenant: TenantID) async throws -> [Customization] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM customizations WHERE tenant_id = ? ORDER BY created_at, id", arguments: [tenant.rawValue])
+                .map(Self.customization)
+        }
+    }
+
+    public func allCustomizations() async throws -> [Customization] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM customizations ORDER BY tenant_id, created_at, id").map(Self.customization)
+        }
+    }
+
+    public func recordAttempts(_ attempts: [DeliveryAttempt]) async throws {
+        guard !attempts.isEmpty else { return }
+        try await pool.write { db in
+            let statement = try db.cachedStatement(
+                sql: """
+                    INSERT INTO delivery_attempts (tenant_id, customization_id, message_id, event_id, attempted_at, status,
+                        latency_us, error)
+                    SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM customizations WHERE id = ?2 AND tenant_id = ?1)
+                    """
+            )
+            for attempt in attempts {
+                try statement.execute(arguments: [
+                    attempt.tenant.rawValue, attempt.customization, attempt.messageID, attempt.eventID,
+                    attempt.attemptedAt.timeIntervalSince1970, attempt.status, attempt.latency.wholeMilliseconds * 1000
+                        + (attempt.latency.components.attoseconds / 1_000_000_000_000) % 1000,
+                    attempt.error,
+                ])
+            }
+        }
+    }
+
+    public func deliveryAttempts(tenant: TenantID, customization: String, limit: Int) async throws -> [DeliveryAttempt] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: "SELECT * FROM delivery_attempts WHERE tenant_id = ? AND customization_id = ? ORDER BY id DESC LIMIT ?",
+                arguments: [tenant.rawValue, customization, limit]
+            ).map { row in
+                DeliveryAttempt(
+                    tenant: TenantID(trusted: row["tenant_id"]), customization: row["customization_id"],
+                    messageID: row["message_id"], eventID: row["event_id"],
+                    attemptedAt: Date(timeIntervalSince1970: row["attempted_at"]), status: row["status"],
+                    latency: .microseconds(row["latency_us"] as Int64), error: row["error"]
+                )
+            }
+        }
+    }
+
+    /// The mutable columns, then id and tenant (the `UPDATE`'s order; the `INSERT` follows it).
+    private static func arguments(_ customization: Customization) throws -> StatementArguments {
+        let secrets = try JSONEncoder().encode(
+            customization.secrets.map { StoredSecret(secret: $0.secret, expiresAt: $0.expiresAt?.timeIntervalSince1970) }
+        )
+        return [
+            customization.url, customization.order, customization.timeout.wholeMilliseconds,
+            customization.holdDeadline.wholeMilliseconds, customization.onDeadline.rawValue, customization.enabled,
+            customization.disabledReason, String(decoding: secrets, as: UTF8.self), customization.id,
+            customization.tenant.rawValue,
+        ]
+    }
+
+    private static func customization(_ row: Row) throws -> Customization {
+        let secrets: String = row["secrets"]
+        return Customization(
+            id: row["id"], tenant: TenantID(trusted: row["tenant_id"]), eventType: row["event_type"],
+            mode: CustomizationMode(rawValue: row["mode"]) ?? .observe, url: row["url"], order: row["sort_order"],
+            timeout: .milliseconds(row["timeout_ms"] as Int64), holdDeadline: .milliseconds(row["hold_deadline_ms"] as Int64),
+            onDeadline: HoldOutcome(rawValue: row["on_deadline"]) ?? .resume, enabled: row["enabled"],
+            disabledReason: row["disabled_reason"],
+            secrets: try JSONDecoder().decode([StoredSecret].self, from: Data(secrets.utf8)).map {
+                SigningSecret(secret: $0.secret, expiresAt: $0.expiresAt.map(Date.init(timeIntervalSince1970:)))
+            },
+            createdAt: Date(timeIntervalSince1970: row["created_at"])
+        )
+    }
+}

@@ -1,0 +1,117 @@
+public import BespokeCore
+public import Foundation
+
+/// How a tenant's service takes part in the flow of an event type.
+public enum CustomizationMode: String, Sendable, Codable, CaseIterable {
+    /// A copy of each event is pushed to the endpoint; the product's flow never waits for it.
+    case observe
+    /// Each event is held in the bus's custody and pushed to the endpoint; the product's
+    /// consumers see it only once the tenant's service resumes it.
+    case intercept
+}
+
+/// What happens to a held event when its hold deadline passes.
+public enum HoldOutcome: String, Sendable, Codable, CaseIterable {
+    /// Released unchanged, as if the interceptor had resumed it.
+    case resume
+    /// Dropped: the product never sees it.
+    case cancel
+    /// Kept aside as a dead letter of the hold, for an operator to look at.
+    case deadLetter = "dead-letter"
+}
+
+/// A key that signs the webhooks of a customization (Standard Webhooks `whsec_...`).
+public struct SigningSecret: Sendable, Equatable {
+    public let secret: String
+    /// When a rotated-out secret stops being used; nil for the current one.
+    public let expiresAt: Date?
+
+    public init(secret: String, expiresAt: Date?) {
+        self.secret = secret
+        self.expiresAt = expiresAt
+    }
+}
+
+/// A tenant's registration of one of its services for one event type of the product.
+public struct Customization: Sendable, Equatable {
+    /// `cus_` followed by 24 hex digits.
+    public let id: String
+    public let tenant: TenantID
+    public let eventType: String
+    public let mode: CustomizationMode
+    /// Where events are pushed (http or https).
+    public var url: String
+    /// Among several interceptors of the same type, lower orders see the event first.
+    public var order: Int
+    /// The longest one push may take, connection included.
+    public var timeout: Duration
+    /// How long an intercepted event may stay held by this customization.
+    public var holdDeadline: Duration
+    /// What happens when the hold deadline passes.
+    public var onDeadline: HoldOutcome
+    public var enabled: Bool
+    /// Why the platform disabled it (410 Gone, persistent failure); nil when enabled by the tenant.
+    public var disabledReason: String?
+    /// Signing secrets, the current one first; during a rotation the previous one too.
+    public var secrets: [SigningSecret]
+    public let createdAt: Date
+
+    public init(
+        id: String, tenant: TenantID, eventType: String, mode: CustomizationMode, url: String, order: Int,
+        timeout: Duration, holdDeadline: Duration, onDeadline: HoldOutcome, enabled: Bool, disabledReason: String?,
+        secrets: [SigningSecret], createdAt: Date
+    ) {
+        self.id = id
+        self.tenant = tenant
+        self.eventType = eventType
+        self.mode = mode
+        self.url = url
+        self.order = order
+        self.timeout = timeout
+        self.holdDeadline = holdDeadline
+        self.onDeadline = onDeadline
+        self.enabled = enabled
+        self.disabledReason = disabledReason
+        self.secrets = secrets
+        self.createdAt = createdAt
+    }
+
+    /// The bus subscription an observer's pushes are delivered from.
+    public var subscriptionName: String { "customization.\(id)" }
+
+    /// The secrets still in use at `date`.
+    public func activeSecrets(at date: Date) -> [SigningSecret] {
+        secrets.filter { ($0.expiresAt ?? .distantFuture) > date }
+    }
+}
+
+/// One push of an event to a customization's endpoint, as logged.
+public struct DeliveryAttempt: Sendable, Equatable {
+    public let tenant: TenantID
+    public let customization: String
+    /// The webhook message id (`webhook-id`).
+    public let messageID: String
+    public let eventID: String
+    public let attemptedAt: Date
+    /// The HTTP status, nil when no response came (connection refused, timeout).
+    public let status: Int?
+    public let latency: Duration
+    public let error: String?
+
+    public init(
+        tenant: TenantID, customization: String, messageID: String, eventID: String, attemptedAt: Date, status: Int?,
+        latency: Duration, error: String?
+    ) {
+        self.tenant = tenant
+        self.customization = customization
+        self.messageID = messageID
+        self.eventID = eventID
+        self.attemptedAt = attemptedAt
+        self.status = status
+        self.latency = latency
+        self.error = error
+    }
+
+    /// Whether the endpoint accepted the event (2xx).
+    public var succeeded: Bool { status.map { (200..<300).contains($0) } ?? false }
+}

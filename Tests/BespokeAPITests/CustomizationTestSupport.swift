@@ -1,0 +1,97 @@
+import BespokeBus
+import BespokeCore
+import BespokeCustomization
+import BespokeServer
+import BespokeStorage
+import Foundation
+import HummingbirdTesting
+import Testing
+
+/// Customization tests: a platform that may push to loopback, with a retry schedule
+/// compressed from hours to milliseconds.
+extension APIFixture {
+    static func customizable(
+        schedule: [Duration] = [.milliseconds(100), .milliseconds(200), .milliseconds(300)],
+        configure: (inout BespokeConfiguration) -> Void = { _ in }
+    ) async throws -> APIFixture {
+        try await make { configuration in
+            configuration.customization.outbound.allowLoopback = true
+            configuration.customization.retrySchedule = schedule
+            configuration.customization.reconcileInterval = .milliseconds(20)
+            configuration.bus.holdDeadlineCheckInterval = .milliseconds(20)
+            configure(&configuration)
+        }
+    }
+
+    var bus: EventBus { platform.bus }
+
+    /// Puts an event type in the catalog: data `{orderId: string, note?: string, units?: integer}`.
+    func catalog(
+        _ type: String, interceptable: Bool = true, mutableFields: [String] = ["note"], client: any TestClientProtocol
+    ) async throws {
+        let schema = #"{"type":"object","required":["orderId"],"properties":{"orderId":{"type":"string"},"note":{"type":"string","maxLength":20},"units":{"type":"integer","minimum":1}}}"#
+        let fields = mutableFields.map { "\"\($0)\"" }.joined(separator: ",")
+        let response = try await client.call(
+            .put, "/v1/admin/catalog/\(type)", token: adminToken,
+            json: #"{"summary":"test type","schema":\#(schema),"interceptable":\#(interceptable),"mutableFields":[\#(fields)]}"#
+        )
+        #expect(response.status == .created || response.status == .ok, "catalog: \(response.text)")
+    }
+
+    /// Registers a customization of `tenant` and returns its id and secret.
+    func register(
+        _ tenant: String = "acme", type: String, mode: String, url: String, extra: String = "", client: any TestClientProtocol
+    ) async throws -> (id: String, secret: String) {
+        let response = try await client.call(
+            .post, "/v1/tenants/\(tenant)/customizations", token: key(tenant),
+            json: #"{"eventType":"\#(type)","mode":"\#(mode)","url":"\#(url)"\#(extra)}"#
+        )
+        #expect(response.status == .created, "register: \(response.text)")
+        return (try #require(response.json["id"] as? String), try #require(response.json["secret"] as? String))
+    }
+
+    func key(_ tenant: String) -> String { tenant == "acme" ? acmeKey : globexKey }
+
+    /// Publishes an event over HTTP and returns the receipt.
+    @discardableResult
+    func publish(
+        _ tenant: String = "acme", id: String, type: String, key partitionKey: String? = nil, data: String = #"{"orderId":"o-1"}"#,
+        client: any TestClientProtocol
+    ) async throws -> [String: Any] {
+        let keyAttribute = partitionKey.map { #","partitionkey":"\#($0)""# } ?? ""
+        let response = try await client.call(
+            .post, "/v1/tenants/\(tenant)/events", token: key(tenant),
+            json: #"{"specversion":"1.0","id":"\#(id)","source":"/shop","type":"\#(type)","data":\#(data)\#(keyAttribute)}"#
+        )
+        #expect(response.status == .created, "publish: \(response.text)")
+        return response.json
+    }
+
+    /// Creates the product's in-process consumer of `tenant`'s `Order*` events.
+    func productSubscribes(_ tenant: String = "acme") async throws {
+        _ = try await bus.createSubscription(tenant: TenantID(trusted: tenant), name: "product", types: ["Order*"])
+    }
+
+    /// What the product's in-process consumer of `tenant` receives within `wait`; acked.
+    func productReceives(_ tenant: String = "acme", wait: Duration = .milliseconds(500), max: Int = 50) async throws -> [CloudEvent] {
+        let tenantID = TenantID(trusted: tenant)
+        let deadline = ContinuousClock.now + wait
+        var events: [CloudEvent] = []
+        repeat {
+            let batch = try await bus.receive(tenant: tenantID, subscription: "product", max: max, wait: .milliseconds(50))
+            if !batch.isEmpty { try await bus.ack(tenant: tenantID, subscription: "product", batch.map(\.receipt)) }
+            events += try batch.map { try $0.event() }
+        } while ContinuousClock.now < deadline
+        return events
+    }
+
+    /// Waits until `condition` holds; fails after `timeout`.
+    func eventually(_ what: String, timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        Issue.record("timed out waiting until \(what)")
+    }
+}

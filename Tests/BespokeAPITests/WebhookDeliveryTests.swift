@@ -1,0 +1,191 @@
+import BespokeCore
+import BespokeWebhooks
+import Foundation
+import Synchronization
+import HummingbirdTesting
+import Testing
+
+/// Pushes that fail, endpoints that go away or are slow, registrations that are refused.
+@Suite("Webhook delivery: retries, disabling, isolation, outbound safety")
+struct WebhookDeliveryTests {
+    @Test func aReceiverThatIsDownGetsTheEventOnceItIsBack() async throws {
+        let fixture = try await APIFixture.customizable()
+        // Down (503, then a refused connection is simulated by 500) for two attempts, then up.
+        let receiver = try await WebhookReceiver.start { index, _ in index < 2 ? (503, ["Retry-After": "0"]) : (200, [:]) }
+        defer { receiver.stop() }
+        try await fixture.test { client in
+            try await fixture.catalog("OrderSubmitted", client: client)
+            let (id, _) = try await fixture.register(type: "OrderSubmitted", mode: "observe", url: receiver.url, client: client)
+            try await fixture.publish(id: "o-1", type: "OrderSubmitted", client: client)
+            let pushes = try await receiver.waitFor(3)
+            #expect(pushes.map(\.eventID) == ["o-1", "o-1", "o-1"])
+            // The same message id on every attempt, so the receiver can deduplicate.
+            #expect(Set(pushes.compactMap { $0.headers["webhook-id"] }).count == 1)
+            try await fixture.eventually("three attempts are logged") {
+                let log = try await client.call(.get, "/v1/tenants/acme/customizations/\(id)/attempts", token: fixture.acmeKey)
+                return (log.json["attempts"] as? [[String: Any]])?.compactMap { $0["status"] as? Int } == [200, 503, 503]
+            }
+            try await Task.sleep(for: .milliseconds(400))
+            #expect(receiver.all.count == 3)
+        }
+    }
+
+    @Test func aPushThatNeverSucceedsIsDeadLetteredAndCanBeReplayed() async throws {
+        let fixture = try await APIFixture.customizable(schedule: [.milliseconds(50), .milliseconds(50)])
+        let healthy = ManagedAtomicFlag()
+        let receiver = try await WebhookReceiver.start { _, _ in healthy.isSet ? (200, [:]) : (500, [:]) }
+        defer { receiver.stop() }
+        try await fixture.test { client in
+            try await fixture.catalog("OrderSubmitted", client: client)
+            let (id, _) = try await fixture.register(type: "OrderSubmitted", mode: "observe", url: receiver.url, client: client)
+            try await fixture.publish(id: "o-1", type: "OrderSubmitted", client: client)
+            try await receiver.waitFor(3)
+            // Three attempts (the schedule has two delays), then a dead letter of the observer's subscription.
+            let letters = "/v1/tenants/acme/subscriptions/customization.\(id)/dead-letters"
+            try await fixture.eventually("the push is dead-lettered") {
+                let page = try await client.call(.get, letters, token: fixture.acmeKey)
+                return (page.json["deadLetters"] as? [[String: Any]])?.first?["eventId"] as? String == "o-1"
+            }
+            #expect(receiver.all.count == 3)
+            // Replay once the endpoint is fixed.
+            healthy.set()
+            let replay = try await client.call(.post, letters + "/redrive", token: fixture.acmeKey, json: #"{"all":true}"#)
+            #expect(replay.json["redriven"] as? Int == 1)
+            let pushes = try await receiver.waitFor(4)
+            #expect(pushes.last?.eventID == "o-1")
+        }
+    }
+
+    @Test func anEndpointFailingPersistentlyIsDisabledAndItsTenantIsTold() async throws {
+        let fixture = try await APIFixture.customizable(schedule: Array(repeating: .milliseconds(50), count: 50)) {
+            $0.customization.disableAfter = .milliseconds(300)
+        }
+        let receiver = try await WebhookReceiver.start { _, _ in (500, [:]) }
+        defer { receiver.stop() }
+        try await fixture.test { client in
+            try await fixture.catalog("OrderSubmitted", client: client)
+            _ = try await fixture.bus.createSubscription(tenant: TenantID(trusted: "acme"), name: "ops", types: ["bespoke.*"])
+            let (id, _) = try await fixture.register(type: "OrderSubmitted", mode: "observe", url: receiver.url, client: client)
+            try await fixture.publish(id: "o-1", type: "OrderSubmitted", client: client)
+            try await fixture.eventually("the endpoint is disabled") {
+                let shown = try await client.call(.get, "/v1/tenants/acme/customizations/\(id)", token: fixture.acmeKey)
+                return shown.json["enabled"] as? Bool == false
+            }
+            let shown = try await client.call(.get, "/v1/tenants/acme/customizations/\(id)", token: fixture.acmeKey)
+            #expect((shown.json["disabledReason"] as? String)?.contains("every push failed") == true)
+            let ops = try await fixture.bus.receive(tenant: TenantID(trusted: "acme"), subscription: "ops", max: 10, wait: .seconds(2))
+            let event = try #require(try ops.first?.event())
+            #expect(event.type == "bespoke.customization.disabled")
+            #expect(event.data?["customizationId"] == .string(id))
+            // Disabled: no more pushes.
+            try await Task.sleep(for: .milliseconds(300))
+            let count = receiver.all.count
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(receiver.all.count == count)
+        }
+    }
+
+    @Test func aGoneEndpointIsDisabledAtOnce() async throws {
+        let fixture = try await APIFixture.customizable()
+        let receiver = try await WebhookReceiver.start { _, _ in (410, [:]) }
+        defer { receiver.stop() }
+        try await fixture.test { client in
+            try await fixture.catalog("OrderAwaitingValidation", client: client)
+            let (id, _) = try await fixture.register(type: "OrderAwaitingValidation", mode: "intercept", url: receiver.url, client: client)
+            try await fixture.publish(id: "o-1", type: "OrderAwaitingValidation", client: client)
+            try await fixture.eventually("the endpoint is disabled") {
+                let shown = try await client.call(.get, "/v1/tenants/acme/customizations/\(id)", token: fixture.acmeKey)
+                return (shown.json["disabledReason"] as? String)?.contains("410") == true
+            }
+            #expect(receiver.all.count == 1)
+        }
+    }
+
+    @Test func aSlowEndpointOfOneTenantDoesNotDelayAnotherTenantsPushes() async throws {
+        let fixture = try await APIFixture.customizable()
+        let slow = try await WebhookReceiver.start { _, _ in
+            try? await Task.sleep(for: .seconds(2))
+            return (200, [:])
+        }
+        let fast = try await WebhookReceiver.start()
+        defer { slow.stop(); fast.stop() }
+        try await fixture.test { client in
+            try await fixture.catalog("OrderSubmitted", client: client)
+            _ = try await fixture.register("acme", type: "OrderSubmitted", mode: "observe", url: slow.url, client: client)
+            _ = try await fixture.register("globex", type: "OrderSubmitted", mode: "observe", url: fast.url, client: client)
+            for index in 0..<40 {
+                try await fixture.publish("acme", id: "a-\(index)", type: "OrderSubmitted", client: client)
+            }
+            let started = ContinuousClock.now
+            for index in 0..<10 {
+                try await fixture.publish("globex", id: "g-\(index)", type: "OrderSubmitted", client: client)
+            }
+            try await fast.waitFor(10, timeout: .seconds(5))
+            let elapsed = ContinuousClock.now - started
+            // Acme's endpoint takes 2 s a push, 4 at a time; globex's pushes do not queue behind them.
+            #expect(elapsed < .seconds(1.5), "globex's pushes took \(elapsed)")
+            #expect(slow.all.count <= 8)
+        }
+    }
+
+    @Test func registrationsAreValidated() async throws {
+        let fixture = try await APIFixture.make()  // Outbound policy as in production: public addresses only.
+        try await fixture.test { client in
+            try await fixture.catalog("OrderSubmitted", interceptable: false, mutableFields: [], client: client)
+            let base = "/v1/tenants/acme/customizations"
+            for url in ["http://127.0.0.1:9/hook", "http://10.1.2.3/hook", "http://169.254.169.254/latest", "http://[::1]/x", "http://localhost/x"] {
+                let refused = try await client.call(
+                    .post, base, token: fixture.acmeKey, json: #"{"eventType":"OrderSubmitted","mode":"observe","url":"\#(url)"}"#
+                )
+                #expect(refused.errorCode == "forbidden_endpoint", "\(url): \(refused.text)")
+            }
+            let scheme = try await client.call(
+                .post, base, token: fixture.acmeKey, json: #"{"eventType":"OrderSubmitted","mode":"observe","url":"ftp://example.com/x"}"#
+            )
+            #expect(scheme.errorCode == "forbidden_endpoint")
+            let unknown = try await client.call(
+                .post, base, token: fixture.acmeKey, json: #"{"eventType":"Nope","mode":"observe","url":"http://127.0.0.1/x"}"#
+            )
+            #expect(unknown.errorCode == "unknown_event_type")
+            let notInterceptable = try await client.call(
+                .post, base, token: fixture.acmeKey, json: #"{"eventType":"OrderSubmitted","mode":"intercept","url":"http://127.0.0.1/x"}"#
+            )
+            #expect(notInterceptable.errorCode == "not_interceptable")
+            let badMode = try await client.call(
+                .post, base, token: fixture.acmeKey, json: #"{"eventType":"OrderSubmitted","mode":"watch","url":"http://127.0.0.1/x"}"#
+            )
+            #expect(badMode.errorCode == "invalid_request")
+            // The catalog is the operator's: a tenant key cannot change it.
+            #expect(try await client.call(.get, "/v1/admin/catalog", token: fixture.acmeKey).status == .unauthorized)
+            let badSchema = try await client.call(.put, "/v1/admin/catalog/X", token: fixture.adminToken, json: #"{"schema":3}"#)
+            #expect(badSchema.errorCode == "invalid_request")
+        }
+    }
+
+    @Test func aRotatedSecretSignsBesideTheNewOneUntilTheOverlapEnds() async throws {
+        let fixture = try await APIFixture.customizable()
+        let receiver = try await WebhookReceiver.start()
+        defer { receiver.stop() }
+        try await fixture.test { client in
+            try await fixture.catalog("OrderSubmitted", client: client)
+            let (id, old) = try await fixture.register(type: "OrderSubmitted", mode: "observe", url: receiver.url, client: client)
+            let rotated = try await client.call(.post, "/v1/tenants/acme/customizations/\(id)/rotate-secret", token: fixture.acmeKey)
+            let new = try #require(rotated.json["secret"] as? String)
+            #expect(new != old)
+            #expect(try await client.call(.get, "/v1/tenants/acme/customizations/\(id)", token: fixture.acmeKey).json["secret"] == nil)
+            try await fixture.publish(id: "o-1", type: "OrderSubmitted", client: client)
+            let push = try #require(try await receiver.waitFor(1).first)
+            #expect(push.headers["webhook-signature"]?.split(separator: " ").count == 2)
+            for secret in [old, new] {
+                try WebhookSignature.verify(body: push.body, header: { push.headers[$0] }, secrets: [try WebhookSecret(secret)])
+            }
+        }
+    }
+}
+
+/// A flag tests flip while a receiver reads it.
+final class ManagedAtomicFlag: Sendable {
+    private let value = Mutex(false)
+    var isSet: Bool { value.withLock { $0 } }
+    func set() { value.withLock { $0 = true } }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import Synchronization
+
+/// A real HTTP endpoint on loopback that records every push it receives and answers as told.
+final class WebhookReceiver: Sendable {
+    struct Received: Sendable {
+        let headers: [String: String]
+        let body: Data
+        let receivedAt: ContinuousClock.Instant
+
+        /// The pushed CloudEvent as a dictionary.
+        var event: [String: Any] { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:] }
+        var eventID: String? { event["id"] as? String }
+        var data: [String: Any] { event["data"] as? [String: Any] ?? [:] }
+        var holdTicket: String? { event["bespokehold"] as? String }
+    }
+
+    /// How the receiver answers the n-th push (0-based): a status, an optional delay, headers.
+    typealias Responder = @Sendable (_ index: Int, _ received: Received) async -> (status: Int, headers: [String: String])
+
+    private let received = Mutex<[Received]>([])
+    private let port = Mutex<Int?>(nil)
+    private let task = Mutex<Task<Void, any Error>?>(nil)
+    private let responder: Responder
+
+    private init(responder: @escaping Responder) {
+        self.responder = responder
+    }
+
+    /// Starts a receiver on a free loopback port.
+    static func start(_ responder: @escaping Responder = { _, _ in (204, [:]) }) async throws -> WebhookReceiver {
+        let receiver = WebhookReceiver(responder: responder)
+        let router = Router()
+        router.post("hook") { request, _ -> Response in
+            var request = request
+            let buffer = try await request.collectBody(upTo: 1024 * 1024)
+            var headers: [String: String] = [:]
+            for field in request.headers { headers[field.name.canonicalName] = field.value }
+            let item = Received(headers: headers, body: Data(buffer.readableBytesView), receivedAt: .now)
+            let index = receiver.received.withLock { list in
+                list.append(item)
+                return list.count - 1
+            }
+            let (status, extra) = await receiver.responder(index, item)
+            var fields = HTTPFields()
+            for (name, value) in extra { fields[HTTPFields.Element.Name(name)!] = value }
+            return Response(status: .init(code: status), headers: fields)
+        }
+        let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) },
+            logger: {
+                var logger = Logger(label: "webhook-receiver")
+                logger.logLevel = .critical
+                return logger
+            }()
+        )
+        receiver.task.withLock { $0 = Task { try await app.runService(gracefulShutdownSignals: []) } }
+        for await port in stream {
+            receiver.port.withLock { $0 = port }
+            break
+        }
+        return receiver
+    }
+
+    var url: String { "http://127.0.0.1:\(port.withLock { $0 } ?? 0)/hook" }
+
+    var all: [Received] { received.withLock { $0 } }
+
+    /// Waits until at least `count` pushes have arrived; fails after `timeout`.
+    @discardableResult
+    func waitFor(_ count: Int, timeout: Duration = .seconds(10)) async throws -> [Received] {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let list = all
+            if list.count >= count { return list }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw ReceiverTimeout(expected: count, got: all.count)
+    }
+
+    func stop() {
+        task.withLock { $0?.cancel() }
+    }
+
+    struct ReceiverTimeout: Error, CustomStringConvertible {
+        let expected: Int
+        let got: Int
+        var description: String { "expected \(expected) pushes, got \(got)" }
+    }
+}
