@@ -36,9 +36,10 @@ let testLogger: Logger = {
 func withRunningBus<T: Sendable>(
     store: any EventBus.Store,
     configuration: BusConfiguration = BusConfiguration(),
+    interception: (any InterceptionPolicy)? = nil,
     _ body: @Sendable (EventBus) async throws -> T
 ) async throws -> T {
-    let bus = try await EventBus.open(store: store, configuration: configuration, logger: testLogger)
+    let bus = try await EventBus.open(store: store, configuration: configuration, interception: interception, logger: testLogger)
     return try await withThrowingTaskGroup(of: T?.self) { group in
         group.addTask {
             try await bus.run()
