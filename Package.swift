@@ -145,6 +145,7 @@ let package = Package(
             name: "BespokeAPITests",
             dependencies: [
                 "BespokeServer",
+                "BespokeTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],

@@ -19,6 +19,8 @@ struct DemoCommand: AsyncParsableCommand {
     func run() async throws {
         var configuration = BespokeConfiguration(port: port, dataDirectory: dataDirectory)
         configuration.adminToken = ProcessInfo.processInfo.environment["BESPOKE_ADMIN_TOKEN"]
+        // The demo's tenant services run on this machine.
+        configuration.customization.outbound.allowLoopback = true
         var logger = Logger(label: "bespoke")
         logger.logLevel = .notice
         let platform = try await openPlatform(configuration, logger: logger)

@@ -31,6 +31,12 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (env BESPOKE_LOG_LEVEL). Default info.")
     var logLevel: String?
 
+    @Option(help: "Push to tenant endpoints on loopback addresses: true or false (env BESPOKE_ALLOW_LOOPBACK_ENDPOINTS). Default false.")
+    var allowLoopbackEndpoints: Bool?
+
+    @Option(help: "Push to tenant endpoints on private networks: true or false (env BESPOKE_ALLOW_PRIVATE_ENDPOINTS). Default false.")
+    var allowPrivateEndpoints: Bool?
+
     /// The configuration these options (and the environment) describe. The admin token comes
     /// only from BESPOKE_ADMIN_TOKEN or the data directory, never from a flag (flags show in `ps`).
     func configuration(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> BespokeConfiguration {
@@ -63,8 +69,26 @@ struct ServerOptions: ParsableArguments {
             guard let level = Logger.Level(rawValue: raw) else { throw ValidationError("unknown log level '\(raw)'") }
             configuration.logLevel = level
         }
+        if let allow = try allowLoopbackEndpoints ?? environment["BESPOKE_ALLOW_LOOPBACK_ENDPOINTS"].map({
+            try Self.bool($0, "BESPOKE_ALLOW_LOOPBACK_ENDPOINTS")
+        }) {
+            configuration.customization.outbound.allowLoopback = allow
+        }
+        if let allow = try allowPrivateEndpoints ?? environment["BESPOKE_ALLOW_PRIVATE_ENDPOINTS"].map({
+            try Self.bool($0, "BESPOKE_ALLOW_PRIVATE_ENDPOINTS")
+        }) {
+            configuration.customization.outbound.allowPrivateNetworks = allow
+        }
         configuration.adminToken = environment["BESPOKE_ADMIN_TOKEN"]
         return configuration
+    }
+
+    private static func bool(_ raw: String, _ name: String) throws -> Bool {
+        switch raw.lowercased() {
+        case "true", "1", "yes": return true
+        case "false", "0", "no": return false
+        default: throw ValidationError("\(name) must be true or false")
+        }
     }
 
     private static func int(_ raw: String, _ name: String) throws -> Int {

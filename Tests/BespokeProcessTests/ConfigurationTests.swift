@@ -10,7 +10,8 @@ struct ConfigurationTests {
     @Test func helpDocumentsEveryOptionAndItsEnvironmentVariable() async throws {
         let help = try await runBespoke(["serve", "--help"])
         for variable in ["BESPOKE_HOST", "BESPOKE_PORT", "BESPOKE_DATA_DIR", "BESPOKE_DURABILITY", "BESPOKE_MAX_EVENT_BYTES",
-            "BESPOKE_MAX_BODY_BYTES", "BESPOKE_LOG_LEVEL", "BESPOKE_ADMIN_TOKEN"]
+            "BESPOKE_MAX_BODY_BYTES", "BESPOKE_LOG_LEVEL", "BESPOKE_ADMIN_TOKEN",
+            "BESPOKE_ALLOW_LOOPBACK_ENDPOINTS", "BESPOKE_ALLOW_PRIVATE_ENDPOINTS"]
         {
             #expect(help.contains(variable), "\(variable) is not documented")
         }
@@ -22,6 +23,7 @@ struct ConfigurationTests {
         (["serve", "--max-event-bytes", "1000"], [:], "at least 65536"),
         (["serve"], ["BESPOKE_PORT": "eighty"], "BESPOKE_PORT must be a whole number"),
         (["serve"], ["BESPOKE_LOG_LEVEL": "loud"], "unknown log level"),
+        (["serve"], ["BESPOKE_ALLOW_LOOPBACK_ENDPOINTS": "maybe"], "must be true or false"),
         (["serve"], ["BESPOKE_ADMIN_TOKEN": "short"], "at least 16 characters"),
     ])
     func badConfigurationFailsFastWithAClearMessage(arguments: [String], environment: [String: String], message: String) throws {
