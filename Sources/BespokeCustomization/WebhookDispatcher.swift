@@ -27,6 +27,8 @@ public final class WebhookDispatcher: Service {
     private let failingSince = Mutex<[String: Date]>([:])
     private let limiters = Mutex<[String: EndpointLimiter]>([:])
     private let attemptBuffer = Mutex<[DeliveryAttempt]>([])
+    /// Set once the dispatcher stops: observer loops (unstructured tasks) end at their next turn.
+    private let stopping = Mutex(false)
 
     public init(bus: EventBus, manager: TenantManager, logger: Logger) {
         self.bus = bus
@@ -44,6 +46,19 @@ public final class WebhookDispatcher: Service {
         httpConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
         httpConfiguration.decompression = .disabled
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
+        await withTaskCancellationOrGracefulShutdownHandler {
+            await self.runLoops(client)
+        } onCancelOrGracefulShutdown: {
+            self.stopping.withLock { $0 = true }
+        }
+        await flushAttempts()
+        try await client.shutdown()
+        logger.info("webhook dispatcher stopped")
+    }
+
+    private var isStopping: Bool { stopping.withLock { $0 } }
+
+    private func runLoops(_ client: HTTPClient) async {
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 group.addTask { await self.pushHeldEvents(client) }
@@ -51,9 +66,6 @@ public final class WebhookDispatcher: Service {
                 group.addTask { await self.flushAttemptsPeriodically() }
             }
         }
-        await flushAttempts()
-        try await client.shutdown()
-        logger.info("webhook dispatcher stopped")
     }
 
     // MARK: Interceptors
@@ -116,7 +128,7 @@ public final class WebhookDispatcher: Service {
     /// Keeps one loop running per enabled observer, picking up registration changes.
     private func superviseObservers(_ client: HTTPClient) async {
         var running: [String: Task<Void, Never>] = [:]
-        while !Task.isCancelled {
+        while !Task.isCancelled, !isStopping {
             let wanted = Dictionary(uniqueKeysWithValues: manager.index.enabledObservers().map { ($0.id, $0) })
             for (id, task) in running where wanted[id] == nil {
                 task.cancel()
@@ -134,9 +146,10 @@ public final class WebhookDispatcher: Service {
     private func observe(_ registered: Customization, client: HTTPClient) async {
         let tenant = registered.tenant
         let subscription = registered.subscriptionName
-        while !Task.isCancelled {
+        while !Task.isCancelled, !isStopping {
             guard let customization = manager.index.customization(tenant: tenant, id: registered.id), customization.enabled else { return }
             let deliveries: [Delivery]
+            let asked = ContinuousClock.now
             do {
                 deliveries = try await bus.receive(
                     tenant: tenant, subscription: subscription, max: configuration.endpointConcurrency, wait: .seconds(1)
@@ -145,6 +158,11 @@ public final class WebhookDispatcher: Service {
                 if Task.isCancelled || !bus.isRunning { return }
                 logger.warning("receiving an observer's events failed", metadata: ["customization": "\(registered.id)", "error": "\(error)"])
                 try? await Task.sleep(for: .seconds(1))
+                continue
+            }
+            if deliveries.isEmpty {
+                // A receive that did not wait (the bus is stopping): do not spin.
+                if ContinuousClock.now - asked < .milliseconds(5) { try? await Task.sleep(for: .milliseconds(100)) }
                 continue
             }
             await withDiscardingTaskGroup { group in
