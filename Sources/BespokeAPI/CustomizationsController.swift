@@ -94,11 +94,10 @@ struct CustomizationsController {
     @Sendable func create(_ request: Request, context: TenantRequestContext) async throws -> Response {
         let body = try await JSONBody.decode(CreateRequest.self, from: request, limit: 16 * 1024)
         let (customization, secret) = try await manager.register(
-            tenant: context.tenant,
-            TenantManager.Registration(
-                eventType: body.eventType, mode: body.mode, url: body.url, order: body.order,
-                timeout: body.timeoutMs.map(Duration.milliseconds), holdDeadline: body.holdDeadlineMs.map(Duration.milliseconds),
-                onDeadline: body.onDeadline, enabled: body.enabled
+            tenant: context.tenant, eventType: body.eventType, mode: body.mode, url: body.url,
+            TenantManager.Changes(
+                order: body.order, timeout: body.timeoutMs.map(Duration.milliseconds),
+                holdDeadline: body.holdDeadlineMs.map(Duration.milliseconds), onDeadline: body.onDeadline, enabled: body.enabled
             )
         )
         return try JSONBody.response(CustomizationBody(customization, secret: secret), status: .created)
@@ -131,7 +130,7 @@ struct CustomizationsController {
     }
 
     @Sendable func attempts(_ request: Request, context: TenantRequestContext) async throws -> Response {
-        let limit = request.uri.queryParameters.get("limit", as: Int.self) ?? 100
+        let limit = try request.pageLimit()
         let attempts = try await manager.attempts(tenant: context.tenant, id: try context.parameters.require("id"), limit: limit)
         return try JSONBody.response(
             AttemptList(

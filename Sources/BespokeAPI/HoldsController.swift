@@ -64,14 +64,14 @@ struct HoldsController {
     @Sendable func list(_ request: Request, context: TenantRequestContext) async throws -> Response {
         var states: [HoldState] = [.held, .waiting]
         if let text = request.uri.queryParameters.get("state") {
-            states = try text.split(separator: ",").map { name in
+            states = try text.split(separator: ",", omittingEmptySubsequences: false).map { name in
                 guard let state = HoldState(rawValue: String(name)) else {
                     throw BespokeError(.invalidRequest, "state must be a comma-separated list of held, waiting, cancelled, dead-lettered")
                 }
                 return state
             }
         }
-        let limit = request.uri.queryParameters.get("limit", as: Int.self) ?? 100
+        let limit = try request.pageLimit()
         let holds = try await bus.holds(tenant: context.tenant, states: states, limit: limit)
         return try JSONBody.response(HoldList(holds: holds.map(HoldBody.init)))
     }
@@ -91,6 +91,9 @@ struct HoldsController {
     @Sendable func cancel(_ request: Request, context: TenantRequestContext) async throws -> Response {
         let ticket = try Self.ticket(context)
         let body = try await JSONBody.decode(CancelRequest.self, from: request, limit: 16 * 1024)
+        if let reason = body.reason, reason.isEmpty || reason.count > 2000 {
+            throw BespokeError(.invalidRequest, "'reason' must be 1-2000 characters")
+        }
         try await bus.cancel(tenant: context.tenant, ticket: ticket, reason: body.reason ?? "cancelled by the tenant's service")
         return Response(status: .noContent)
     }

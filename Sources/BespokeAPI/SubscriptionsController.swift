@@ -177,12 +177,7 @@ struct SubscriptionsController {
     }
 
     @Sendable func deadLetters(_ request: Request, context: TenantRequestContext) async throws -> Response {
-        let limit = try request.uri.queryParameters.get("limit").map { raw in
-            guard let value = Int(raw), (1...1000).contains(value) else {
-                throw BespokeError(.invalidRequest, "'limit' must be between 1 and 1000")
-            }
-            return value
-        } ?? 100
+        let limit = try request.pageLimit()
         let after = try request.uri.queryParameters.get("after").map { raw in
             guard let value = Int64(raw) else { throw BespokeError(.invalidRequest, "'after' must be a dead letter id") }
             return DeadLetterID(value)

@@ -10,7 +10,24 @@ import Synchronization
 public final class CustomizationIndex: InterceptionPolicy {
     private struct Snapshot {
         var catalog: [String: CatalogEntry] = [:]
-        var byTenant: [TenantID: [Customization]] = [:]
+        var byTenant: [TenantID: [Customization]] = [:] {
+            didSet { interceptors = Self.interceptors(of: byTenant) }
+        }
+        /// Derived from `byTenant` on every (rare) change, so the per-event questions are
+        /// dictionary lookups: each tenant's enabled interceptors by event type, in order.
+        private(set) var interceptors: [TenantID: [String: [Interceptor]]] = [:]
+
+        private static func interceptors(of byTenant: [TenantID: [Customization]]) -> [TenantID: [String: [Interceptor]]] {
+            byTenant.compactMapValues { customizations in
+                let enabled = customizations.filter { $0.enabled && $0.mode == .intercept }
+                guard !enabled.isEmpty else { return nil }
+                return Dictionary(grouping: enabled, by: \.eventType).mapValues { sameType in
+                    sameType.sorted { ($0.order, $0.createdAt, $0.id) < ($1.order, $1.createdAt, $1.id) }.map {
+                        Interceptor(customization: $0.id, holdDeadline: $0.holdDeadline, onDeadline: $0.onDeadline)
+                    }
+                }
+            }
+        }
     }
 
     private let snapshot = Mutex(Snapshot())
@@ -79,16 +96,11 @@ public final class CustomizationIndex: InterceptionPolicy {
     // MARK: InterceptionPolicy
 
     public func hasInterceptors(tenant: TenantID) -> Bool {
-        snapshot.withLock { $0.byTenant[tenant]?.contains { $0.enabled && $0.mode == .intercept } ?? false }
+        snapshot.withLock { $0.interceptors[tenant] != nil }
     }
 
     public func nextInterceptor(tenant: TenantID, type: String, passed: [String]) -> Interceptor? {
-        snapshot.withLock { snapshot in
-            snapshot.byTenant[tenant]?
-                .filter { $0.enabled && $0.mode == .intercept && $0.eventType == type && !passed.contains($0.id) }
-                .min { ($0.order, $0.createdAt, $0.id) < ($1.order, $1.createdAt, $1.id) }
-                .map { Interceptor(customization: $0.id, holdDeadline: $0.holdDeadline, onDeadline: $0.onDeadline) }
-        }
+        snapshot.withLock { $0.interceptors[tenant]?[type]?.first { !passed.contains($0.customization) } }
     }
 
     public func applyChanges(_ changes: [String: JSONValue], to event: CloudEvent) throws(BespokeError) -> CloudEvent {

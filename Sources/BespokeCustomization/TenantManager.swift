@@ -43,11 +43,12 @@ public final class TenantManager: Sendable {
         guard mutableFields.count <= 100, Set(mutableFields).count == mutableFields.count, mutableFields.allSatisfy({ !$0.isEmpty }) else {
             throw BespokeError(.invalidRequest, "mutableFields must be distinct, non-empty member names (at most 100)")
         }
+        guard summary.count <= 1000 else { throw BespokeError(.invalidRequest, "summary must be at most 1000 characters") }
         if !mutableFields.isEmpty, !interceptable {
             throw BespokeError(.invalidRequest, "only an interceptable type can have mutableFields")
         }
         let entry = CatalogEntry(
-            type: type, summary: String(summary.prefix(1000)), schema: schema, interceptable: interceptable,
+            type: type, summary: summary, schema: schema, interceptable: interceptable,
             mutableFields: mutableFields, updatedAt: Date()
         )
         try await store.putCatalogEntry(entry)
@@ -62,32 +63,6 @@ public final class TenantManager: Sendable {
     }
 
     // MARK: Customizations
-
-    /// What a tenant registers.
-    public struct Registration: Sendable {
-        public var eventType: String
-        public var mode: CustomizationMode
-        public var url: String
-        public var order: Int?
-        public var timeout: Duration?
-        public var holdDeadline: Duration?
-        public var onDeadline: HoldOutcome?
-        public var enabled: Bool?
-
-        public init(
-            eventType: String, mode: CustomizationMode, url: String, order: Int? = nil, timeout: Duration? = nil,
-            holdDeadline: Duration? = nil, onDeadline: HoldOutcome? = nil, enabled: Bool? = nil
-        ) {
-            self.eventType = eventType
-            self.mode = mode
-            self.url = url
-            self.order = order
-            self.timeout = timeout
-            self.holdDeadline = holdDeadline
-            self.onDeadline = onDeadline
-            self.enabled = enabled
-        }
-    }
 
     /// Changes to a registration; nil members stay as they are.
     public struct Changes: Sendable {
@@ -109,27 +84,42 @@ public final class TenantManager: Sendable {
             self.onDeadline = onDeadline
             self.enabled = enabled
         }
+
+        /// Applies the changes. Enabling clears the reason the platform disabled it for.
+        func apply(to customization: inout Customization) {
+            if let url { customization.url = url }
+            if let order { customization.order = order }
+            if let timeout { customization.timeout = timeout }
+            if let holdDeadline { customization.holdDeadline = holdDeadline }
+            if let onDeadline { customization.onDeadline = onDeadline }
+            if let enabled {
+                customization.enabled = enabled
+                if enabled { customization.disabledReason = nil }
+            }
+        }
     }
 
     /// Registers a customization and returns it with its signing secret, which is shown only here.
     /// - Throws: ``BespokeError`` `unknown_event_type`, `not_interceptable`,
     ///   `forbidden_endpoint`, `invalid_request`.
-    public func register(tenant: TenantID, _ registration: Registration) async throws -> (Customization, secret: String) {
-        guard let entry = index.catalogEntry(registration.eventType) else {
-            throw BespokeError(.unknownEventType, "'\(registration.eventType)' is not in the product's event catalog")
+    /// `settings` left out take the configured defaults (order 0, outcome `resume`, enabled).
+    public func register(
+        tenant: TenantID, eventType: String, mode: CustomizationMode, url: String, _ settings: Changes = Changes()
+    ) async throws -> (Customization, secret: String) {
+        guard let entry = index.catalogEntry(eventType) else {
+            throw BespokeError(.unknownEventType, "'\(eventType)' is not in the product's event catalog")
         }
-        if registration.mode == .intercept, !entry.interceptable {
+        if mode == .intercept, !entry.interceptable {
             throw BespokeError(.notInterceptable, "'\(entry.type)' may be observed but not intercepted")
         }
         let secret = WebhookSecret.generate()
         var customization = Customization(
-            id: "cus_" + SecureRandom.hex(12), tenant: tenant, eventType: entry.type, mode: registration.mode,
-            url: registration.url, order: registration.order ?? 0, timeout: registration.timeout ?? configuration.defaultTimeout,
-            holdDeadline: registration.holdDeadline ?? configuration.defaultHoldDeadline,
-            onDeadline: registration.onDeadline ?? .resume, enabled: registration.enabled ?? true, disabledReason: nil,
-            secrets: [SigningSecret(secret: secret.text, expiresAt: nil)], createdAt: Date()
+            id: "cus_" + SecureRandom.hex(12), tenant: tenant, eventType: entry.type, mode: mode, url: url, order: 0,
+            timeout: configuration.defaultTimeout, holdDeadline: configuration.defaultHoldDeadline, onDeadline: .resume,
+            enabled: true, disabledReason: nil, secrets: [SigningSecret(secret: secret.text, expiresAt: nil)], createdAt: Date()
         )
-        try validate(&customization)
+        settings.apply(to: &customization)
+        try validate(customization)
         if customization.mode == .observe {
             // One attempt more than the retry schedule has delays: the first push.
             let policy = DeliveryPolicy(
@@ -168,16 +158,8 @@ public final class TenantManager: Sendable {
     /// Changes a registration. Enabling it again clears the reason the platform disabled it for.
     public func update(tenant: TenantID, id: String, _ changes: Changes) async throws -> Customization {
         var customization = try customization(tenant: tenant, id: id)
-        if let url = changes.url { customization.url = url }
-        if let order = changes.order { customization.order = order }
-        if let timeout = changes.timeout { customization.timeout = timeout }
-        if let holdDeadline = changes.holdDeadline { customization.holdDeadline = holdDeadline }
-        if let onDeadline = changes.onDeadline { customization.onDeadline = onDeadline }
-        if let enabled = changes.enabled {
-            customization.enabled = enabled
-            if enabled { customization.disabledReason = nil }
-        }
-        try validate(&customization)
+        changes.apply(to: &customization)
+        try validate(customization)
         try await save(customization)
         return customization
     }
@@ -255,7 +237,7 @@ public final class TenantManager: Sendable {
         index.put(customization)
     }
 
-    private func validate(_ customization: inout Customization) throws(BespokeError) {
+    private func validate(_ customization: Customization) throws(BespokeError) {
         try configuration.outbound.check(customization.url)
         guard (-1_000_000...1_000_000).contains(customization.order) else {
             throw BespokeError(.invalidRequest, "order must be between -1000000 and 1000000")

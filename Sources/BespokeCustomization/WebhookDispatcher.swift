@@ -27,6 +27,10 @@ public final class WebhookDispatcher: Service {
     private let failingSince = Mutex<[String: Date]>([:])
     private let limiters = Mutex<[String: EndpointLimiter]>([:])
     private let attemptBuffer = Mutex<[DeliveryAttempt]>([])
+    /// Outbound checks of endpoint URLs, kept for ``endpointCheckTTL`` so that a push does not
+    /// resolve its host every time: nil when the endpoint may be pushed to, else the refusal.
+    private let endpointChecks = Mutex<[String: (refusal: BespokeError?, until: ContinuousClock.Instant)]>([:])
+    static let endpointCheckTTL: Duration = .seconds(60)
     /// Set once the dispatcher stops: observer loops (unstructured tasks) end at their next turn.
     private let stopping = Mutex(false)
 
@@ -82,21 +86,22 @@ public final class WebhookDispatcher: Service {
     /// used up, or the hold moves on; the hold's deadline governs what happens to it then.
     private func push(_ hold: Hold, client: HTTPClient) async {
         guard let stage = hold.stage else { return }
+        var event: CloudEvent
+        do {
+            event = try JSONDecoder().decode(CloudEvent.self, from: hold.envelope)
+        } catch {
+            logger.error("a held event does not decode", metadata: ["hold": "\(hold.id)", "error": "\(error)"])
+            return
+        }
+        event.extensions[CloudEvent.holdAttribute] = .string(hold.ticket.description)
+        let body = event.encoded()
         var failures = 0
         while !Task.isCancelled {
             guard let customization = manager.index.customization(tenant: hold.tenant, id: stage.customization),
                 customization.enabled
             else { return }
-            var event: CloudEvent
-            do {
-                event = try JSONDecoder().decode(CloudEvent.self, from: hold.envelope)
-            } catch {
-                logger.error("a held event does not decode", metadata: ["hold": "\(hold.id)", "error": "\(error)"])
-                return
-            }
-            event.extensions[CloudEvent.holdAttribute] = .string(hold.ticket.description)
             let outcome = await push(
-                event.encoded(), to: customization, messageID: "\(customization.id)-h\(hold.ticket)", eventID: hold.eventID,
+                body, to: customization, messageID: "\(customization.id)-h\(hold.ticket)", eventID: hold.eventID,
                 traceparent: event.traceparent, client: client
             )
             if outcome.succeeded {
@@ -149,7 +154,6 @@ public final class WebhookDispatcher: Service {
         while !Task.isCancelled, !isStopping {
             guard let customization = manager.index.customization(tenant: tenant, id: registered.id), customization.enabled else { return }
             let deliveries: [Delivery]
-            let asked = ContinuousClock.now
             do {
                 deliveries = try await bus.receive(
                     tenant: tenant, subscription: subscription, max: configuration.endpointConcurrency, wait: .seconds(1)
@@ -160,11 +164,7 @@ public final class WebhookDispatcher: Service {
                 try? await Task.sleep(for: .seconds(1))
                 continue
             }
-            if deliveries.isEmpty {
-                // A receive that did not wait (the bus is stopping): do not spin.
-                if ContinuousClock.now - asked < .milliseconds(5) { try? await Task.sleep(for: .milliseconds(100)) }
-                continue
-            }
+            if deliveries.isEmpty { continue }
             await withDiscardingTaskGroup { group in
                 for delivery in deliveries {
                     group.addTask { await self.deliver(delivery, to: customization, client: client) }
@@ -233,10 +233,8 @@ public final class WebhookDispatcher: Service {
         _ body: Data, to customization: Customization, messageID: String, traceparent: String?, client: HTTPClient
     ) async -> PushOutcome {
         let started = ContinuousClock.now
-        do {
-            try configuration.outbound.check(customization.url)
-        } catch {
-            return PushOutcome(status: nil, latency: .zero, error: error.message, retryAfter: nil)
+        if let refusal = endpointRefusal(customization.url) {
+            return PushOutcome(status: nil, latency: .zero, error: refusal.message, retryAfter: nil)
         }
         let secrets = customization.activeSecrets(at: Date()).compactMap { try? WebhookSecret($0.secret) }
         var request = HTTPClientRequest(url: customization.url)
@@ -261,6 +259,21 @@ public final class WebhookDispatcher: Service {
         } catch {
             return PushOutcome(status: nil, latency: ContinuousClock.now - started, error: Self.describe(error), retryAfter: nil)
         }
+    }
+
+    /// Checks an endpoint against the outbound policy again (its host may now resolve
+    /// elsewhere), at most once per ``endpointCheckTTL``.
+    private func endpointRefusal(_ url: String) -> BespokeError? {
+        let now = ContinuousClock.now
+        if let cached = endpointChecks.withLock({ $0[url] }), cached.until > now { return cached.refusal }
+        var refusal: BespokeError?
+        do {
+            try configuration.outbound.check(url)
+        } catch {
+            refusal = error
+        }
+        endpointChecks.withLock { $0[url] = (refusal, now + Self.endpointCheckTTL) }
+        return refusal
     }
 
     private static func describe(_ error: any Error) -> String {

@@ -116,8 +116,7 @@ extension SQLiteStore: CustomizationStore {
             for attempt in attempts {
                 try statement.execute(arguments: [
                     attempt.tenant.rawValue, attempt.customization, attempt.messageID, attempt.eventID,
-                    attempt.attemptedAt.timeIntervalSince1970, attempt.status, attempt.latency.wholeMilliseconds * 1000
-                        + (attempt.latency.components.attoseconds / 1_000_000_000_000) % 1000,
+                    attempt.attemptedAt.timeIntervalSince1970, attempt.status, attempt.latency.wholeMicroseconds,
                     attempt.error,
                 ])
             }

@@ -12,7 +12,8 @@ extension SQLiteStore: HoldStore {
     }
 
     public func holds(tenant: TenantID, states: [HoldState], limit: Int) async throws -> [Hold] {
-        try await pool.read { db in
+        guard !states.isEmpty else { return [] }
+        return try await pool.read { db in
             let marks = Array(repeating: "?", count: states.count).joined(separator: ", ")
             var arguments: StatementArguments = [tenant.rawValue]
             for state in states { _ = arguments.append(contentsOf: [state.rawValue]) }

@@ -117,6 +117,14 @@ struct CustomizationFlowTests {
             #expect((waiting.json["holds"] as? [[String: Any]])?.map { $0["eventId"] as? String } == ["a-2"])
 
             let ticket = try #require(try await receiver.waitFor(1).first?.holdTicket)
+            for query in ["limit=0", "limit=many", "state=", "state=held,gone"] {
+                let refused = try await client.call(.get, "/v1/tenants/acme/holds?\(query)", token: fixture.acmeKey)
+                #expect(refused.errorCode == "invalid_request", "\(query)")
+            }
+            let noReason = try await client.call(
+                .post, "/v1/tenants/acme/holds/\(ticket)/cancel", token: fixture.acmeKey, json: #"{"reason":""}"#
+            )
+            #expect(noReason.errorCode == "invalid_request")
             let cancelled = try await client.call(
                 .post, "/v1/tenants/acme/holds/\(ticket)/cancel", token: fixture.acmeKey, json: #"{"reason":"fraud"}"#
             )
