@@ -55,6 +55,19 @@ public final class APIKeyAuthenticator: Sendable {
         return (record, secret)
     }
 
+    /// Drops a deleted tenant's keys from memory.
+    public func forget(tenant: TenantID) {
+        cache.withLock { cache in
+            cache.keys = cache.keys.filter { $0.value.tenant != tenant }
+            cache.revocations += 1
+        }
+    }
+
+    /// How many unrevoked keys the tenant has.
+    public func activeKeyCount(tenant: TenantID) async throws -> Int {
+        try await store.apiKeys(tenant: tenant).filter { $0.revokedAt == nil }.count
+    }
+
     /// Revokes a key of `tenant`. - Throws: `not_found`.
     public func revokeKey(tenant: TenantID, id: String) async throws {
         guard try await store.revokeAPIKey(tenant: tenant, id: id, at: Date()) else {
@@ -93,12 +106,17 @@ enum APIKeySecret {
 
 /// Sets ``BespokeRequestContext/caller`` from the `Authorization` header. Requests without
 /// credentials pass through unauthenticated; the route's context decides whether that is allowed.
+///
+/// A suspended tenant's credentials are refused with `403 tenant_suspended` (from the
+/// in-memory index; no store read per request).
 public struct AuthenticationMiddleware: RouterMiddleware {
     public typealias Context = BespokeRequestContext
     let authenticator: APIKeyAuthenticator
+    let isSuspended: @Sendable (TenantID) -> Bool
 
-    public init(authenticator: APIKeyAuthenticator) {
+    public init(authenticator: APIKeyAuthenticator, isSuspended: @escaping @Sendable (TenantID) -> Bool = { _ in false }) {
         self.authenticator = authenticator
+        self.isSuspended = isSuspended
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -108,6 +126,9 @@ public struct AuthenticationMiddleware: RouterMiddleware {
             let caller = try await authenticator.authenticate(bearer: String(parts[1]).trimmingCharacters(in: .whitespaces))
         else {
             throw BespokeError(.unauthorized, "the credentials are not valid")
+        }
+        if let tenant = caller.tenant, isSuspended(tenant) {
+            throw BespokeError(.tenantSuspended, "tenant '\(tenant)' is suspended; ask the operator to reinstate it")
         }
         var context = context
         context.caller = caller

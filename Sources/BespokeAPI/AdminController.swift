@@ -1,11 +1,14 @@
 import BespokeCore
+import BespokeCustomization
 import BespokeStorage
 import Foundation
 import Hummingbird
 
-/// Operator routes: tenants and their API keys. (The Tenant Manager grows from here.)
+/// Operator routes: tenants (create, list, show, suspend, reinstate, delete with purge) and
+/// their API keys.
 struct AdminController {
     let tenants: any TenantStore
+    let manager: TenantManager
     let authenticator: APIKeyAuthenticator
 
     struct CreateTenant: Decodable {
@@ -16,13 +19,30 @@ struct AdminController {
     struct TenantBody: Encodable {
         let id: String
         let name: String
+        /// `active` or `suspended`.
+        let status: String
         let createdAt: String
+        let suspendedAt: String?
 
         init(_ record: TenantRecord) {
             self.id = record.id.rawValue
             self.name = record.name
+            self.status = record.isSuspended ? "suspended" : "active"
             self.createdAt = RFC3339.format(record.createdAt)
+            self.suspendedAt = record.suspendedAt.map(RFC3339.format)
         }
+    }
+
+    struct TenantDetail: Encodable {
+        let tenant: TenantBody
+        let customizations: Int
+        let subscriptions: Int
+        let apiKeys: Int
+    }
+
+    struct PurgeBody: Encodable {
+        let tenant: String
+        let deletedRows: [String: Int]
     }
 
     struct IssuedKey: Encodable {
@@ -43,6 +63,10 @@ struct AdminController {
     func addRoutes(to group: RouterGroup<AdminRequestContext>) {
         group.post("tenants", use: createTenant)
         group.get("tenants", use: listTenants)
+        group.get("tenants/:tenant", use: showTenant)
+        group.delete("tenants/:tenant", use: deleteTenant)
+        group.post("tenants/:tenant/suspend", use: suspendTenant)
+        group.post("tenants/:tenant/reinstate", use: reinstateTenant)
         group.post("tenants/:tenant/api-keys", use: issueKey)
         group.delete("tenants/:tenant/api-keys/:key", use: revokeKey)
     }
@@ -58,6 +82,42 @@ struct AdminController {
 
     @Sendable func listTenants(_ request: Request, context: AdminRequestContext) async throws -> Response {
         try JSONBody.response(TenantList(tenants: try await tenants.listTenants().map(TenantBody.init)))
+    }
+
+    @Sendable func showTenant(_ request: Request, context: AdminRequestContext) async throws -> Response {
+        let id = try tenantID(context)
+        let record = try await manager.tenant(id)
+        let keys = try await authenticator.activeKeyCount(tenant: id)
+        return try JSONBody.response(
+            TenantDetail(
+                tenant: TenantBody(record), customizations: manager.customizations(tenant: id).count,
+                subscriptions: manager.subscriptionCount(tenant: id), apiKeys: keys
+            )
+        )
+    }
+
+    @Sendable func suspendTenant(_ request: Request, context: AdminRequestContext) async throws -> Response {
+        try JSONBody.response(TenantBody(try await manager.suspend(try tenantID(context))))
+    }
+
+    @Sendable func reinstateTenant(_ request: Request, context: AdminRequestContext) async throws -> Response {
+        try JSONBody.response(TenantBody(try await manager.reinstate(try tenantID(context))))
+    }
+
+    @Sendable func deleteTenant(_ request: Request, context: AdminRequestContext) async throws -> Response {
+        let id = try tenantID(context)
+        authenticator.forget(tenant: id)
+        let purge = try await manager.deleteTenant(id)
+        // Again: a request may have cached one of its keys while the rows were being purged.
+        authenticator.forget(tenant: id)
+        return try JSONBody.response(PurgeBody(tenant: id.rawValue, deletedRows: purge.rowsByTable))
+    }
+
+    private func tenantID(_ context: AdminRequestContext) throws -> TenantID {
+        guard let raw = context.parameters.get("tenant"), let id = try? TenantID(validating: raw) else {
+            throw BespokeError.notFound("tenant")
+        }
+        return id
     }
 
     @Sendable func issueKey(_ request: Request, context: AdminRequestContext) async throws -> Response {

@@ -22,8 +22,11 @@ public func buildRouter(
     router.add(middleware: LogRequestsMiddleware(.debug))
     SystemController(bus: bus, storeCheck: storeCheck).addRoutes(to: router)
 
-    let v1 = router.group("v1").add(middleware: AuthenticationMiddleware(authenticator: authenticator))
-    AdminController(tenants: tenants, authenticator: authenticator)
+    let index = manager.index
+    let v1 = router.group("v1").add(
+        middleware: AuthenticationMiddleware(authenticator: authenticator, isSuspended: { index.isSuspended($0) })
+    )
+    AdminController(tenants: tenants, manager: manager, authenticator: authenticator)
         .addRoutes(to: v1.group("admin", context: AdminRequestContext.self))
     CatalogController(manager: manager).addRoutes(to: v1.group("admin", context: AdminRequestContext.self))
     let tenant = v1.group("tenants/:tenant", context: TenantRequestContext.self)

@@ -40,6 +40,8 @@ struct CustomizationsController {
         let onDeadline: String
         let enabled: Bool
         let disabledReason: String?
+        /// Since when every push has failed; absent while pushes succeed.
+        let failingSince: String?
         let createdAt: String
         /// Shown only when created or rotated.
         let secret: String?
@@ -55,6 +57,7 @@ struct CustomizationsController {
             self.onDeadline = customization.onDeadline.rawValue
             self.enabled = customization.enabled
             self.disabledReason = customization.disabledReason
+            self.failingSince = customization.failingSince.map(RFC3339.format)
             self.createdAt = RFC3339.format(customization.createdAt)
             self.secret = secret
         }
@@ -77,6 +80,18 @@ struct CustomizationsController {
         let attempts: [AttemptBody]
     }
 
+    struct RecoverRequest: Decodable {
+        let since: String
+    }
+
+    struct RecoverResult: Encodable {
+        let recovered: Int
+    }
+
+    struct ReplayRequest: Decodable {
+        let messageId: String
+    }
+
     func addRoutes(to group: RouterGroup<TenantRequestContext>) {
         group.get("customizations", use: list)
         group.post("customizations", use: create)
@@ -85,6 +100,8 @@ struct CustomizationsController {
         group.delete("customizations/:id", use: delete)
         group.post("customizations/:id/rotate-secret", use: rotateSecret)
         group.get("customizations/:id/attempts", use: attempts)
+        group.post("customizations/:id/recover", use: recover)
+        group.post("customizations/:id/replay", use: replay)
     }
 
     @Sendable func list(_ request: Request, context: TenantRequestContext) async throws -> Response {
@@ -142,5 +159,20 @@ struct CustomizationsController {
                 }
             )
         )
+    }
+
+    @Sendable func recover(_ request: Request, context: TenantRequestContext) async throws -> Response {
+        let body = try await JSONBody.decode(RecoverRequest.self, from: request, limit: 4 * 1024)
+        guard let since = RFC3339.parse(body.since) else {
+            throw BespokeError(.invalidRequest, "since must be an RFC 3339 timestamp")
+        }
+        let count = try await manager.recover(tenant: context.tenant, id: try context.parameters.require("id"), since: since)
+        return try JSONBody.response(RecoverResult(recovered: count), status: .accepted)
+    }
+
+    @Sendable func replay(_ request: Request, context: TenantRequestContext) async throws -> Response {
+        let body = try await JSONBody.decode(ReplayRequest.self, from: request, limit: 4 * 1024)
+        try await manager.replay(tenant: context.tenant, id: try context.parameters.require("id"), messageID: body.messageId)
+        return Response(status: .accepted)
     }
 }

@@ -54,6 +54,7 @@ extension BespokeError.Code {
             .badRequest
         case .eventTooLarge, .payloadTooLarge: .contentTooLarge
         case .unauthorized: .unauthorized
+        case .tenantSuspended: .forbidden
         case .notFound: .notFound
         case .conflict, .staleHold: .conflict
         case .depthExceeded, .forbiddenChange, .schemaViolation, .notInterceptable, .unknownEventType, .forbiddenEndpoint:

@@ -31,6 +31,9 @@ public struct BusConfiguration: Sendable {
     public var maxDepth: Int
     /// How often held events are checked against their deadlines.
     public var holdDeadlineCheckInterval: Duration
+    /// How long cancelled and dead-lettered holds are kept (for the tenant and the operator to
+    /// look at) before they are deleted.
+    public var closedHoldRetention: Duration
 
     public init(
         limits: EventLimits = EventLimits(),
@@ -45,8 +48,10 @@ public struct BusConfiguration: Sendable {
         maxAckTimeout: Duration = .seconds(12 * 3600),
         maxRetryDelay: Duration = .seconds(24 * 3600),
         maxDepth: Int = 8,
-        holdDeadlineCheckInterval: Duration = .milliseconds(100)
+        holdDeadlineCheckInterval: Duration = .milliseconds(100),
+        closedHoldRetention: Duration = .seconds(7 * 24 * 3600)
     ) {
+        self.closedHoldRetention = closedHoldRetention
         self.holdDeadlineCheckInterval = holdDeadlineCheckInterval
         self.maxDepth = maxDepth
         self.limits = limits

@@ -49,6 +49,19 @@ final class CustodyTracker: Sendable {
         if hold.state == .held, hold.pushedAt == nil { pushContinuation.yield(hold) }
     }
 
+    /// Hands a held event to the dispatcher to be pushed again (an endpoint's recovery).
+    func repush(_ hold: Hold) {
+        pushContinuation.yield(hold)
+    }
+
+    /// Forgets everything of a tenant whose data was purged.
+    func forget(_ tenant: TenantID) {
+        state.withLock { state in
+            state.tenants.remove(tenant)
+            state.deadlines = state.deadlines.filter { $0.value.tenant != tenant }
+        }
+    }
+
     func untrack(_ holdID: Int64) {
         _ = state.withLock { $0.deadlines.removeValue(forKey: holdID) }
     }

@@ -60,6 +60,17 @@ extension EventBus {
         _ = try await committer.submit([.markHoldPushed(hold.tenant, holdID: hold.id, step: hold.step)], tenant: hold.tenant)
     }
 
+    /// Pushes a held event to its current interceptor again, whether or not its endpoint had
+    /// accepted it (an endpoint's recovery). - Throws: ``BespokeError`` `not_found` when the
+    /// tenant has no such event held.
+    public func repush(tenant: TenantID, holdID: Int64) async throws {
+        try ensureRunning()
+        guard let hold = try await store.hold(tenant: tenant, id: holdID), hold.state == .held else {
+            throw BespokeError.notFound("held event")
+        }
+        custody.repush(hold)
+    }
+
     private func heldHold(tenant: TenantID, ticket: HoldTicket) async throws -> Hold {
         guard let hold = try await store.hold(tenant: tenant, id: ticket.id), hold.state == .held else {
             throw BespokeError.notFound("held event")
@@ -106,10 +117,16 @@ extension EventBus {
         }
     }
 
-    /// Applies the configured outcome to held events whose deadline passed.
+    /// Applies the configured outcome to held events whose deadline passed, and deletes
+    /// closed holds past their retention.
     func deadlineLoop() async {
+        var nextRetentionSweep = ContinuousClock.now
         while isRunning {
             try? await Task.sleep(for: configuration.holdDeadlineCheckInterval)
+            if ContinuousClock.now >= nextRetentionSweep {
+                nextRetentionSweep = ContinuousClock.now + .seconds(60)
+                await deleteExpiredClosedHolds()
+            }
             for (id, deadline) in custody.lapsed(now: Date()) {
                 do {
                     guard let hold = try await store.hold(tenant: deadline.tenant, id: id), hold.state == .held,
@@ -133,6 +150,22 @@ extension EventBus {
                     logger.error("applying a hold deadline failed", metadata: ["hold": "\(id)", "error": "\(error)"])
                 }
             }
+        }
+    }
+
+    /// Deletes closed holds older than ``BusConfiguration/closedHoldRetention``, in batches.
+    func deleteExpiredClosedHolds() async {
+        let cutoff = Date().addingTimeInterval(-configuration.closedHoldRetention.seconds)
+        do {
+            var deleted = 0
+            while isRunning {
+                let batch = try await store.deleteClosedHolds(closedBefore: cutoff, limit: 1000)
+                deleted += batch
+                if batch < 1000 { break }
+            }
+            if deleted > 0 { logger.info("closed holds past their retention deleted", metadata: ["count": "\(deleted)"]) }
+        } catch {
+            logger.warning("deleting closed holds failed", metadata: ["error": "\(error)"])
         }
     }
 }

@@ -57,6 +57,18 @@ extension EventBus {
         return missing
     }
 
+    /// Gives leased deliveries back without counting an attempt: they can be received again
+    /// at once (a consumer that received them but will not process them now). Receipts that
+    /// are not current leases are ignored.
+    public func release(tenant: TenantID, subscription name: String, _ receipts: [DeliveryReceipt]) async throws {
+        let subscription = try subscription(tenant: tenant, name: name)
+        for receipt in receipts {
+            if case .inWindow(let delivery) = await scheduler.beginSettle(subscription.id, receipt) {
+                await scheduler.abortSettle(subscription.id, delivery.id)
+            }
+        }
+    }
+
     /// Reports a failed delivery: it is retried after the backoff (or `retryAfter`), or
     /// dead-lettered with `reason` once the subscription's attempts are used up.
     /// - Throws: ``BespokeError`` `not_found` when the receipt is not that of a current lease
@@ -128,6 +140,36 @@ extension EventBus {
         let subscription = try subscription(tenant: tenant, name: name)
         let results = try await committer.submit(ids.map { .redrive(tenant, subscription.id, $0) }, tenant: tenant)
         return zip(ids, results).compactMap { $1 == .notFound ? $0 : nil }
+    }
+
+    /// Delivers a stored event of the tenant to the subscription again, as a redelivery,
+    /// whatever became of its earlier deliveries.
+    /// - Throws: ``BespokeError`` `not_found` when the subscription or the event is not the tenant's.
+    public func replay(tenant: TenantID, subscription name: String, eventSeq: Int64) async throws {
+        try ensureRunning()
+        let subscription = try subscription(tenant: tenant, name: name)
+        guard try await committer.submit([.replay(tenant, subscription.id, eventSeq: eventSeq)], tenant: tenant).first != .notFound else {
+            throw BespokeError.notFound("event")
+        }
+    }
+
+    /// Redrives the subscription's dead letters that failed at or after `since`, oldest
+    /// first, up to ``redriveAllLimit``; returns how many were redriven.
+    public func redrive(tenant: TenantID, subscription name: String, failedSince since: Date) async throws -> Int {
+        var ids: [DeadLetterID] = []
+        var after: DeadLetterID?
+        while ids.count < Self.redriveAllLimit {
+            let page = try await deadLetters(tenant: tenant, subscription: name, after: after, limit: 1000)
+            ids += page.filter { $0.failedAt >= since }.prefix(Self.redriveAllLimit - ids.count).map(\.id)
+            after = page.last?.id
+            if page.count < 1000 { break }
+        }
+        var total = 0
+        for start in stride(from: 0, to: ids.count, by: 500) {
+            let chunk = Array(ids[start..<Swift.min(start + 500, ids.count)])
+            total += chunk.count - (try await redrive(tenant: tenant, subscription: name, chunk)).count
+        }
+        return total
     }
 
     /// The most dead letters one ``redriveAll(tenant:subscription:)`` moves.

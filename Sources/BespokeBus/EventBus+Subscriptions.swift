@@ -42,6 +42,17 @@ extension EventBus {
         }
     }
 
+    /// Drops everything the bus keeps in memory for a tenant: its subscriptions' queues and
+    /// waiting receives, and its custody deadlines. Called when the tenant is deleted, before
+    /// its rows are purged, so nothing of it is delivered or decided on afterwards.
+    public func forget(tenant: TenantID) async {
+        for subscription in index.subscriptions(tenant: tenant) {
+            index.remove(subscription)
+            await scheduler.removeSubscription(subscription.id)
+        }
+        custody.forget(tenant)
+    }
+
     /// A subscription of `tenant`, from the in-memory index.
     /// - Throws: ``BespokeError`` `not_found`, also for another tenant's subscription.
     public func subscription(tenant: TenantID, name: String) throws(BespokeError) -> Subscription {

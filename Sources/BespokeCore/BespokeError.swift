@@ -26,6 +26,7 @@ public struct BespokeError: Error, Sendable, Equatable, CustomStringConvertible 
         case notInterceptable = "not_interceptable"
         case unknownEventType = "unknown_event_type"
         case forbiddenEndpoint = "forbidden_endpoint"
+        case tenantSuspended = "tenant_suspended"
         // Platform errors (5xx)
         case unavailable = "unavailable"
         case storageFailure = "storage_failure"

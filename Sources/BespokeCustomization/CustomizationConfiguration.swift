@@ -23,6 +23,9 @@ public struct CustomizationConfiguration: Sendable {
     public var disableAfter: Duration
     /// How often the dispatcher picks up registration changes.
     public var reconcileInterval: Duration
+    /// How often the store is polled for changes made by other processes (catalog,
+    /// registrations, suspensions); changes made through this process apply at once.
+    public var indexSyncInterval: Duration
 
     public static let svixSchedule: [Duration] = [
         .seconds(5), .seconds(300), .seconds(1800), .seconds(7200), .seconds(18000), .seconds(36000), .seconds(36000),
@@ -39,8 +42,10 @@ public struct CustomizationConfiguration: Sendable {
         maxHoldDeadline: Duration = .seconds(72 * 3600),
         secretOverlap: Duration = .seconds(24 * 3600),
         disableAfter: Duration = .seconds(5 * 24 * 3600),
-        reconcileInterval: Duration = .milliseconds(200)
+        reconcileInterval: Duration = .milliseconds(200),
+        indexSyncInterval: Duration = .milliseconds(500)
     ) {
+        self.indexSyncInterval = indexSyncInterval
         self.outbound = outbound
         self.retrySchedule = retrySchedule
         self.endpointConcurrency = max(1, endpointConcurrency)

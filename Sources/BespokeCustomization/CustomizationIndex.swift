@@ -1,24 +1,34 @@
 public import BespokeBus
 public import BespokeCore
 public import BespokeStorage
+import Foundation
 import Synchronization
 
-/// The in-memory index of the event catalog and every tenant's customizations: the bus asks it,
-/// on every event it admits, whether and where the event is intercepted. It is loaded from the
-/// store at start-up and changed with the store by ``TenantManager``; nothing on the event path
-/// reads the store.
+/// The in-memory index of the event catalog, every tenant's customizations and the suspended
+/// tenants: the bus asks it, on every event it admits, whether and where the event is
+/// intercepted. ``TenantManager`` changes it with the store; ``CustomizationIndexSync`` reloads
+/// it when another process changed the store. Nothing on the event path reads the store.
 public final class CustomizationIndex: InterceptionPolicy {
     private struct Snapshot {
         var catalog: [String: CatalogEntry] = [:]
         var byTenant: [TenantID: [Customization]] = [:] {
-            didSet { interceptors = Self.interceptors(of: byTenant) }
+            didSet { deriveInterceptors() }
         }
-        /// Derived from `byTenant` on every (rare) change, so the per-event questions are
-        /// dictionary lookups: each tenant's enabled interceptors by event type, in order.
+        var suspended: Set<TenantID> = [] {
+            didSet { deriveInterceptors() }
+        }
+        /// The store's configuration version this snapshot was loaded at.
+        var version: Int64 = -1
+        /// Counts the changes made here since start-up: a load that raced one is dropped
+        /// (and made again at the next poll) rather than undo it.
+        var localChanges = 0
+        /// Derived from `byTenant` and `suspended` on every (rare) change, so the per-event
+        /// questions are dictionary lookups: each active tenant's enabled interceptors by
+        /// event type, in order.
         private(set) var interceptors: [TenantID: [String: [Interceptor]]] = [:]
 
-        private static func interceptors(of byTenant: [TenantID: [Customization]]) -> [TenantID: [String: [Interceptor]]] {
-            byTenant.compactMapValues { customizations in
+        private mutating func deriveInterceptors() {
+            interceptors = byTenant.compactMapValues { customizations in
                 let enabled = customizations.filter { $0.enabled && $0.mode == .intercept }
                 guard !enabled.isEmpty else { return nil }
                 return Dictionary(grouping: enabled, by: \.eventType).mapValues { sameType in
@@ -27,6 +37,7 @@ public final class CustomizationIndex: InterceptionPolicy {
                     }
                 }
             }
+            for tenant in suspended { interceptors[tenant] = nil }
         }
     }
 
@@ -35,12 +46,31 @@ public final class CustomizationIndex: InterceptionPolicy {
     public init() {}
 
     /// Replaces the whole index with what the store holds.
-    public func load(from store: any CatalogStore & CustomizationStore) async throws {
-        let catalog = try await store.catalogEntries()
-        let customizations = try await store.allCustomizations()
+    public func load(from store: any CustomizationStore) async throws {
+        _ = try await reload(from: store, force: true)
+    }
+
+    /// Reloads the index when the store's configuration version moved since the last load.
+    /// - Returns: whether it reloaded.
+    @discardableResult
+    public func reload(from store: any CustomizationStore, force: Bool = false) async throws -> Bool {
+        let (loadedVersion, changesBefore) = snapshot.withLock { ($0.version, $0.localChanges) }
+        if !force, try await store.configurationVersion() == loadedVersion { return false }
+        let loaded = try await store.configurationSnapshot()
+        return snapshot.withLock { snapshot in
+            guard force || snapshot.localChanges == changesBefore else { return false }
+            snapshot.catalog = Dictionary(uniqueKeysWithValues: loaded.catalog.map { ($0.type, $0) })
+            snapshot.byTenant = Dictionary(grouping: loaded.customizations, by: \.tenant)
+            snapshot.suspended = loaded.suspendedTenants
+            snapshot.version = loaded.version
+            return true
+        }
+    }
+
+    private func change(_ body: (inout Snapshot) -> Void) {
         snapshot.withLock { snapshot in
-            snapshot.catalog = Dictionary(uniqueKeysWithValues: catalog.map { ($0.type, $0) })
-            snapshot.byTenant = Dictionary(grouping: customizations, by: \.tenant)
+            body(&snapshot)
+            snapshot.localChanges += 1
         }
     }
 
@@ -55,11 +85,33 @@ public final class CustomizationIndex: InterceptionPolicy {
     }
 
     func put(_ entry: CatalogEntry) {
-        snapshot.withLock { $0.catalog[entry.type] = entry }
+        change { $0.catalog[entry.type] = entry }
     }
 
     func removeCatalogEntry(_ type: String) {
-        _ = snapshot.withLock { $0.catalog.removeValue(forKey: type) }
+        change { _ = $0.catalog.removeValue(forKey: type) }
+    }
+
+    // MARK: Tenants
+
+    /// Whether the tenant is suspended: its credentials are refused, its endpoints get no
+    /// pushes and its events are not intercepted.
+    public func isSuspended(_ tenant: TenantID) -> Bool {
+        snapshot.withLock { $0.suspended.contains(tenant) }
+    }
+
+    func setSuspended(_ tenant: TenantID, _ suspended: Bool) {
+        change { snapshot in
+            if suspended { snapshot.suspended.insert(tenant) } else { snapshot.suspended.remove(tenant) }
+        }
+    }
+
+    /// Forgets a deleted tenant's customizations.
+    func removeTenant(_ tenant: TenantID) {
+        change { snapshot in
+            snapshot.byTenant[tenant] = nil
+            snapshot.suspended.remove(tenant)
+        }
     }
 
     // MARK: Customizations
@@ -72,13 +124,17 @@ public final class CustomizationIndex: InterceptionPolicy {
         snapshot.withLock { $0.byTenant[tenant] ?? [] }
     }
 
-    /// Every enabled observer of every tenant.
+    /// Every enabled observer of every tenant that is not suspended.
     public func enabledObservers() -> [Customization] {
-        snapshot.withLock { $0.byTenant.values.flatMap { $0.filter { $0.enabled && $0.mode == .observe } } }
+        snapshot.withLock { snapshot in
+            snapshot.byTenant.filter { !snapshot.suspended.contains($0.key) }.values.flatMap {
+                $0.filter { $0.enabled && $0.mode == .observe }
+            }
+        }
     }
 
     func put(_ customization: Customization) {
-        snapshot.withLock { snapshot in
+        change { snapshot in
             var list = snapshot.byTenant[customization.tenant] ?? []
             if let index = list.firstIndex(where: { $0.id == customization.id }) {
                 list[index] = customization
@@ -90,7 +146,22 @@ public final class CustomizationIndex: InterceptionPolicy {
     }
 
     func remove(tenant: TenantID, id: String) {
-        snapshot.withLock { $0.byTenant[tenant]?.removeAll { $0.id == id } }
+        change { $0.byTenant[tenant]?.removeAll { $0.id == id } }
+    }
+
+    /// Sets since when a customization's pushes have all failed, when that changes its
+    /// state (failing or not). - Returns: the customization as changed, or nil when nothing changed.
+    func markFailing(tenant: TenantID, id: String, since: Date?) -> Customization? {
+        snapshot.withLock { snapshot in
+            guard let index = snapshot.byTenant[tenant]?.firstIndex(where: { $0.id == id }),
+                var customization = snapshot.byTenant[tenant]?[index],
+                (customization.failingSince == nil) != (since == nil)
+            else { return nil }
+            customization.failingSince = since
+            snapshot.byTenant[tenant]?[index] = customization
+            snapshot.localChanges += 1
+            return customization
+        }
     }
 
     // MARK: InterceptionPolicy

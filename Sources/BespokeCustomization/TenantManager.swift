@@ -12,7 +12,7 @@ public import Logging
 /// durable bus subscription of its tenant (`customization.<id>`), so its pushes have the bus's
 /// cursor, retries, dead letters and replay.
 public final class TenantManager: Sendable {
-    public typealias Store = CatalogStore & CustomizationStore
+    public typealias Store = TenantStore & CatalogStore & CustomizationStore
 
     let store: any Store
     let bus: EventBus
@@ -26,6 +26,61 @@ public final class TenantManager: Sendable {
         self.index = index
         self.configuration = configuration
         self.logger = logger
+    }
+
+    // MARK: Tenants
+
+    /// A tenant. - Throws: ``BespokeError`` `not_found`.
+    public func tenant(_ id: TenantID) async throws -> TenantRecord {
+        guard let tenant = try await store.tenant(id) else { throw BespokeError.notFound("tenant") }
+        return tenant
+    }
+
+    /// Suspends a tenant: its credentials are refused (`tenant_suspended`), its endpoints get
+    /// no pushes and its new events are not intercepted. Its data, and its events already in
+    /// custody (with their deadlines), are kept. - Throws: ``BespokeError`` `not_found`.
+    @discardableResult
+    public func suspend(_ id: TenantID) async throws -> TenantRecord {
+        guard try await store.setSuspended(id, at: Date()) else { throw BespokeError.notFound("tenant") }
+        index.setSuspended(id, true)
+        logger.notice("tenant suspended", metadata: ["tenant": "\(id)"])
+        return try await tenant(id)
+    }
+
+    /// Lifts a suspension. - Throws: ``BespokeError`` `not_found`.
+    @discardableResult
+    public func reinstate(_ id: TenantID) async throws -> TenantRecord {
+        guard try await store.setSuspended(id, at: nil) else { throw BespokeError.notFound("tenant") }
+        index.setSuspended(id, false)
+        logger.notice("tenant reinstated", metadata: ["tenant": "\(id)"])
+        // Held events that were not pushed while it was suspended.
+        for hold in try await bus.holds(tenant: id, states: [.held], limit: 1000) where hold.pushedAt == nil {
+            try? await bus.repush(tenant: id, holdID: hold.id)
+        }
+        return try await tenant(id)
+    }
+
+    /// Deletes a tenant and purges every row of it, in every table, in one transaction. Its
+    /// customizations leave the index and its subscriptions leave the bus first, so nothing of
+    /// it is pushed, delivered or intercepted meanwhile. - Throws: ``BespokeError`` `not_found`.
+    public func deleteTenant(_ id: TenantID) async throws -> TenantPurge {
+        _ = try await tenant(id)
+        index.removeTenant(id)
+        await bus.forget(tenant: id)
+        guard let purge = try await store.purgeTenant(id) else { throw BespokeError.notFound("tenant") }
+        logger.notice("tenant deleted and purged", metadata: ["tenant": "\(id)", "rows": "\(purge.totalRows)"])
+        return purge
+    }
+
+    /// How many subscriptions the tenant has on the bus (its observers' included).
+    public func subscriptionCount(tenant: TenantID) -> Int {
+        bus.subscriptions(tenant: tenant).count
+    }
+
+    /// Reloads the index if another process changed the catalog, a registration or a
+    /// suspension since it was loaded. - Returns: whether it reloaded.
+    public func synchronize() async throws -> Bool {
+        try await index.reload(from: store)
     }
 
     // MARK: Catalog
@@ -94,7 +149,10 @@ public final class TenantManager: Sendable {
             if let onDeadline { customization.onDeadline = onDeadline }
             if let enabled {
                 customization.enabled = enabled
-                if enabled { customization.disabledReason = nil }
+                if enabled {
+                    customization.disabledReason = nil
+                    customization.failingSince = nil
+                }
             }
         }
     }
@@ -221,6 +279,58 @@ public final class TenantManager: Sendable {
             _ = try await bus.publish(event, tenant: current.tenant)
         } catch {
             logger.error("disabling an endpoint failed", metadata: ["customization": "\(current.id)", "error": "\(error)"])
+        }
+    }
+
+    /// Records that a customization's pushes started failing (`since`) or succeed again (nil).
+    func markFailing(_ customization: Customization, since: Date?) async {
+        guard index.markFailing(tenant: customization.tenant, id: customization.id, since: since) != nil else { return }
+        do {
+            _ = try await store.setFailingSince(tenant: customization.tenant, id: customization.id, since: since)
+        } catch {
+            logger.warning("recording an endpoint's failures failed", metadata: ["customization": "\(customization.id)", "error": "\(error)"])
+        }
+    }
+
+    // MARK: Recovery
+
+    /// Pushes again what an endpoint missed since `since`: an observer's pushes that ran out of
+    /// retries (its dead letters) from then on, and the events an interceptor holds that were
+    /// held from then on. - Returns: how many pushes were started again.
+    /// - Throws: ``BespokeError`` `not_found`.
+    public func recover(tenant: TenantID, id: String, since: Date) async throws -> Int {
+        let customization = try customization(tenant: tenant, id: id)
+        switch customization.mode {
+        case .observe:
+            return try await bus.redrive(tenant: tenant, subscription: customization.subscriptionName, failedSince: since)
+        case .intercept:
+            var count = 0
+            for hold in try await bus.holds(tenant: tenant, states: [.held], limit: 1000)
+            where hold.stage?.customization == id && hold.createdAt >= since {
+                try await bus.repush(tenant: tenant, holdID: hold.id)
+                count += 1
+            }
+            return count
+        }
+    }
+
+    /// Pushes one message to the endpoint again, by the message id of its attempts
+    /// (`webhook-id`): an observer's event whatever became of it, or an event the interceptor
+    /// still holds. - Throws: ``BespokeError`` `not_found`.
+    public func replay(tenant: TenantID, id: String, messageID: String) async throws {
+        let customization = try customization(tenant: tenant, id: id)
+        let prefix = customization.id + "-"
+        guard messageID.hasPrefix(prefix) else { throw BespokeError.notFound("message") }
+        let rest = messageID.dropFirst(prefix.count)
+        switch customization.mode {
+        case .observe:
+            guard let seq = Int64(rest) else { throw BespokeError.notFound("message") }
+            try await bus.replay(tenant: tenant, subscription: customization.subscriptionName, eventSeq: seq)
+        case .intercept:
+            guard rest.hasPrefix("h"), let ticket = HoldTicket(String(rest.dropFirst())) else { throw BespokeError.notFound("message") }
+            let hold = try await bus.hold(tenant: tenant, id: ticket.id)
+            guard hold.state == .held, hold.stage?.customization == id else { throw BespokeError.notFound("held event") }
+            try await bus.repush(tenant: tenant, holdID: hold.id)
         }
     }
 

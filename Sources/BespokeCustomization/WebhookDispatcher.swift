@@ -24,7 +24,6 @@ public final class WebhookDispatcher: Service {
     let bus: EventBus
     let manager: TenantManager
     let logger: Logger
-    private let failingSince = Mutex<[String: Date]>([:])
     private let limiters = Mutex<[String: EndpointLimiter]>([:])
     private let attemptBuffer = Mutex<[DeliveryAttempt]>([])
     /// Outbound checks of endpoint URLs, kept for ``endpointCheckTTL`` so that a push does not
@@ -97,8 +96,9 @@ public final class WebhookDispatcher: Service {
         let body = event.encoded()
         var failures = 0
         while !Task.isCancelled {
+            // A suspended tenant's held events are pushed when it is reinstated.
             guard let customization = manager.index.customization(tenant: hold.tenant, id: stage.customization),
-                customization.enabled
+                customization.enabled, !manager.index.isSuspended(hold.tenant)
             else { return }
             let outcome = await push(
                 body, to: customization, messageID: "\(customization.id)-h\(hold.ticket)", eventID: hold.eventID,
@@ -152,7 +152,9 @@ public final class WebhookDispatcher: Service {
         let tenant = registered.tenant
         let subscription = registered.subscriptionName
         while !Task.isCancelled, !isStopping {
-            guard let customization = manager.index.customization(tenant: tenant, id: registered.id), customization.enabled else { return }
+            guard let customization = manager.index.customization(tenant: tenant, id: registered.id), customization.enabled,
+                !manager.index.isSuspended(tenant)
+            else { return }
             let deliveries: [Delivery]
             do {
                 deliveries = try await bus.receive(
@@ -165,6 +167,14 @@ public final class WebhookDispatcher: Service {
                 continue
             }
             if deliveries.isEmpty { continue }
+            // Disabled, deleted or suspended while the receive waited: give the deliveries
+            // back uncounted, for when (and if) the endpoint is pushed to again.
+            guard manager.index.customization(tenant: tenant, id: registered.id)?.enabled == true,
+                !manager.index.isSuspended(tenant)
+            else {
+                try? await bus.release(tenant: tenant, subscription: subscription, deliveries.map(\.receipt))
+                return
+            }
             await withDiscardingTaskGroup { group in
                 for delivery in deliveries {
                     group.addTask { await self.deliver(delivery, to: customization, client: client) }
@@ -288,21 +298,21 @@ public final class WebhookDispatcher: Service {
     }
 
     /// Disables an endpoint that has failed every push for ``CustomizationConfiguration/disableAfter``.
+    /// Since when it fails is stored with the customization, so a restart does not reset it.
     private func track(_ outcome: PushOutcome, of customization: Customization) async {
-        let now = Date()
-        let since = failingSince.withLock { failing -> Date? in
-            if outcome.succeeded {
-                failing[customization.id] = nil
-                return nil
-            }
-            if let since = failing[customization.id] { return since }
-            failing[customization.id] = now
-            return now
+        if outcome.succeeded {
+            await manager.markFailing(customization, since: nil)
+            return
         }
-        guard let since, now.timeIntervalSince(since) >= configuration.disableAfter.seconds else { return }
-        failingSince.withLock { $0[customization.id] = nil }
+        let now = Date()
+        guard let current = manager.index.customization(tenant: customization.tenant, id: customization.id) else { return }
+        guard let since = current.failingSince else {
+            await manager.markFailing(current, since: now)
+            return
+        }
+        guard now.timeIntervalSince(since) >= configuration.disableAfter.seconds else { return }
         await manager.disable(
-            customization, reason: "every push failed for \(Int(now.timeIntervalSince(since)))s (last: \(outcome.reason))"
+            current, reason: "every push failed for \(Int(now.timeIntervalSince(since)))s (last: \(outcome.reason))"
         )
     }
 

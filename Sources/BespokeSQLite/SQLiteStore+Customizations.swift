@@ -23,18 +23,20 @@ extension SQLiteStore: CatalogStore {
 
     public func catalogEntries() async throws -> [CatalogEntry] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM event_catalog ORDER BY type").map { row in
-                let schema: String = row["schema"]
-                let fields: String = row["mutable_fields"]
-                return CatalogEntry(
-                    type: row["type"], summary: row["summary"],
-                    schema: try JSONDecoder().decode(JSONValue.self, from: Data(schema.utf8)),
-                    interceptable: row["interceptable"],
-                    mutableFields: try JSONDecoder().decode([String].self, from: Data(fields.utf8)),
-                    updatedAt: Date(timeIntervalSince1970: row["updated_at"])
-                )
-            }
+            try Row.fetchAll(db, sql: "SELECT * FROM event_catalog ORDER BY type").map(Self.catalogEntry)
         }
+    }
+
+    static func catalogEntry(_ row: Row) throws -> CatalogEntry {
+        let schema: String = row["schema"]
+        let fields: String = row["mutable_fields"]
+        return CatalogEntry(
+            type: row["type"], summary: row["summary"],
+            schema: try JSONDecoder().decode(JSONValue.self, from: Data(schema.utf8)),
+            interceptable: row["interceptable"],
+            mutableFields: try JSONDecoder().decode([String].self, from: Data(fields.utf8)),
+            updatedAt: Date(timeIntervalSince1970: row["updated_at"])
+        )
     }
 
     public func deleteCatalogEntry(type: String) async throws -> Bool {
@@ -58,8 +60,8 @@ extension SQLiteStore: CustomizationStore {
                 try db.execute(
                     sql: """
                         INSERT INTO customizations (url, sort_order, timeout_ms, hold_deadline_ms, on_deadline, enabled,
-                            disabled_reason, secrets, id, tenant_id, event_type, mode, created_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            disabled_reason, secrets, failing_since, id, tenant_id, event_type, mode, created_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """,
                     arguments: arguments
                         + [customization.eventType, customization.mode.rawValue, customization.createdAt.timeIntervalSince1970]
@@ -74,7 +76,7 @@ extension SQLiteStore: CustomizationStore {
             try db.execute(
                 sql: """
                     UPDATE customizations SET url = ?, sort_order = ?, timeout_ms = ?, hold_deadline_ms = ?, on_deadline = ?,
-                        enabled = ?, disabled_reason = ?, secrets = ?
+                        enabled = ?, disabled_reason = ?, secrets = ?, failing_since = ?
                     WHERE id = ? AND tenant_id = ?
                     """,
                 arguments: arguments
@@ -101,6 +103,38 @@ extension SQLiteStore: CustomizationStore {
         try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM customizations ORDER BY tenant_id, created_at, id").map(Self.customization)
         }
+    }
+
+    public func setFailingSince(tenant: TenantID, id: String, since: Date?) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(
+                sql: "UPDATE customizations SET failing_since = ? WHERE id = ? AND tenant_id = ?",
+                arguments: [since?.timeIntervalSince1970, id, tenant.rawValue]
+            )
+            return db.changesCount > 0
+        }
+    }
+
+    public func configurationVersion() async throws -> Int64 {
+        try await pool.read { db in try Self.configurationVersion(db) }
+    }
+
+    public func configurationSnapshot() async throws -> ConfigurationSnapshot {
+        try await pool.read { db in
+            ConfigurationSnapshot(
+                version: try Self.configurationVersion(db),
+                catalog: try Row.fetchAll(db, sql: "SELECT * FROM event_catalog ORDER BY type").map(Self.catalogEntry),
+                customizations: try Row.fetchAll(db, sql: "SELECT * FROM customizations ORDER BY tenant_id, created_at, id")
+                    .map(Self.customization),
+                suspendedTenants: Set(
+                    try String.fetchAll(db, sql: "SELECT id FROM tenants WHERE suspended_at IS NOT NULL").map(TenantID.init(trusted:))
+                )
+            )
+        }
+    }
+
+    private static func configurationVersion(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT version FROM configuration_version WHERE id = 1") ?? 0
     }
 
     public func recordAttempts(_ attempts: [DeliveryAttempt]) async throws {
@@ -148,12 +182,13 @@ extension SQLiteStore: CustomizationStore {
         return [
             customization.url, customization.order, customization.timeout.wholeMilliseconds,
             customization.holdDeadline.wholeMilliseconds, customization.onDeadline.rawValue, customization.enabled,
-            customization.disabledReason, String(decoding: secrets, as: UTF8.self), customization.id,
+            customization.disabledReason, String(decoding: secrets, as: UTF8.self), customization.failingSince?.timeIntervalSince1970,
+            customization.id,
             customization.tenant.rawValue,
         ]
     }
 
-    private static func customization(_ row: Row) throws -> Customization {
+    static func customization(_ row: Row) throws -> Customization {
         let secrets: String = row["secrets"]
         return Customization(
             id: row["id"], tenant: TenantID(trusted: row["tenant_id"]), eventType: row["event_type"],
@@ -164,7 +199,8 @@ extension SQLiteStore: CustomizationStore {
             secrets: try JSONDecoder().decode([StoredSecret].self, from: Data(secrets.utf8)).map {
                 SigningSecret(secret: $0.secret, expiresAt: $0.expiresAt.map(Date.init(timeIntervalSince1970:)))
             },
-            createdAt: Date(timeIntervalSince1970: row["created_at"])
+            createdAt: Date(timeIntervalSince1970: row["created_at"]),
+            failingSince: date(row["failing_since"])
         )
     }
 }

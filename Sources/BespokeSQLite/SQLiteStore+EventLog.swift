@@ -85,6 +85,27 @@ extension SQLiteStore: EventLogStore {
             }
             return .redriven(redelivery(row))
 
+        case .replay(let tenant, let subscription, let seq):
+            // The event must be the subscription's tenant's, like everything a write names.
+            guard
+                try Bool.fetchOne(
+                    db.cachedStatement(
+                        sql: """
+                            SELECT 1 FROM events e JOIN subscriptions s ON s.tenant_id = e.tenant_id
+                            WHERE e.seq = ? AND s.id = ? AND s.tenant_id = ?
+                            """
+                    ),
+                    arguments: [seq, subscription.rawValue, tenant.rawValue]
+                ) != nil
+            else { return .notFound }
+            try db.cachedStatement(sql: "INSERT INTO redeliveries (tenant_id, subscription_id, event_seq) VALUES (?, ?, ?)")
+                .execute(arguments: [tenant.rawValue, subscription.rawValue, seq])
+            let id = db.lastInsertedRowID
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: redeliveryQuery + " WHERE r.id = ?"), arguments: [id]) else {
+                return .notFound
+            }
+            return .redriven(redelivery(row))
+
         case .settleRedelivery(let tenant, let subscription, let delivery):
             guard delivery.isRedelivery else { return .notFound }
             try db.cachedStatement(sql: "DELETE FROM redeliveries WHERE id = ? AND tenant_id = ? AND subscription_id = ?")
@@ -98,7 +119,7 @@ extension SQLiteStore: EventLogStore {
         case .releaseHold(let tenant, let id, let step, let envelope):
             return try releaseHold(tenant: tenant, id: id, step: step, envelope: envelope, db: db, now: now)
         case .closeHold(let tenant, let id, let step, let state, let reason):
-            return try closeHold(tenant: tenant, id: id, step: step, state: state, reason: reason, db: db)
+            return try closeHold(tenant: tenant, id: id, step: step, state: state, reason: reason, db: db, now: now)
         case .markHoldPushed(let tenant, let id, let step):
             guard let hold = try activeHold(tenant: tenant, id: id, db: db), hold.state == .held, hold.step == step else { return .notFound }
             try db.cachedStatement(sql: "UPDATE holds SET pushed_at = ? WHERE id = ?").execute(arguments: [now.timeIntervalSince1970, id])

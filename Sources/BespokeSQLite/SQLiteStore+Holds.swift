@@ -30,6 +30,19 @@ extension SQLiteStore: HoldStore {
         }
     }
 
+    public func deleteClosedHolds(closedBefore date: Date, limit: Int) async throws -> Int {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    DELETE FROM holds WHERE id IN (
+                        SELECT id FROM holds WHERE closed_at IS NOT NULL AND closed_at < ? ORDER BY closed_at LIMIT ?)
+                    """,
+                arguments: [date.timeIntervalSince1970, limit]
+            )
+            return db.changesCount
+        }
+    }
+
     // MARK: Writes, inside ``apply(_:)``'s transaction
 
     static func admit(_ event: EventToStore, intercept: HoldStage?, db: Database, now: Date) throws -> BusWriteResult {
@@ -107,13 +120,14 @@ extension SQLiteStore: HoldStore {
         return .released(event, seq: seq, storedAt: storedAt, next: try nextWaiting(hold, db: db))
     }
 
-    static func closeHold(tenant: TenantID, id: Int64, step: Int, state: HoldState, reason: String, db: Database) throws
+    static func closeHold(tenant: TenantID, id: Int64, step: Int, state: HoldState, reason: String, db: Database, now: Date) throws
         -> BusWriteResult
     {
         guard !state.isActive, var hold = try activeHold(tenant: tenant, id: id, db: db), hold.step == step else { return .notFound }
         hold.state = state
         hold.reason = reason
-        try db.cachedStatement(sql: "UPDATE holds SET state = ?, reason = ? WHERE id = ?").execute(arguments: [state.rawValue, reason, id])
+        try db.cachedStatement(sql: "UPDATE holds SET state = ?, reason = ?, closed_at = ? WHERE id = ?")
+            .execute(arguments: [state.rawValue, reason, now.timeIntervalSince1970, id])
         return .closed(hold, next: try nextWaiting(hold, db: db))
     }
 

@@ -148,6 +148,42 @@ extension SQLiteStore {
                     """
             )
         }
+        migrator.registerMigration("v3-tenant-manager") { db in
+            // Every change to what the in-memory customization indexes mirror bumps one
+            // version, by trigger, so each process polls one row to see another's changes.
+            var sql = """
+                ALTER TABLE tenants ADD COLUMN suspended_at REAL;
+                ALTER TABLE customizations ADD COLUMN failing_since REAL;
+                ALTER TABLE holds ADD COLUMN closed_at REAL;
+                CREATE INDEX holds_by_closed_at ON holds(closed_at) WHERE closed_at IS NOT NULL;
+                CREATE TABLE configuration_version (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    version INTEGER NOT NULL
+                );
+                INSERT INTO configuration_version (id, version) VALUES (1, 1);
+                CREATE INDEX inbox_by_tenant ON inbox(tenant_id);
+                CREATE INDEX delivery_failures_by_tenant ON delivery_failures(tenant_id);
+                CREATE INDEX redeliveries_by_tenant ON redeliveries(tenant_id);
+                CREATE INDEX dead_letters_by_tenant ON dead_letters(tenant_id);
+                CREATE INDEX subscriptions_by_tenant ON subscriptions(tenant_id);
+                CREATE INDEX delivery_attempts_by_tenant ON delivery_attempts(tenant_id);
+
+                """
+            let watched = [
+                ("event_catalog", "INSERT"), ("event_catalog", "UPDATE"), ("event_catalog", "DELETE"),
+                ("customizations", "INSERT"), ("customizations", "UPDATE"), ("customizations", "DELETE"),
+                ("tenants", "UPDATE OF suspended_at"), ("tenants", "DELETE"),
+            ]
+            for (table, operation) in watched {
+                let name = "\(table)_\(operation.split(separator: " ").first!.lowercased())_bumps_version"
+                sql += """
+                    CREATE TRIGGER \(name) AFTER \(operation) ON \(table)
+                    BEGIN UPDATE configuration_version SET version = version + 1 WHERE id = 1; END;
+
+                    """
+            }
+            try db.execute(sql: sql)
+        }
         return migrator
     }
 }

@@ -17,19 +17,55 @@ extension SQLiteStore: TenantStore {
 
     public func tenant(_ id: TenantID) async throws -> TenantRecord? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT id, name, created_at FROM tenants WHERE id = ?", arguments: [id.rawValue])
-                .map(Self.tenantRecord)
+            try Row.fetchOne(db, sql: "SELECT * FROM tenants WHERE id = ?", arguments: [id.rawValue]).map(Self.tenantRecord)
         }
     }
 
     public func listTenants() async throws -> [TenantRecord] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT id, name, created_at FROM tenants ORDER BY id").map(Self.tenantRecord)
+            try Row.fetchAll(db, sql: "SELECT * FROM tenants ORDER BY id").map(Self.tenantRecord)
         }
     }
 
-    private static func tenantRecord(_ row: Row) -> TenantRecord {
-        TenantRecord(id: TenantID(trusted: row["id"]), name: row["name"], createdAt: Date(timeIntervalSince1970: row["created_at"]))
+    public func setSuspended(_ id: TenantID, at date: Date?) async throws -> Bool {
+        try await pool.write { db in
+            if let date {
+                try db.execute(
+                    sql: "UPDATE tenants SET suspended_at = coalesce(suspended_at, ?) WHERE id = ?",
+                    arguments: [date.timeIntervalSince1970, id.rawValue]
+                )
+            } else {
+                try db.execute(sql: "UPDATE tenants SET suspended_at = NULL WHERE id = ?", arguments: [id.rawValue])
+            }
+            return db.changesCount > 0
+        }
+    }
+
+    /// Child tables first, so the counts are this tenant's rows and no cascade is relied on.
+    static let tenantTables = [
+        "delivery_attempts", "delivery_failures", "redeliveries", "dead_letters", "holds", "customizations", "inbox",
+        "subscriptions", "events", "api_keys",
+    ]
+
+    public func purgeTenant(_ id: TenantID) async throws -> TenantPurge? {
+        try await pool.write { db in
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM tenants WHERE id = ?", arguments: [id.rawValue]) != nil else { return nil }
+            var rows: [String: Int] = [:]
+            for table in Self.tenantTables {
+                try db.execute(sql: "DELETE FROM \(table) WHERE tenant_id = ?", arguments: [id.rawValue])
+                rows[table] = db.changesCount
+            }
+            try db.execute(sql: "DELETE FROM tenants WHERE id = ?", arguments: [id.rawValue])
+            rows["tenants"] = db.changesCount
+            return TenantPurge(rowsByTable: rows)
+        }
+    }
+
+    static func tenantRecord(_ row: Row) -> TenantRecord {
+        TenantRecord(
+            id: TenantID(trusted: row["id"]), name: row["name"], createdAt: Date(timeIntervalSince1970: row["created_at"]),
+            suspendedAt: date(row["suspended_at"])
+        )
     }
 }
 

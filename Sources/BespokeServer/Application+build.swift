@@ -69,7 +69,10 @@ public func buildApplication(
         // Started in this order and stopped in reverse: the server first, then the dispatcher
         // (pushes in flight end; unacknowledged ones are pushed again after a restart), the bus,
         // and the checkpointer.
-        services: [SQLiteCheckpointer(store: store, logger: logger), platform.bus, platform.dispatcher],
+        services: [
+            SQLiteCheckpointer(store: store, logger: logger), platform.bus,
+            CustomizationIndexSync(manager: platform.manager, logger: logger), platform.dispatcher,
+        ],
         onServerRunning: { channel in
             await onServerRunning(channel.localAddress?.port ?? configuration.port)
         },

@@ -24,6 +24,9 @@ public enum BusWrite: Sendable {
     case redrive(TenantID, SubscriptionID, DeadLetterID)
     /// A redelivery was acknowledged.
     case settleRedelivery(TenantID, SubscriptionID, DeliveryID)
+    /// Deliver a stored event of the tenant again to the subscription, as a redelivery,
+    /// whatever became of its earlier deliveries.
+    case replay(TenantID, SubscriptionID, eventSeq: Int64)
 
     // Custody (interception). See ``Hold``.
 
@@ -46,7 +49,7 @@ public enum BusWrite: Sendable {
         switch self {
         case .publish(let event): event.tenant
         case .advanceCursor(let tenant, _, _), .recordFailure(let tenant, _, _, _, _, _), .deadLetter(let tenant, _, _, _, _),
-            .redrive(let tenant, _, _), .settleRedelivery(let tenant, _, _):
+            .redrive(let tenant, _, _), .settleRedelivery(let tenant, _, _), .replay(let tenant, _, _):
             tenant
         case .admit(let event, _): event.tenant
         case .advanceHold(let tenant, _, _, _, _), .releaseHold(let tenant, _, _, _), .closeHold(let tenant, _, _, _, _),
@@ -62,7 +65,7 @@ public enum BusWriteResult: Sendable, Equatable {
     case published(seq: Int64, storedAt: Date, duplicate: Bool)
     /// The write took effect.
     case applied
-    /// A redriven dead letter, and the redelivery that replaces it.
+    /// A redriven dead letter or a replayed event, and the redelivery that delivers it.
     case redriven(Delivery)
     /// The subscription, delivery or dead letter named does not exist for that tenant.
     case notFound

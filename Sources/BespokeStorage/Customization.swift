@@ -55,11 +55,14 @@ public struct Customization: Sendable, Equatable {
     /// Signing secrets, the current one first; during a rotation the previous one too.
     public var secrets: [SigningSecret]
     public let createdAt: Date
+    /// Since when every push to the endpoint has failed; nil after a success. Kept by the
+    /// platform (it disables the endpoint when this is old enough), not by the tenant.
+    public var failingSince: Date?
 
     public init(
         id: String, tenant: TenantID, eventType: String, mode: CustomizationMode, url: String, order: Int,
         timeout: Duration, holdDeadline: Duration, onDeadline: HoldOutcome, enabled: Bool, disabledReason: String?,
-        secrets: [SigningSecret], createdAt: Date
+        secrets: [SigningSecret], createdAt: Date, failingSince: Date? = nil
     ) {
         self.id = id
         self.tenant = tenant
@@ -74,6 +77,7 @@ public struct Customization: Sendable, Equatable {
         self.disabledReason = disabledReason
         self.secrets = secrets
         self.createdAt = createdAt
+        self.failingSince = failingSince
     }
 
     /// The bus subscription an observer's pushes are delivered from.

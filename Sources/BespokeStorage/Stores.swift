@@ -1,12 +1,18 @@
 public import BespokeCore
 public import Foundation
 
-/// Tenants. (The full Tenant Manager builds on this.)
+/// Tenants.
 public protocol TenantStore: Sendable {
     /// Creates a tenant. - Throws: ``BespokeError`` `conflict` when the id is taken.
     func createTenant(_ tenant: TenantRecord) async throws
     func tenant(_ id: TenantID) async throws -> TenantRecord?
     func listTenants() async throws -> [TenantRecord]
+    /// Suspends the tenant at `date`, or reinstates it when `date` is nil; `false` when there
+    /// is no such tenant. Suspending a suspended tenant keeps the first date.
+    func setSuspended(_ id: TenantID, at date: Date?) async throws -> Bool
+    /// Deletes the tenant and every row of it in every table, in one transaction; nil when
+    /// there is no such tenant.
+    func purgeTenant(_ id: TenantID) async throws -> TenantPurge?
 }
 
 /// Tenant API keys, stored hashed.
@@ -75,6 +81,15 @@ public protocol CustomizationStore: Sendable {
     func customizations(tenant: TenantID) async throws -> [Customization]
     /// Every customization of every tenant: the source of the in-memory index.
     func allCustomizations() async throws -> [Customization]
+    /// Records since when every push to the customization's endpoint has failed (nil: it
+    /// succeeded); `false` when the tenant has no customization with that id.
+    func setFailingSince(tenant: TenantID, id: String, since: Date?) async throws -> Bool
+    /// A number that changes whenever the catalog, a customization or a tenant's suspension
+    /// changes, whichever process made the change: polled to keep in-memory indexes in sync.
+    func configurationVersion() async throws -> Int64
+    /// The catalog, every customization and the suspended tenants, read at one instant,
+    /// with the ``configurationVersion()`` of that instant.
+    func configurationSnapshot() async throws -> ConfigurationSnapshot
     func recordAttempts(_ attempts: [DeliveryAttempt]) async throws
     /// A customization's most recent push attempts, newest first.
     func deliveryAttempts(tenant: TenantID, customization: String, limit: Int) async throws -> [DeliveryAttempt]
@@ -87,6 +102,24 @@ public protocol HoldStore: Sendable {
     func holds(tenant: TenantID, states: [HoldState], limit: Int) async throws -> [Hold]
     /// Every active hold (held or waiting) of every tenant, oldest first: read at start-up.
     func activeHolds() async throws -> [Hold]
+    /// Deletes up to `limit` holds closed (cancelled or dead-lettered) before `date`, oldest
+    /// first, and returns how many it deleted.
+    func deleteClosedHolds(closedBefore date: Date, limit: Int) async throws -> Int
+}
+
+/// What the in-memory customization index mirrors, read at one instant.
+public struct ConfigurationSnapshot: Sendable {
+    public let version: Int64
+    public let catalog: [CatalogEntry]
+    public let customizations: [Customization]
+    public let suspendedTenants: Set<TenantID>
+
+    public init(version: Int64, catalog: [CatalogEntry], customizations: [Customization], suspendedTenants: Set<TenantID>) {
+        self.version = version
+        self.catalog = catalog
+        self.customizations = customizations
+        self.suspendedTenants = suspendedTenants
+    }
 }
 
 /// Everything the platform keeps, as one value a backend provides.

@@ -6,12 +6,29 @@ public struct TenantRecord: Sendable, Equatable {
     public let id: TenantID
     public var name: String
     public let createdAt: Date
+    /// When the operator suspended the tenant; nil while it is active. A suspended tenant's
+    /// credentials are refused and its endpoints receive no pushes; its data is kept.
+    public var suspendedAt: Date?
 
-    public init(id: TenantID, name: String, createdAt: Date) {
+    public init(id: TenantID, name: String, createdAt: Date, suspendedAt: Date? = nil) {
         self.id = id
         self.name = name
         self.createdAt = createdAt
+        self.suspendedAt = suspendedAt
     }
+
+    public var isSuspended: Bool { suspendedAt != nil }
+}
+
+/// What purging a tenant removed: rows by table.
+public struct TenantPurge: Sendable, Equatable {
+    public let rowsByTable: [String: Int]
+
+    public init(rowsByTable: [String: Int]) {
+        self.rowsByTable = rowsByTable
+    }
+
+    public var totalRows: Int { rowsByTable.values.reduce(0, +) }
 }
 
 /// A tenant API key as stored: only a hash of the secret is kept.

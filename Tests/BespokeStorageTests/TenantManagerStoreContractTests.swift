@@ -1,0 +1,184 @@
+import BespokeCore
+import BespokeStorage
+import Foundation
+import Testing
+
+/// The storage contract of the Tenant Manager: suspension, purge, the configuration version
+/// other processes poll, failing endpoints and the retention of closed holds.
+@Suite("Store contract: Tenant Manager")
+struct TenantManagerStoreContractTests {
+    let acme = TenantID(trusted: "acme")
+    let globex = TenantID(trusted: "globex")
+
+    private func prepared(_ backend: StoreBackend) async throws -> any PlatformStore {
+        let store = try backend.makeStore()
+        for tenant in [acme, globex] {
+            try await store.createTenant(TenantRecord(id: tenant, name: tenant.rawValue, createdAt: Date()))
+        }
+        return store
+    }
+
+    private func customization(_ tenant: TenantID, _ id: String, mode: CustomizationMode = .observe) -> Customization {
+        Customization(
+            id: id, tenant: tenant, eventType: "OrderSubmitted", mode: mode, url: "https://hooks.example/\(id)", order: 0,
+            timeout: .seconds(5), holdDeadline: .seconds(60), onDeadline: .resume, enabled: true, disabledReason: nil,
+            secrets: [SigningSecret(secret: "whsec_c2VjcmV0", expiresAt: nil)], createdAt: Date()
+        )
+    }
+
+    private func event(_ tenant: TenantID, _ id: String, key: String? = nil) -> EventToStore {
+        var event = CloudEvent(id: id, source: "/shop", type: "OrderSubmitted", data: .object(["orderId": .string(id)]))
+        event.partitionKey = key
+        return EventToStore(event, tenant: tenant)
+    }
+
+    private func stage(_ customization: String) -> HoldStage {
+        HoldStage(customization: customization, deadline: Date().addingTimeInterval(60), onDeadline: .cancel)
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func everyConfigurationChangeMovesTheVersion(_ backend: StoreBackend) async throws {
+        let store = try await prepared(backend)
+        var last = try await store.configurationVersion()
+        func moved() async throws -> Bool {
+            let now = try await store.configurationVersion()
+            defer { last = now }
+            return now != last
+        }
+        try await store.putCatalogEntry(
+            CatalogEntry(type: "OrderSubmitted", summary: "", schema: .object([:]), interceptable: true, mutableFields: [], updatedAt: Date())
+        )
+        #expect(try await moved())
+        var registered = customization(acme, "cus_a")
+        try await store.insertCustomization(registered)
+        #expect(try await moved())
+        registered.url = "https://hooks.example/other"
+        #expect(try await store.updateCustomization(registered))
+        #expect(try await moved())
+        #expect(try await store.setSuspended(globex, at: Date()))
+        #expect(try await moved())
+        // Reading changes nothing.
+        _ = try await store.configurationSnapshot()
+        _ = try await store.listTenants()
+        #expect(try await moved() == false)
+        #expect(try await store.deleteCustomization(tenant: acme, id: "cus_a"))
+        #expect(try await moved())
+
+        let snapshot = try await store.configurationSnapshot()
+        #expect(snapshot.version == last)
+        #expect(snapshot.catalog.map(\.type) == ["OrderSubmitted"])
+        #expect(snapshot.customizations.isEmpty)
+        #expect(snapshot.suspendedTenants == [globex])
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func suspensionKeepsItsFirstDateAndIsLifted(_ backend: StoreBackend) async throws {
+        let store = try await prepared(backend)
+        let first = Date(timeIntervalSince1970: 1_800_000_000)
+        #expect(try await store.setSuspended(acme, at: first))
+        #expect(try await store.setSuspended(acme, at: first.addingTimeInterval(60)))
+        #expect(try await store.tenant(acme)?.suspendedAt == first)
+        #expect(try await store.tenant(globex)?.isSuspended == false)
+        #expect(try await store.setSuspended(acme, at: nil))
+        #expect(try await store.tenant(acme)?.isSuspended == false)
+        #expect(try await store.setSuspended(TenantID(trusted: "nobody"), at: Date()) == false)
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func purgingATenantDeletesEveryRowOfItAndNothingElse(_ backend: StoreBackend) async throws {
+        let store = try await prepared(backend)
+        // The same kinds of rows for both tenants.
+        for tenant in [acme, globex] {
+            try await store.insertAPIKey(
+                APIKeyRecord(id: "key-\(tenant)", tenant: tenant, secretHash: "hash-\(tenant)", createdAt: Date())
+            )
+            let subscription = try await store.createSubscription(
+                NewSubscription(tenant: tenant, name: "product", filter: EventTypeFilter([]), policy: DeliveryPolicy(maxAttempts: 1)),
+                at: Date()
+            )
+            let observer = customization(tenant, "cus_\(tenant)")
+            try await store.insertCustomization(observer)
+            let results = try await store.apply([
+                .publish(event(tenant, "e1")), .publish(event(tenant, "e2")),
+                .admit(event(tenant, "e3", key: "k"), intercept: stage(observer.id)),
+            ])
+            guard case .published(let seq, _, _) = results[0] else { throw StoreTestError("not published: \(results[0])") }
+            let delivery = DeliveryID.stream(seq)
+            _ = try await store.apply([.deadLetter(tenant, subscription.id, delivery, attempts: 1, reason: "test")])
+            _ = try await store.markProcessed(tenant: tenant, consumer: "ordering", eventKey: "e1", at: Date())
+            try await store.recordAttempts([
+                DeliveryAttempt(
+                    tenant: tenant, customization: observer.id, messageID: "m", eventID: "e1", attemptedAt: Date(), status: 500,
+                    latency: .milliseconds(3), error: "endpoint answered 500"
+                )
+            ])
+        }
+
+        let purge = try #require(try await store.purgeTenant(acme))
+        #expect(purge.rowsByTable["tenants"] == 1)
+        #expect(purge.rowsByTable["events"] == 2)
+        #expect(purge.rowsByTable["holds"] == 1)
+        #expect(purge.rowsByTable["customizations"] == 1)
+        #expect(purge.rowsByTable["delivery_attempts"] == 1)
+        #expect(purge.rowsByTable["dead_letters"] == 1)
+        #expect(purge.rowsByTable["inbox"] == 1)
+        #expect(purge.rowsByTable["api_keys"] == 1)
+        #expect(purge.rowsByTable["subscriptions"] == 1)
+
+        // Nothing of acme is left to find.
+        #expect(try await store.tenant(acme) == nil)
+        #expect(try await store.apiKeys(tenant: acme).isEmpty)
+        #expect(try await store.subscriptions(tenant: acme).isEmpty)
+        #expect(try await store.customizations(tenant: acme).isEmpty)
+        #expect(try await store.holds(tenant: acme, states: HoldState.allCases, limit: 100).isEmpty)
+        #expect(try await store.isProcessed(tenant: acme, consumer: "ordering", eventKey: "e1") == false)
+        #expect(try await store.purgeTenant(acme) == nil)
+
+        // Everything of globex is still there.
+        #expect(try await store.tenant(globex) != nil)
+        #expect(try await store.apiKeys(tenant: globex).count == 1)
+        let globexSubscription = try #require(try await store.subscription(tenant: globex, name: "product"))
+        #expect(try await store.deadLetters(tenant: globex, subscription: globexSubscription.id, after: nil, limit: 10).count == 1)
+        #expect(try await store.pendingDeliveries(globexSubscription, after: nil, limit: 10).deliveries.map(\.eventID) == ["e2"])
+        #expect(try await store.customizations(tenant: globex).count == 1)
+        #expect(try await store.deliveryAttempts(tenant: globex, customization: "cus_globex", limit: 10).count == 1)
+        #expect(try await store.holds(tenant: globex, states: [.held], limit: 10).count == 1)
+        #expect(try await store.isProcessed(tenant: globex, consumer: "ordering", eventKey: "e1"))
+        // And the id can be used again.
+        try await store.createTenant(TenantRecord(id: acme, name: "Acme again", createdAt: Date()))
+        #expect(try await store.listTenants().count == 2)
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func failingSinceIsStoredPerCustomizationOfItsTenant(_ backend: StoreBackend) async throws {
+        let store = try await prepared(backend)
+        try await store.insertCustomization(customization(acme, "cus_a"))
+        let since = Date(timeIntervalSince1970: 1_800_000_000)
+        #expect(try await store.setFailingSince(tenant: acme, id: "cus_a", since: since))
+        #expect(try await store.setFailingSince(tenant: globex, id: "cus_a", since: nil) == false)
+        #expect(try await store.customizations(tenant: acme).first?.failingSince == since)
+        #expect(try await store.setFailingSince(tenant: acme, id: "cus_a", since: nil))
+        #expect(try await store.customizations(tenant: acme).first?.failingSince == nil)
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func closedHoldsAreDeletedAfterTheirRetentionAndActiveOnesNever(_ backend: StoreBackend) async throws {
+        let store = try await prepared(backend)
+        let results = try await store.apply([
+            .admit(event(acme, "cancelled"), intercept: stage("cus_a")),
+            .admit(event(acme, "still-held"), intercept: stage("cus_a")),
+        ])
+        guard case .held(let toCancel, _) = results[0] else { throw StoreTestError("not held: \(results[0])") }
+        _ = try await store.apply([.closeHold(acme, holdID: toCancel.id, step: toCancel.step, state: .cancelled, reason: "test")])
+        // Closed just now: a cutoff in the past keeps it.
+        #expect(try await store.deleteClosedHolds(closedBefore: Date().addingTimeInterval(-60), limit: 100) == 0)
+        #expect(try await store.deleteClosedHolds(closedBefore: Date().addingTimeInterval(1), limit: 100) == 1)
+        let left = try await store.holds(tenant: acme, states: HoldState.allCases, limit: 10)
+        #expect(left.map(\.eventID) == ["still-held"])
+    }
+}
+
+struct StoreTestError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
