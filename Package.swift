@@ -123,6 +123,7 @@ let package = Package(
                 "BespokeServer",
                 "BespokeBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -154,6 +155,11 @@ let package = Package(
         // Helpers shared by test targets.
         .target(
             name: "BespokeTestSupport",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             path: "Tests/BespokeTestSupport",
             swiftSettings: swiftSettings
         ),

@@ -6,7 +6,9 @@ struct BespokeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bespoke",
         abstract: "Bespoke: customizable multi-tenant SaaS on a durable multi-tenant event bus.",
-        subcommands: [ServeCommand.self, DemoCommand.self, TenantCommand.self, BenchCommand.self],
+        subcommands: [
+            ServeCommand.self, DemoCommand.self, TenantCommand.self, CatalogCommand.self, CustomizationCommand.self, BenchCommand.self,
+        ],
         defaultSubcommand: ServeCommand.self
     )
 }

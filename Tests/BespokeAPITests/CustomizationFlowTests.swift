@@ -1,4 +1,5 @@
 import BespokeCore
+import BespokeTestSupport
 import BespokeWebhooks
 import Foundation
 import HummingbirdTesting

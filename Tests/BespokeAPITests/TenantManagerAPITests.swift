@@ -2,6 +2,7 @@ import BespokeCore
 import BespokeCustomization
 import BespokeServer
 import BespokeStorage
+import BespokeTestSupport
 import Foundation
 import GRDB
 import HummingbirdTesting

@@ -1,8 +1,9 @@
 import BespokeCore
+import BespokeTestSupport
 import BespokeWebhooks
 import Foundation
-import Synchronization
 import HummingbirdTesting
+import Synchronization
 import Testing
 
 /// Pushes that fail, endpoints that go away or are slow, registrations that are refused.

@@ -5,21 +5,21 @@ import NIOCore
 import Synchronization
 
 /// A real HTTP endpoint on loopback that records every push it receives and answers as told.
-final class WebhookReceiver: Sendable {
-    struct Received: Sendable {
-        let headers: [String: String]
-        let body: Data
-        let receivedAt: ContinuousClock.Instant
+public final class WebhookReceiver: Sendable {
+    public struct Received: Sendable {
+        public let headers: [String: String]
+        public let body: Data
+        public let receivedAt: ContinuousClock.Instant
 
         /// The pushed CloudEvent as a dictionary.
-        var event: [String: Any] { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:] }
-        var eventID: String? { event["id"] as? String }
-        var data: [String: Any] { event["data"] as? [String: Any] ?? [:] }
-        var holdTicket: String? { event["bespokehold"] as? String }
+        public var event: [String: Any] { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:] }
+        public var eventID: String? { event["id"] as? String }
+        public var data: [String: Any] { event["data"] as? [String: Any] ?? [:] }
+        public var holdTicket: String? { event["bespokehold"] as? String }
     }
 
     /// How the receiver answers the n-th push (0-based): a status, an optional delay, headers.
-    typealias Responder = @Sendable (_ index: Int, _ received: Received) async -> (status: Int, headers: [String: String])
+    public typealias Responder = @Sendable (_ index: Int, _ received: Received) async -> (status: Int, headers: [String: String])
 
     private let received = Mutex<[Received]>([])
     private let port = Mutex<Int?>(nil)
@@ -31,7 +31,7 @@ final class WebhookReceiver: Sendable {
     }
 
     /// Starts a receiver on a free loopback port.
-    static func start(_ responder: @escaping Responder = { _, _ in (204, [:]) }) async throws -> WebhookReceiver {
+    public static func start(_ responder: @escaping Responder = { _, _ in (204, [:]) }) async throws -> WebhookReceiver {
         let receiver = WebhookReceiver(responder: responder)
         let router = Router()
         router.post("hook") { request, _ -> Response in
@@ -68,13 +68,13 @@ final class WebhookReceiver: Sendable {
         return receiver
     }
 
-    var url: String { "http://127.0.0.1:\(port.withLock { $0 } ?? 0)/hook" }
+    public var url: String { "http://127.0.0.1:\(port.withLock { $0 } ?? 0)/hook" }
 
-    var all: [Received] { received.withLock { $0 } }
+    public var all: [Received] { received.withLock { $0 } }
 
     /// Waits until at least `count` pushes have arrived; fails after `timeout`.
     @discardableResult
-    func waitFor(_ count: Int, timeout: Duration = .seconds(10)) async throws -> [Received] {
+    public func waitFor(_ count: Int, timeout: Duration = .seconds(10)) async throws -> [Received] {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             let list = all
@@ -84,13 +84,13 @@ final class WebhookReceiver: Sendable {
         throw ReceiverTimeout(expected: count, got: all.count)
     }
 
-    func stop() {
+    public func stop() {
         task.withLock { $0?.cancel() }
     }
 
-    struct ReceiverTimeout: Error, CustomStringConvertible {
+    public struct ReceiverTimeout: Error, CustomStringConvertible {
         let expected: Int
         let got: Int
-        var description: String { "expected \(expected) pushes, got \(got)" }
+        public var description: String { "expected \(expected) pushes, got \(got)" }
     }
 }
