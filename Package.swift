@@ -112,7 +112,9 @@ let package = Package(
             name: "BespokeBench",
             dependencies: [
                 "BespokeServer",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
         ),

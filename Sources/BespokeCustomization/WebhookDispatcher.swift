@@ -148,38 +148,57 @@ public final class WebhookDispatcher: Service {
         for task in running.values { await task.value }
     }
 
+    /// Keeps up to ``CustomizationConfiguration/endpointConcurrency`` pushes of one observer in
+    /// flight: as soon as one ends, the next delivery is leased (the bus hands out one event
+    /// per partition key at a time, so pushes in flight together never reorder a key).
     private func observe(_ registered: Customization, client: HTTPClient) async {
         let tenant = registered.tenant
         let subscription = registered.subscriptionName
-        while !Task.isCancelled, !isStopping {
-            guard let customization = manager.index.customization(tenant: tenant, id: registered.id), customization.enabled,
-                !manager.index.isSuspended(tenant)
-            else { return }
-            let deliveries: [Delivery]
-            do {
-                deliveries = try await bus.receive(
-                    tenant: tenant, subscription: subscription, max: configuration.endpointConcurrency, wait: .seconds(1)
-                )
-            } catch {
-                if Task.isCancelled || !bus.isRunning { return }
-                logger.warning("receiving an observer's events failed", metadata: ["customization": "\(registered.id)", "error": "\(error)"])
-                try? await Task.sleep(for: .seconds(1))
-                continue
-            }
-            if deliveries.isEmpty { continue }
-            // Disabled, deleted or suspended while the receive waited: give the deliveries
-            // back uncounted, for when (and if) the endpoint is pushed to again.
-            guard manager.index.customization(tenant: tenant, id: registered.id)?.enabled == true,
-                !manager.index.isSuspended(tenant)
-            else {
-                try? await bus.release(tenant: tenant, subscription: subscription, deliveries.map(\.receipt))
-                return
-            }
-            await withDiscardingTaskGroup { group in
+        let limit = configuration.endpointConcurrency
+        await withTaskGroup(of: Void.self) { group in
+            var inFlight = 0
+            while !Task.isCancelled, !isStopping {
+                guard let customization = manager.index.customization(tenant: tenant, id: registered.id), customization.enabled,
+                    !manager.index.isSuspended(tenant)
+                else { break }
+                if inFlight >= limit {
+                    await group.next()
+                    inFlight -= 1
+                    continue
+                }
+                let deliveries: [Delivery]
+                do {
+                    // Wait for new events only when nothing is in flight; else see what is ready.
+                    deliveries = try await bus.receive(
+                        tenant: tenant, subscription: subscription, max: limit - inFlight, wait: inFlight == 0 ? .seconds(1) : .zero
+                    )
+                } catch {
+                    if Task.isCancelled || !bus.isRunning { break }
+                    logger.warning("receiving an observer's events failed", metadata: ["customization": "\(registered.id)", "error": "\(error)"])
+                    try? await Task.sleep(for: .seconds(1))
+                    continue
+                }
+                if deliveries.isEmpty {
+                    if inFlight > 0 {
+                        await group.next()
+                        inFlight -= 1
+                    }
+                    continue
+                }
+                // Disabled, deleted or suspended while the receive waited: give the deliveries
+                // back uncounted, for when (and if) the endpoint is pushed to again.
+                guard manager.index.customization(tenant: tenant, id: registered.id)?.enabled == true,
+                    !manager.index.isSuspended(tenant)
+                else {
+                    try? await bus.release(tenant: tenant, subscription: subscription, deliveries.map(\.receipt))
+                    break
+                }
                 for delivery in deliveries {
                     group.addTask { await self.deliver(delivery, to: customization, client: client) }
                 }
+                inFlight += deliveries.count
             }
+            await group.waitForAll()
         }
     }
 
@@ -210,19 +229,26 @@ public final class WebhookDispatcher: Service {
 
     // MARK: Pushing
 
-    /// One signed push, within the endpoint's concurrency limit; logged and counted.
+    /// One signed push, within the endpoint's concurrency limit; logged and counted. An
+    /// observer's loop keeps its own pushes within the limit; an interceptor's pushes (one task
+    /// per held event) share a limiter.
     private func push(
         _ body: Data, to customization: Customization, messageID: String, eventID: String, traceparent: String?, client: HTTPClient
     ) async -> PushOutcome
     {
-        let limiter = limiters.withLock { limiters in
-            if let existing = limiters[customization.id] { return existing }
-            let created = EndpointLimiter(limit: configuration.endpointConcurrency)
-            limiters[customization.id] = created
-            return created
-        }
         let attemptedAt = Date()
-        let outcome = await limiter.withSlot { await self.send(body, to: customization, messageID: messageID, traceparent: traceparent, client: client) }
+        let outcome: PushOutcome
+        if customization.mode == .observe {
+            outcome = await send(body, to: customization, messageID: messageID, traceparent: traceparent, client: client)
+        } else {
+            let limiter = limiters.withLock { limiters in
+                if let existing = limiters[customization.id] { return existing }
+                let created = EndpointLimiter(limit: configuration.endpointConcurrency)
+                limiters[customization.id] = created
+                return created
+            }
+            outcome = await limiter.withSlot { await self.send(body, to: customization, messageID: messageID, traceparent: traceparent, client: client) }
+        }
         attemptBuffer.withLock {
             $0.append(
                 DeliveryAttempt(

@@ -1,0 +1,90 @@
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import Synchronization
+
+/// The minimal tenant service of the customization benchmark, on loopback:
+/// `POST /intercept` answers at once and resumes the held event through the tenant API;
+/// `POST /fast` answers `204` and counts.
+final class BenchReceiver: Sendable {
+    let platformURL = Mutex("")
+    private let tenantKey: String
+    private let port = Mutex(0)
+    private let fast = Atomic<Int>(0)
+    private let task = Mutex<Task<Void, any Error>?>(nil)
+    /// Publish instants of events expected at `/intercept`, and how long each took to arrive.
+    private let pushes = Mutex<(expected: [String: UInt64], latency: [String: UInt64])>(([:], [:]))
+
+    private init(tenantKey: String) {
+        self.tenantKey = tenantKey
+    }
+
+    static func start(tenantKey: String) async throws -> BenchReceiver {
+        let receiver = BenchReceiver(tenantKey: tenantKey)
+        let router = Router()
+        router.post("fast") { request, _ -> HTTPResponse.Status in
+            _ = try await request.body.collect(upTo: 1024 * 1024)
+            receiver.fast.add(1, ordering: .relaxed)
+            return .noContent
+        }
+        router.post("intercept") { request, _ -> HTTPResponse.Status in
+            let body = try await request.body.collect(upTo: 1024 * 1024)
+            guard let event = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any],
+                let id = event["id"] as? String, let ticket = event["bespokehold"] as? String
+            else { return .badRequest }
+            receiver.pushed(id)
+            // Answer the push, then resume: as a tenant's service that decides at once.
+            Task { await receiver.resume(ticket) }
+            return .noContent
+        }
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        var logger = Logger(label: "bench-receiver")
+        logger.logLevel = .error
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "bench-receiver"),
+            onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) },
+            logger: logger
+        )
+        receiver.task.withLock { $0 = Task { try await app.runService(gracefulShutdownSignals: []) } }
+        for await port in ports {
+            receiver.port.withLock { $0 = port }
+            break
+        }
+        return receiver
+    }
+
+    func url(_ path: String) -> String { "http://127.0.0.1:\(port.withLock { $0 })/\(path)" }
+
+    var fastCount: Int { fast.load(ordering: .relaxed) }
+
+    func expectPush(_ id: String, at nanos: UInt64) {
+        pushes.withLock { $0.expected[id] = nanos }
+    }
+
+    private func pushed(_ id: String) {
+        let now = monotonicNanos()
+        pushes.withLock { state in
+            if let start = state.expected.removeValue(forKey: id) { state.latency[id] = now - start }
+        }
+    }
+
+    func pushLatency(_ id: String) -> UInt64? {
+        pushes.withLock { $0.latency.removeValue(forKey: id) }
+    }
+
+    private func resume(_ ticket: String) async {
+        var request = HTTPClientRequest(url: platformURL.withLock { $0 } + "/v1/tenants/bench/holds/\(ticket)/resume")
+        request.method = .POST
+        request.headers.add(name: "authorization", value: "Bearer \(tenantKey)")
+        request.headers.add(name: "content-type", value: "application/json")
+        request.body = .bytes(ByteBuffer(string: "{}"))
+        _ = try? await HTTPClient.shared.execute(request, timeout: .seconds(10)).body.collect(upTo: 64 * 1024)
+    }
+
+    func stop() {
+        task.withLock { $0?.cancel() }
+    }
+}

@@ -1,0 +1,192 @@
+import AsyncHTTPClient
+import BespokeAPI
+public import BespokeCore
+import BespokeCustomization
+public import BespokeSQLite
+import BespokeServer
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import Synchronization
+
+/// Options of `bespoke bench customization`.
+public struct CustomizationBenchmarkOptions: Sendable {
+    /// Sequential intercept-to-resume round trips measured (after a warm-up).
+    public var roundTrips = 2000
+    /// Observed events pushed in the deliveries phase.
+    public var deliveries = 20_000
+    /// Tenants, each with one observer endpoint, in the deliveries phase.
+    public var observerTenants = 4
+    /// Pushes in flight per endpoint.
+    public var endpointConcurrency = 16
+    public var payloadBytes = 256
+    /// Seconds wrk runs against the receiver.
+    public var wrkSeconds = 5
+    public var durability: SQLiteStore.Durability = .full
+    public var directory: String
+
+    public init(directory: String) {
+        self.directory = directory
+    }
+}
+
+/// Measures customization on loopback, through the real HTTP server, dispatcher and store:
+///
+/// - intercept-to-resume: an event is published and held; the dispatcher pushes it, signed,
+///   to a minimal receiver, which answers and resumes it through the tenant API; the product's
+///   consumer receives it. Timed from publish to the product's receipt, one event at a time.
+/// - signed deliveries/s: observers' pushes of a backlog to a fast receiver, next to the
+///   request rate `wrk` reaches against that same receiver with bodies of the same size.
+public enum CustomizationBenchmark {
+    public static func run(_ options: CustomizationBenchmarkOptions, report: @escaping @Sendable (String) -> Void) async throws {
+        try FileManager.default.createDirectory(atPath: options.directory, withIntermediateDirectories: true)
+        var configuration = BespokeConfiguration()
+        configuration.dataDirectory = options.directory
+        configuration.durability = options.durability
+        configuration.port = 0
+        configuration.logLevel = .error
+        configuration.adminToken = "bench-admin-token-" + SecureRandom.hex(8)
+        configuration.customization.outbound.allowLoopback = true
+        configuration.customization.endpointConcurrency = options.endpointConcurrency
+        var logger = Logger(label: "bench")
+        logger.logLevel = .error
+        let platform = try await openPlatform(configuration, logger: logger)
+
+        let interceptingTenant = TenantID(trusted: "bench")
+        let bench = try await TenantOnboarding.createTenant(id: "bench", name: nil, tenants: platform.store, keys: platform.store)
+        let observerTenants = try (0..<options.observerTenants).map { try TenantID(validating: "observer-\($0)") }
+        for tenant in observerTenants {
+            _ = try await TenantOnboarding.createTenant(id: tenant.rawValue, name: nil, tenants: platform.store, keys: platform.store)
+        }
+
+        let receiver = try await BenchReceiver.start(tenantKey: bench.secret)
+        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
+        let application = buildApplication(configuration, platform: platform, logger: logger) { portContinuation.yield($0) }
+        let server = Task { try await application.runService(gracefulShutdownSignals: []) }
+        var platformPort = 0
+        for await port in ports {
+            platformPort = port
+            break
+        }
+        receiver.platformURL.withLock { $0 = "http://127.0.0.1:\(platformPort)" }
+        defer {
+            server.cancel()
+            receiver.stop()
+        }
+
+        let manager = platform.manager
+        let schema: JSONValue = .object(["type": .string("object")])
+        try await manager.putCatalogEntry(type: "BenchHeld", summary: "", schema: schema, interceptable: true, mutableFields: [])
+        try await manager.putCatalogEntry(type: "BenchObserved", summary: "", schema: schema, interceptable: false, mutableFields: [])
+        _ = try await manager.register(tenant: interceptingTenant, eventType: "BenchHeld", mode: .intercept, url: receiver.url("intercept"))
+        var observers: [(TenantID, String)] = []
+        for tenant in observerTenants {
+            let (registered, _) = try await manager.register(
+                tenant: tenant, eventType: "BenchObserved", mode: .observe, url: receiver.url("fast"),
+                TenantManager.Changes(enabled: false)
+            )
+            observers.append((tenant, registered.id))
+        }
+        let payload = String(repeating: "x", count: options.payloadBytes)
+        let sample = CloudEvent(id: "sample-0000000", source: "/bench", type: "BenchObserved", data: .object(["payload": .string(payload)]))
+        report("bespoke bench customization: durability \(options.durability.rawValue), envelope \(sample.encoded().count) B, "
+            + "\(options.roundTrips) round trips, \(options.deliveries) deliveries to \(options.observerTenants) endpoints "
+            + "x \(options.endpointConcurrency) in flight")
+
+        // Intercept-to-resume.
+        let bus = platform.bus
+        _ = try await bus.createSubscription(tenant: interceptingTenant, name: "product", types: ["BenchHeld"])
+        let arrivals = ArrivalWaiters()
+        let consumer = Task {
+            while !Task.isCancelled {
+                let batch = try await bus.receive(tenant: interceptingTenant, subscription: "product", max: 100, wait: .seconds(1))
+                guard !batch.isEmpty else { continue }
+                _ = try await bus.ack(tenant: interceptingTenant, subscription: "product", batch.map(\.receipt))
+                for delivery in batch { arrivals.arrived(delivery.eventID) }
+            }
+        }
+        defer { consumer.cancel() }
+        let roundTrips = LatencyRecorder()
+        let pushes = LatencyRecorder()
+        let warmUp = min(200, options.roundTrips / 10)
+        for index in 0..<(warmUp + options.roundTrips) {
+            let id = "held-\(index)"
+            var event = CloudEvent(id: id, source: "/bench", type: "BenchHeld", data: .object(["payload": .string(payload)]))
+            event.partitionKey = "order-\(index)"
+            let start = monotonicNanos()
+            receiver.expectPush(id, at: start)
+            await arrivals.wait(for: id) { [event] in
+                _ = try? await bus.publish(event, tenant: interceptingTenant)
+            }
+            guard index >= warmUp else { continue }
+            roundTrips.record(monotonicNanos() - start)
+            if let pushed = receiver.pushLatency(id) { pushes.record(pushed) }
+        }
+        let trip = roundTrips.percentiles()
+        let push = pushes.percentiles()
+        report(String(format: "intercept-to-resume round trip (publish -> held -> signed push -> resume over HTTP -> product): p50 %.2f ms, p99 %.2f ms, p999 %.2f ms",
+                      trip.p50, trip.p99, trip.p999))
+        report(String(format: "  of which publish -> push received: p50 %.2f ms, p99 %.2f ms", push.p50, push.p99))
+
+        // Signed deliveries/s: a backlog, then the observers are enabled.
+        let perTenant = options.deliveries / max(1, observerTenants.count)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for tenant in observerTenants {
+                group.addTask {
+                    for start in stride(from: 0, to: perTenant, by: 200) {
+                        let events = (start..<min(start + 200, perTenant)).map { index in
+                            CloudEvent(id: "obs-\(index)", source: "/bench", type: "BenchObserved", data: .object(["payload": .string(payload)]))
+                        }
+                        _ = try await bus.publish(events, tenant: tenant)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let before = receiver.fastCount
+        let total = perTenant * observerTenants.count
+        let started = monotonicNanos()
+        for (tenant, id) in observers {
+            _ = try await manager.update(tenant: tenant, id: id, TenantManager.Changes(enabled: true))
+        }
+        let deadline = ContinuousClock.now + .seconds(300)
+        while receiver.fastCount - before < total, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        let seconds = Double(monotonicNanos() - started) / 1e9
+        let delivered = receiver.fastCount - before
+        let rate = Double(delivered) / seconds
+        report(String(format: "signed webhook deliveries: %d in %.2f s = %.0f deliveries/s", delivered, seconds, rate))
+
+        // The same receiver under a plain HTTP load generator.
+        let connections = options.observerTenants * options.endpointConcurrency
+        if let wrk = try WrkBaseline.run(
+            url: receiver.url("fast"), body: String(decoding: sample.encoded(), as: UTF8.self), connections: connections,
+            seconds: options.wrkSeconds, directory: options.directory
+        ) {
+            report(String(format: "wrk against the same receiver (%d connections, same body): %.0f requests/s; deliveries = %.1f%% of it",
+                          connections, wrk, rate / wrk * 100))
+        } else {
+            report("wrk not found (apt-get install wrk): no load-generator baseline in this run")
+        }
+    }
+}
+
+/// Lets the round-trip loop wait until the product's consumer received an event.
+final class ArrivalWaiters: Sendable {
+    private let waiters = Mutex<[String: CheckedContinuation<Void, Never>]>([:])
+
+    /// Registers, then runs `start`, then waits until `id` arrives.
+    func wait(for id: String, after start: @escaping @Sendable () async -> Void) async {
+        await withCheckedContinuation { continuation in
+            waiters.withLock { $0[id] = continuation }
+            Task { await start() }
+        }
+    }
+
+    func arrived(_ id: String) {
+        let waiter = waiters.withLock { $0.removeValue(forKey: id) }
+        waiter?.resume()
+    }
+}
