@@ -156,20 +156,7 @@ extension EventBus {
     /// Redrives the subscription's dead letters that failed at or after `since`, oldest
     /// first, up to ``redriveAllLimit``; returns how many were redriven.
     public func redrive(tenant: TenantID, subscription name: String, failedSince since: Date) async throws -> Int {
-        var ids: [DeadLetterID] = []
-        var after: DeadLetterID?
-        while ids.count < Self.redriveAllLimit {
-            let page = try await deadLetters(tenant: tenant, subscription: name, after: after, limit: 1000)
-            ids += page.filter { $0.failedAt >= since }.prefix(Self.redriveAllLimit - ids.count).map(\.id)
-            after = page.last?.id
-            if page.count < 1000 { break }
-        }
-        var total = 0
-        for start in stride(from: 0, to: ids.count, by: 500) {
-            let chunk = Array(ids[start..<Swift.min(start + 500, ids.count)])
-            total += chunk.count - (try await redrive(tenant: tenant, subscription: name, chunk)).count
-        }
-        return total
+        try await redriveAll(tenant: tenant, subscription: name) { $0.failedAt >= since }
     }
 
     /// The most dead letters one ``redriveAll(tenant:subscription:)`` moves.
@@ -180,10 +167,18 @@ extension EventBus {
     /// (a redelivery failing again) wait for the next call, and every call ends.
     /// Returns how many were redriven.
     public func redriveAll(tenant: TenantID, subscription name: String) async throws -> Int {
+        try await redriveAll(tenant: tenant, subscription: name) { _ in true }
+    }
+
+    private func redriveAll(
+        tenant: TenantID, subscription name: String, where included: (DeadLetter) -> Bool
+    ) async throws -> Int {
         var ids: [DeadLetterID] = []
+        var after: DeadLetterID?
         while ids.count < Self.redriveAllLimit {
-            let page = try await deadLetters(tenant: tenant, subscription: name, after: ids.last, limit: 1000)
-            ids += page.prefix(Self.redriveAllLimit - ids.count).map(\.id)
+            let page = try await deadLetters(tenant: tenant, subscription: name, after: after, limit: 1000)
+            ids += page.filter(included).prefix(Self.redriveAllLimit - ids.count).map(\.id)
+            after = page.last?.id
             if page.count < 1000 { break }
         }
         var total = 0

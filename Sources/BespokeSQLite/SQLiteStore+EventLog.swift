@@ -77,13 +77,7 @@ extension SQLiteStore: EventLogStore {
                 )
             else { return .notFound }
             try db.cachedStatement(sql: "DELETE FROM dead_letters WHERE id = ?").execute(arguments: [deadLetter.rawValue])
-            try db.cachedStatement(sql: "INSERT INTO redeliveries (tenant_id, subscription_id, event_seq) VALUES (?, ?, ?)")
-                .execute(arguments: [tenant.rawValue, subscription.rawValue, seq])
-            let id = db.lastInsertedRowID
-            guard let row = try Row.fetchOne(db.cachedStatement(sql: redeliveryQuery + " WHERE r.id = ?"), arguments: [id]) else {
-                return .notFound
-            }
-            return .redriven(redelivery(row))
+            return try addRedelivery(tenant: tenant, subscription: subscription, seq: seq, db: db)
 
         case .replay(let tenant, let subscription, let seq):
             // The event must be the subscription's tenant's, like everything a write names.
@@ -98,13 +92,7 @@ extension SQLiteStore: EventLogStore {
                     arguments: [seq, subscription.rawValue, tenant.rawValue]
                 ) != nil
             else { return .notFound }
-            try db.cachedStatement(sql: "INSERT INTO redeliveries (tenant_id, subscription_id, event_seq) VALUES (?, ?, ?)")
-                .execute(arguments: [tenant.rawValue, subscription.rawValue, seq])
-            let id = db.lastInsertedRowID
-            guard let row = try Row.fetchOne(db.cachedStatement(sql: redeliveryQuery + " WHERE r.id = ?"), arguments: [id]) else {
-                return .notFound
-            }
-            return .redriven(redelivery(row))
+            return try addRedelivery(tenant: tenant, subscription: subscription, seq: seq, db: db)
 
         case .settleRedelivery(let tenant, let subscription, let delivery):
             guard delivery.isRedelivery else { return .notFound }
@@ -125,6 +113,17 @@ extension SQLiteStore: EventLogStore {
             try db.cachedStatement(sql: "UPDATE holds SET pushed_at = ? WHERE id = ?").execute(arguments: [now.timeIntervalSince1970, id])
             return .applied
         }
+    }
+
+    /// Queues the event at `seq` for the subscription again, as a redelivery.
+    private static func addRedelivery(tenant: TenantID, subscription: SubscriptionID, seq: Int64, db: Database) throws -> BusWriteResult {
+        try db.cachedStatement(sql: "INSERT INTO redeliveries (tenant_id, subscription_id, event_seq) VALUES (?, ?, ?)")
+            .execute(arguments: [tenant.rawValue, subscription.rawValue, seq])
+        let id = db.lastInsertedRowID
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: redeliveryQuery + " WHERE r.id = ?"), arguments: [id]) else {
+            return .notFound
+        }
+        return .redriven(redelivery(row))
     }
 
     /// Whether `seq` is an event of the subscription's tenant after its cursor.
