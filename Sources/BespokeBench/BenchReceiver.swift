@@ -8,7 +8,7 @@ import Synchronization
 /// The minimal tenant service of the customization benchmark, on loopback:
 /// `POST /intercept` answers at once and resumes the held event through the tenant API;
 /// `POST /fast` answers `204` and counts.
-final class BenchReceiver: Sendable {
+public final class BenchReceiver: Sendable {
     let platformURL = Mutex("")
     private let tenantKey: String
     private let port = Mutex(0)
@@ -21,6 +21,15 @@ final class BenchReceiver: Sendable {
         self.tenantKey = tenantKey
     }
 
+    /// Serves until cancelled, printing `listening on <port>` first: the receiver as a
+    /// process of its own (`bespoke bench receiver`), so that it does not share the platform's
+    /// threads.
+    public static func serve() async throws {
+        let receiver = try await start(tenantKey: "")
+        FileHandle.standardOutput.write(Data("listening on \(receiver.port.withLock { $0 })\n".utf8))
+        while !Task.isCancelled { try await Task.sleep(for: .seconds(3600)) }
+    }
+
     static func start(tenantKey: String) async throws -> BenchReceiver {
         let receiver = BenchReceiver(tenantKey: tenantKey)
         let router = Router()
@@ -28,6 +37,9 @@ final class BenchReceiver: Sendable {
             _ = try await request.body.collect(upTo: 1024 * 1024)
             receiver.fast.add(1, ordering: .relaxed)
             return .noContent
+        }
+        router.get("count") { _, _ -> String in
+            "\(receiver.fast.load(ordering: .relaxed))"
         }
         router.post("intercept") { request, _ -> HTTPResponse.Status in
             let body = try await request.body.collect(upTo: 1024 * 1024)

@@ -24,6 +24,9 @@ public struct CustomizationBenchmarkOptions: Sendable {
     /// Seconds wrk runs against the receiver.
     public var wrkSeconds = 5
     public var durability: SQLiteStore.Durability = .full
+    /// The `bespoke` executable: when set, the deliveries phase pushes to a receiver running
+    /// as a process of its own (`bespoke bench receiver`), as wrk's target is.
+    public var receiverExecutable: String?
     public var directory: String
 
     public init(directory: String) {
@@ -80,10 +83,17 @@ public enum CustomizationBenchmark {
         try await manager.putCatalogEntry(type: "BenchHeld", summary: "", schema: schema, interceptable: true, mutableFields: [])
         try await manager.putCatalogEntry(type: "BenchObserved", summary: "", schema: schema, interceptable: false, mutableFields: [])
         _ = try await manager.register(tenant: interceptingTenant, eventType: "BenchHeld", mode: .intercept, url: receiver.url("intercept"))
+        let fastReceiver = try options.receiverExecutable.map { try ReceiverProcess.start(executable: $0) }
+        defer { fastReceiver?.stop() }
+        let fastURL = fastReceiver?.url("fast") ?? receiver.url("fast")
+        let fastCount: @Sendable () async -> Int = {
+            guard let fastReceiver else { return receiver.fastCount }
+            return await fastReceiver.count()
+        }
         var observers: [(TenantID, String)] = []
         for tenant in observerTenants {
             let (registered, _) = try await manager.register(
-                tenant: tenant, eventType: "BenchObserved", mode: .observe, url: receiver.url("fast"),
+                tenant: tenant, eventType: "BenchObserved", mode: .observe, url: fastURL,
                 TenantManager.Changes(enabled: false)
             )
             observers.append((tenant, registered.id))
@@ -144,25 +154,26 @@ public enum CustomizationBenchmark {
             }
             try await group.waitForAll()
         }
-        let before = receiver.fastCount
+        let before = await fastCount()
         let total = perTenant * observerTenants.count
         let started = monotonicNanos()
         for (tenant, id) in observers {
             _ = try await manager.update(tenant: tenant, id: id, TenantManager.Changes(enabled: true))
         }
         let deadline = ContinuousClock.now + .seconds(300)
-        while receiver.fastCount - before < total, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(5))
+        while await fastCount() - before < total, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
         }
         let seconds = Double(monotonicNanos() - started) / 1e9
-        let delivered = receiver.fastCount - before
+        let delivered = await fastCount() - before
         let rate = Double(delivered) / seconds
-        report(String(format: "signed webhook deliveries: %d in %.2f s = %.0f deliveries/s", delivered, seconds, rate))
+        let placement = fastReceiver == nil ? "receiver in this process" : "receiver in its own process"
+        report(String(format: "signed webhook deliveries (%@): %d in %.2f s = %.0f deliveries/s", placement, delivered, seconds, rate))
 
         // The same receiver under a plain HTTP load generator.
         let connections = options.observerTenants * options.endpointConcurrency
         if let wrk = try WrkBaseline.run(
-            url: receiver.url("fast"), body: String(decoding: sample.encoded(), as: UTF8.self), connections: connections,
+            url: fastURL, body: String(decoding: sample.encoded(), as: UTF8.self), connections: connections,
             seconds: options.wrkSeconds, directory: options.directory
         ) {
             report(String(format: "wrk against the same receiver (%d connections, same body): %.0f requests/s; deliveries = %.1f%% of it",

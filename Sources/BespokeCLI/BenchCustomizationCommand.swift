@@ -18,6 +18,8 @@ struct BenchCustomizationCommand: AsyncParsableCommand {
     @Option(help: "Payload bytes per event.") var payloadBytes = 256
     @Option(help: "Seconds wrk runs against the receiver.") var wrkSeconds = 5
     @Option(help: "full or normal.") var durability = "full"
+    @Flag(help: "Run the deliveries phase's receiver in this process instead of a process of its own.")
+    var receiverInProcess = false
     @Option(name: .customLong("data-dir"), help: "Where the benchmark database goes (default: a temporary directory, removed after).")
     var dataDirectory: String?
 
@@ -35,7 +37,21 @@ struct BenchCustomizationCommand: AsyncParsableCommand {
         options.payloadBytes = payloadBytes
         options.wrkSeconds = wrkSeconds
         options.durability = durability
+        if !receiverInProcess {
+            options.receiverExecutable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
+        }
         try await CustomizationBenchmark.run(options) { print($0) }
         if dataDirectory == nil { try? FileManager.default.removeItem(atPath: directory) }
+    }
+}
+
+/// `bespoke bench receiver`: the benchmark's fast endpoint as a process of its own.
+struct BenchReceiverCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "receiver", abstract: "Serve the benchmark's fast receiver on a free loopback port.", shouldDisplay: false
+    )
+
+    func run() async throws {
+        try await BenchReceiver.serve()
     }
 }

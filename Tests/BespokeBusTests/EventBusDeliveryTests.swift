@@ -149,14 +149,15 @@ struct EventBusDeliveryTests {
         let store = try await makeStore()
         try await withRunningBus(store: store) { bus in
             _ = try await bus.createSubscription(
-                tenant: acme, name: "s", types: [], policy: quickPolicy(maxAttempts: 5, ackTimeout: .milliseconds(200))
+                // Long enough that a loaded machine still nacks the second lease before it runs out.
+                tenant: acme, name: "s", types: [], policy: quickPolicy(maxAttempts: 5, ackTimeout: .milliseconds(600))
             )
             _ = try await bus.publish(event("e1"), tenant: acme)
             let first = try await bus.receive(tenant: acme, subscription: "s", max: 1, wait: .seconds(1))
             #expect(first.map(\.attempts) == [0])
             // Leased: not handed out again while the lease runs.
             #expect(try await bus.receive(tenant: acme, subscription: "s", max: 1, wait: .milliseconds(50)).isEmpty)
-            let second = try await bus.receive(tenant: acme, subscription: "s", max: 1, wait: .seconds(2))
+            let second = try await bus.receive(tenant: acme, subscription: "s", max: 1, wait: .seconds(3))
             #expect(second.map(\.eventID) == ["e1"])
             #expect(second.first?.attempts == 1)
             #expect(second.first?.lastError?.contains("not acknowledged") == true)
@@ -256,7 +257,8 @@ struct EventBusDeliveryTests {
         let store = try await makeStore()
         try await withRunningBus(store: store) { bus in
             _ = try await bus.createSubscription(
-                tenant: acme, name: "s", types: [], policy: quickPolicy(maxAttempts: 5, ackTimeout: .milliseconds(200))
+                // Long enough that a loaded machine still nacks the second lease before it runs out.
+                tenant: acme, name: "s", types: [], policy: quickPolicy(maxAttempts: 5, ackTimeout: .milliseconds(600))
             )
             _ = try await bus.publish([event("k1", key: "k"), event("k2", key: "k")], tenant: acme)
             let first = try #require(try await bus.receive(tenant: acme, subscription: "s", max: 10, wait: .seconds(1)).first)
