@@ -133,9 +133,8 @@ struct AdminController {
     }
 
     private func existingTenant(_ context: AdminRequestContext) async throws -> TenantID {
-        guard let raw = context.parameters.get("tenant"), let id = try? TenantID(validating: raw),
-            try await tenants.tenant(id) != nil
-        else { throw BespokeError.notFound("tenant") }
+        let id = try tenantID(context)
+        guard try await tenants.tenant(id) != nil else { throw BespokeError.notFound("tenant") }
         return id
     }
 

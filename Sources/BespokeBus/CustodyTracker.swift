@@ -54,6 +54,14 @@ final class CustodyTracker: Sendable {
         pushContinuation.yield(hold)
     }
 
+    /// Ids of the tenant's held events, optionally only those with one interceptor, oldest first.
+    func heldHoldIDs(tenant: TenantID, customization: String?) -> [Int64] {
+        state.withLock { state in
+            state.deadlines.filter { $0.value.tenant == tenant && (customization == nil || $0.value.stage.customization == customization) }
+                .keys.sorted()
+        }
+    }
+
     /// Forgets everything of a tenant whose data was purged.
     func forget(_ tenant: TenantID) {
         state.withLock { state in

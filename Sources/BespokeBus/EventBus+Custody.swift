@@ -71,6 +71,20 @@ extension EventBus {
         custody.repush(hold)
     }
 
+    /// Pushes again every event the tenant has held (by `customization` only, when given) for
+    /// which `include` holds, however many there are: the held events are known from memory,
+    /// each is read once. - Returns: how many were pushed again.
+    public func repushHeld(tenant: TenantID, customization: String? = nil, where include: (Hold) -> Bool) async throws -> Int {
+        try ensureRunning()
+        var count = 0
+        for id in custody.heldHoldIDs(tenant: tenant, customization: customization) {
+            guard let hold = try await store.hold(tenant: tenant, id: id), hold.state == .held, include(hold) else { continue }
+            custody.repush(hold)
+            count += 1
+        }
+        return count
+    }
+
     private func heldHold(tenant: TenantID, ticket: HoldTicket) async throws -> Hold {
         guard let hold = try await store.hold(tenant: tenant, id: ticket.id), hold.state == .held else {
             throw BespokeError.notFound("held event")

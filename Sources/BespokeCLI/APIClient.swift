@@ -35,6 +35,9 @@ struct ClientOptions: ParsableArguments {
         return text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// A client of the admin API.
+    func admin() throws -> APIClient { APIClient(baseURL: baseURL, token: try adminToken()) }
+
     /// A tenant's API key: BESPOKE_API_KEY (never a flag: flags show in `ps`).
     func tenantKey() throws -> String {
         guard let key = environment["BESPOKE_API_KEY"], !key.isEmpty else {

@@ -14,7 +14,7 @@ struct CatalogCommand: AsyncParsableCommand {
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
-            try await APIClient(baseURL: client.baseURL, token: client.adminToken()).print(.GET, "/v1/admin/catalog")
+            try await client.admin().print(.GET, "/v1/admin/catalog")
         }
     }
 
@@ -24,7 +24,7 @@ struct CatalogCommand: AsyncParsableCommand {
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
-            try await APIClient(baseURL: client.baseURL, token: client.adminToken()).print(.GET, "/v1/admin/catalog/\(pathSegment(type))")
+            try await client.admin().print(.GET, "/v1/admin/catalog/\(pathSegment(type))")
         }
     }
 
@@ -43,7 +43,7 @@ struct CatalogCommand: AsyncParsableCommand {
             guard let parsed = try? JSONSerialization.jsonObject(with: Data(text.utf8)) else {
                 throw ValidationError("--schema is not valid JSON")
             }
-            try await APIClient(baseURL: client.baseURL, token: client.adminToken()).print(
+            try await client.admin().print(
                 .PUT, "/v1/admin/catalog/\(pathSegment(type))",
                 json: ["summary": summary, "schema": parsed, "interceptable": interceptable, "mutableFields": mutableFields]
             )
@@ -56,7 +56,7 @@ struct CatalogCommand: AsyncParsableCommand {
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
-            try await APIClient(baseURL: client.baseURL, token: client.adminToken()).call(.DELETE, "/v1/admin/catalog/\(pathSegment(type))")
+            try await client.admin().call(.DELETE, "/v1/admin/catalog/\(pathSegment(type))")
             print("deleted \(type)")
         }
     }

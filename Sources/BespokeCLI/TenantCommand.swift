@@ -22,7 +22,7 @@ struct TenantCommand: AsyncParsableCommand {
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
-            try await APIClient(baseURL: client.baseURL, token: client.adminToken()).print(.GET, "/v1/admin/tenants/\(pathSegment(id))")
+            try await client.admin().print(.GET, "/v1/admin/tenants/\(pathSegment(id))")
         }
     }
 
@@ -34,7 +34,7 @@ struct TenantCommand: AsyncParsableCommand {
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
-            try await APIClient(baseURL: client.baseURL, token: client.adminToken())
+            try await client.admin()
                 .print(.POST, "/v1/admin/tenants/\(pathSegment(id))/suspend")
         }
     }
@@ -45,7 +45,7 @@ struct TenantCommand: AsyncParsableCommand {
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
-            try await APIClient(baseURL: client.baseURL, token: client.adminToken())
+            try await client.admin()
                 .print(.POST, "/v1/admin/tenants/\(pathSegment(id))/reinstate")
         }
     }
@@ -61,7 +61,7 @@ struct TenantCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            try await APIClient(baseURL: client.baseURL, token: client.adminToken()).print(.DELETE, "/v1/admin/tenants/\(pathSegment(id))")
+            try await client.admin().print(.DELETE, "/v1/admin/tenants/\(pathSegment(id))")
         }
     }
 

@@ -53,10 +53,9 @@ public final class TenantManager: Sendable {
         guard try await store.setSuspended(id, at: nil) else { throw BespokeError.notFound("tenant") }
         index.setSuspended(id, false)
         logger.notice("tenant reinstated", metadata: ["tenant": "\(id)"])
-        // Held events that were not pushed while it was suspended.
-        for hold in try await bus.holds(tenant: id, states: [.held], limit: 1000) where hold.pushedAt == nil {
-            try? await bus.repush(tenant: id, holdID: hold.id)
-        }
+        // Held events that were not pushed while it was suspended. (Where this process runs no
+        // bus, the suspension is lifted all the same; a restart of the bus pushes them.)
+        _ = try? await bus.repushHeld(tenant: id) { $0.pushedAt == nil }
         return try await tenant(id)
     }
 
@@ -304,13 +303,7 @@ public final class TenantManager: Sendable {
         case .observe:
             return try await bus.redrive(tenant: tenant, subscription: customization.subscriptionName, failedSince: since)
         case .intercept:
-            var count = 0
-            for hold in try await bus.holds(tenant: tenant, states: [.held], limit: 1000)
-            where hold.stage?.customization == id && hold.createdAt >= since {
-                try await bus.repush(tenant: tenant, holdID: hold.id)
-                count += 1
-            }
-            return count
+            return try await bus.repushHeld(tenant: tenant, customization: id) { $0.createdAt >= since }
         }
     }
 
