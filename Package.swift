@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.24.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
     ],
     targets: [
         // Domain types shared by every part of the platform: CloudEvents envelope, tenant ids, errors, limits.
@@ -102,9 +104,42 @@ let package = Package(
             dependencies: [
                 "BespokeAPI",
                 "BespokeSQLite",
+                "BespokeShop",
+                "BespokeShopWeb",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // The main product: a multi-tenant shop (Catalog, Basket, Ordering, Payment) that talks
+        // to itself only through integration events on the bus, with an outbox and an inbox. It
+        // knows nothing of customizations.
+        .target(
+            name: "BespokeShop",
+            dependencies: [
+                "BespokeBus",
+                "BespokeSQLite",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The shop's HTTP faces: its REST API under /v1/tenants/{tenant}/shop and the
+        // server-rendered storefront (Mustache) with its UI slots.
+        .target(
+            name: "BespokeShopWeb",
+            dependencies: [
+                "BespokeAPI",
+                "BespokeShop",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
+            ],
+            resources: [.copy("Templates")],
             swiftSettings: swiftSettings
         ),
         // Benchmarks printed by `bespoke bench`.
@@ -163,6 +198,16 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Tests/BespokeTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BespokeShopTests",
+            dependencies: [
+                "BespokeServer",
+                "BespokeTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -15,7 +15,8 @@ public func buildRouter(
     tenants: any TenantStore,
     authenticator: APIKeyAuthenticator,
     limits: HTTPLimits,
-    storeCheck: @escaping @Sendable () async throws -> Void
+    storeCheck: @escaping @Sendable () async throws -> Void,
+    products: [any ProductRoutes] = []
 ) -> Router<BespokeRequestContext> {
     let router = Router(context: BespokeRequestContext.self)
     router.add(middleware: ErrorMiddleware())
@@ -34,5 +35,19 @@ public func buildRouter(
     SubscriptionsController(bus: bus, limits: limits).addRoutes(to: tenant)
     CustomizationsController(manager: manager).addRoutes(to: tenant)
     HoldsController(bus: bus).addRoutes(to: tenant)
+    for product in products {
+        product.addTenantRoutes(to: tenant)
+        product.addPublicRoutes(to: router)
+    }
     return router
+}
+
+/// The HTTP faces of a product running on the platform (the shop).
+public protocol ProductRoutes: Sendable {
+    /// Adds the product's API under `/v1/tenants/{tenant}`: the tenant is resolved from the
+    /// caller's credentials, as for the platform's own routes.
+    func addTenantRoutes(to group: RouterGroup<TenantRequestContext>)
+    /// Adds routes outside `/v1` that authenticate their own way (server-rendered pages with
+    /// a session cookie).
+    func addPublicRoutes(to router: Router<BespokeRequestContext>)
 }

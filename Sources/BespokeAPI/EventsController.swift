@@ -43,11 +43,13 @@ struct EventsController {
         case "application/cloudevents+json", "application/json":
             let body = try await JSONBody.collect(request, limit: eventLimits.maxEventBytes)
             let event = try CloudEvent.decode(body, limits: eventLimits)
+            try Self.checkSource(event)
             let receipt = try await bus.publish(event, tenant: context.tenant)
             return try JSONBody.response(Receipt(receipt), status: receipt.duplicate ? .ok : .created)
         case "application/cloudevents-batch+json":
             let body = try await JSONBody.collect(request, limit: limits.maxBodyBytes)
             let events = try CloudEvent.decodeBatch(body, limits: eventLimits)
+            for event in events { try Self.checkSource(event) }
             let receipts = try await bus.publish(events, tenant: context.tenant)
             return try JSONBody.response(BatchReceipt(results: receipts.map(Receipt.init)), status: .created)
         default:
@@ -55,6 +57,18 @@ struct EventsController {
                 .unsupportedMediaType,
                 "content type must be application/cloudevents+json, application/json or application/cloudevents-batch+json"
             )
+        }
+    }
+}
+
+extension EventsController {
+    /// Sources under `/bespoke/` belong to the platform and its product, which publish
+    /// in-process: a tenant cannot pass its events off as theirs.
+    static let reservedSourcePrefix = "/bespoke/"
+
+    static func checkSource(_ event: CloudEvent) throws(BespokeError) {
+        if event.source.hasPrefix(reservedSourcePrefix) {
+            throw BespokeError(.invalidAttribute, "source '\(event.source)': sources under \(reservedSourcePrefix) are reserved for the platform")
         }
     }
 }

@@ -4,9 +4,9 @@ import Hummingbird
 import NIOCore
 
 /// Reading and writing JSON bodies with explicit size limits and clear errors.
-enum JSONBody {
+package enum JSONBody {
     /// Collects the body, refusing more than `limit` bytes with `payload_too_large`.
-    static func collect(_ request: Request, limit: Int) async throws -> Data {
+    package static func collect(_ request: Request, limit: Int) async throws -> Data {
         do {
             var request = request
             let buffer = try await request.collectBody(upTo: limit)
@@ -17,7 +17,7 @@ enum JSONBody {
     }
 
     /// Decodes a JSON body into `T`; an empty body decodes as `{}`.
-    static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
+    package static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
         var data = try await collect(request, limit: limit)
         if data.isEmpty { data = Data("{}".utf8) }
         do {
@@ -47,7 +47,7 @@ enum JSONBody {
     }
 
     /// A JSON response.
-    static func response(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+    package static func response(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let data = try encoder.encode(value)

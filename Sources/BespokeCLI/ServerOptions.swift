@@ -37,6 +37,9 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "Push to tenant endpoints on private networks: true or false (env BESPOKE_ALLOW_PRIVATE_ENDPOINTS). Default false.")
     var allowPrivateEndpoints: Bool?
 
+    @Option(help: "Seconds an order stays Submitted before validation, the shop's grace period (env BESPOKE_GRACE_PERIOD). Default 10.")
+    var gracePeriod: Double?
+
     /// The configuration these options (and the environment) describe. The admin token comes
     /// only from BESPOKE_ADMIN_TOKEN or the data directory, never from a flag (flags show in `ps`).
     func configuration(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> BespokeConfiguration {
@@ -78,6 +81,13 @@ struct ServerOptions: ParsableArguments {
             try Self.bool($0, "BESPOKE_ALLOW_PRIVATE_ENDPOINTS")
         }) {
             configuration.customization.outbound.allowPrivateNetworks = allow
+        }
+        if let seconds = try gracePeriod ?? environment["BESPOKE_GRACE_PERIOD"].map({ raw -> Double in
+            guard let value = Double(raw) else { throw ValidationError("BESPOKE_GRACE_PERIOD must be a number of seconds") }
+            return value
+        }) {
+            guard (0...86_400).contains(seconds) else { throw ValidationError("the grace period must be 0-86400 seconds") }
+            configuration.shop.gracePeriod = .milliseconds(Int64(seconds * 1000))
         }
         configuration.adminToken = environment["BESPOKE_ADMIN_TOKEN"]
         return configuration

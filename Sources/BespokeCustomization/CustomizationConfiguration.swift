@@ -26,6 +26,9 @@ public struct CustomizationConfiguration: Sendable {
     /// How often the store is polled for changes made by other processes (catalog,
     /// registrations, suspensions); changes made through this process apply at once.
     public var indexSyncInterval: Duration
+    /// The most a UI extension may take to fill a slot while a page renders (its registration's
+    /// timeout, when shorter, applies); a late one is left out of the page.
+    public var uiSlotDeadline: Duration
 
     public static let svixSchedule: [Duration] = [
         .seconds(5), .seconds(300), .seconds(1800), .seconds(7200), .seconds(18000), .seconds(36000), .seconds(36000),
@@ -43,8 +46,10 @@ public struct CustomizationConfiguration: Sendable {
         secretOverlap: Duration = .seconds(24 * 3600),
         disableAfter: Duration = .seconds(5 * 24 * 3600),
         reconcileInterval: Duration = .milliseconds(200),
-        indexSyncInterval: Duration = .milliseconds(500)
+        indexSyncInterval: Duration = .milliseconds(500),
+        uiSlotDeadline: Duration = .milliseconds(300)
     ) {
+        self.uiSlotDeadline = uiSlotDeadline
         self.indexSyncInterval = indexSyncInterval
         self.outbound = outbound
         self.retrySchedule = retrySchedule

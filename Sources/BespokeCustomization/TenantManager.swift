@@ -4,6 +4,7 @@ public import BespokeStorage
 import BespokeWebhooks
 import Foundation
 public import Logging
+import Synchronization
 
 /// The Tenant Manager: the product's event catalog and each tenant's customizations.
 ///
@@ -19,6 +20,7 @@ public final class TenantManager: Sendable {
     public let index: CustomizationIndex
     public let configuration: CustomizationConfiguration
     let logger: Logger
+    private let dataOwners = Mutex<[any TenantDataOwner]>([])
 
     public init(store: any Store, bus: EventBus, index: CustomizationIndex, configuration: CustomizationConfiguration, logger: Logger) {
         self.store = store
@@ -29,6 +31,11 @@ public final class TenantManager: Sendable {
     }
 
     // MARK: Tenants
+
+    /// Adds a part whose tenant rows are purged with the tenant's (a product's database).
+    public func addDataOwner(_ owner: any TenantDataOwner) {
+        dataOwners.withLock { $0.append(owner) }
+    }
 
     /// A tenant. - Throws: ``BespokeError`` `not_found`.
     public func tenant(_ id: TenantID) async throws -> TenantRecord {
@@ -66,7 +73,10 @@ public final class TenantManager: Sendable {
         _ = try await tenant(id)
         index.removeTenant(id)
         await bus.forget(tenant: id)
-        guard let purge = try await store.purgeTenant(id) else { throw BespokeError.notFound("tenant") }
+        guard var purge = try await store.purgeTenant(id) else { throw BespokeError.notFound("tenant") }
+        for owner in dataOwners.withLock({ $0 }) {
+            purge = purge.adding(try await owner.purge(tenant: id))
+        }
         logger.notice("tenant deleted and purged", metadata: ["tenant": "\(id)", "rows": "\(purge.totalRows)"])
         return purge
     }
@@ -168,6 +178,13 @@ public final class TenantManager: Sendable {
         }
         if mode == .intercept, !entry.interceptable {
             throw BespokeError(.notInterceptable, "'\(entry.type)' may be observed but not intercepted")
+        }
+        let isSlot = entry.type.hasPrefix(CustomizationMode.uiSlotPrefix)
+        if isSlot != (mode == .ui) {
+            throw BespokeError(
+                .invalidRequest,
+                isSlot ? "'\(entry.type)' is a UI slot: register it with mode 'ui'" : "mode 'ui' needs a UI slot type (ui.*), not an event type"
+            )
         }
         let secret = WebhookSecret.generate()
         var customization = Customization(
@@ -304,6 +321,8 @@ public final class TenantManager: Sendable {
             return try await bus.redrive(tenant: tenant, subscription: customization.subscriptionName, failedSince: since)
         case .intercept:
             return try await bus.repushHeld(tenant: tenant, customization: id) { $0.createdAt >= since }
+        case .ui:
+            throw BespokeError(.invalidRequest, "a UI extension is called when a page renders; it has nothing to recover")
         }
     }
 
@@ -324,6 +343,8 @@ public final class TenantManager: Sendable {
             let hold = try await bus.hold(tenant: tenant, id: ticket.id)
             guard hold.state == .held, hold.stage?.customization == id else { throw BespokeError.notFound("held event") }
             try await bus.repush(tenant: tenant, holdID: hold.id)
+        case .ui:
+            throw BespokeError.notFound("message")
         }
     }
 

@@ -3,6 +3,8 @@ public import BespokeBus
 public import BespokeCore
 public import BespokeCustomization
 public import BespokeSQLite
+public import BespokeShop
+import BespokeShopWeb
 import Foundation
 public import Hummingbird
 public import Logging
@@ -15,6 +17,10 @@ public struct BespokePlatform: Sendable {
     public let dispatcher: WebhookDispatcher
     public let authenticator: APIKeyAuthenticator
     public let adminToken: String
+    /// The main product, and what fills its UI slots from tenants' UI extensions.
+    public let shop: Shop
+    public let uiExtensions: UIExtensionClient
+    let shopWeb: ShopWeb
 }
 
 /// Opens the store and the bus for a configuration.
@@ -28,10 +34,34 @@ public func openPlatform(_ configuration: BespokeConfiguration, logger: Logger) 
     let manager = TenantManager(store: store, bus: bus, index: index, configuration: configuration.customization, logger: logger)
     let adminToken = try configuration.resolveAdminToken()
     let authenticator = APIKeyAuthenticator(store: store, adminToken: adminToken)
+    // The product: its own database, its vocabulary in the catalog, its rows purged with a tenant's.
+    let shop = Shop(
+        database: try ShopDatabase(path: configuration.shopDatabasePath, durability: configuration.durability), bus: bus,
+        configuration: configuration.shop, logger: logger
+    )
+    try await declareCatalog(ShopEventCatalog.events + ShopEventCatalog.slots, to: manager)
+    manager.addDataOwner(shop)
+    let uiExtensions = UIExtensionClient(manager: manager, logger: logger)
+    let shopWeb = try await ShopWeb(shop: shop, slots: uiExtensions, sessionKey: try configuration.resolveSessionKey(), logger: logger)
     return BespokePlatform(
         store: store, bus: bus, manager: manager, dispatcher: WebhookDispatcher(bus: bus, manager: manager, logger: logger),
-        authenticator: authenticator, adminToken: adminToken
+        authenticator: authenticator, adminToken: adminToken, shop: shop, uiExtensions: uiExtensions, shopWeb: shopWeb
     )
+}
+
+/// Puts the product's event types and UI slots in the catalog, leaving entries that already
+/// say the same untouched (so a restart does not make every node reload its index).
+func declareCatalog(_ entries: [ShopEventCatalog.Entry], to manager: TenantManager) async throws {
+    for entry in entries {
+        if let current = manager.index.catalogEntry(entry.type), current.summary == entry.summary, current.schema == entry.schema,
+            current.interceptable == entry.interceptable, current.mutableFields == entry.mutableFields
+        {
+            continue
+        }
+        try await manager.putCatalogEntry(
+            type: entry.type, summary: entry.summary, schema: entry.schema, interceptable: entry.interceptable, mutableFields: entry.mutableFields
+        )
+    }
 }
 
 /// Builds the platform's application: the HTTP server in front, the bus behind it and the
@@ -61,18 +91,20 @@ public func buildApplication(
         tenants: store,
         authenticator: platform.authenticator,
         limits: configuration.http,
-        storeCheck: { _ = try await store.tenant(TenantID(trusted: "readiness-probe")) }
+        storeCheck: { _ = try await store.tenant(TenantID(trusted: "readiness-probe")) },
+        products: [platform.shopWeb]
     )
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "bespoke"),
-        // Started in this order and stopped in reverse: the server first, then the dispatcher
-        // (pushes in flight end; unacknowledged ones are pushed again after a restart), the bus,
-        // and the checkpointer.
+        // Started in this order and stopped in reverse: the server first, then the shop's
+        // workers (what its outbox still holds is published at the next start), the UI
+        // extension client, the dispatcher (pushes in flight end; unacknowledged ones are pushed
+        // again after a restart), the bus, and the checkpointer.
         services: [
             SQLiteCheckpointer(store: store, logger: logger), platform.bus,
-            CustomizationIndexSync(manager: platform.manager, logger: logger), platform.dispatcher,
-        ],
+            CustomizationIndexSync(manager: platform.manager, logger: logger), platform.dispatcher, platform.uiExtensions,
+        ] + platform.shop.services,
         onServerRunning: { channel in
             await onServerRunning(channel.localAddress?.port ?? configuration.port)
         },

@@ -3,6 +3,7 @@ import BespokeCore
 public import BespokeBus
 public import BespokeCustomization
 public import BespokeSQLite
+public import BespokeShop
 import Foundation
 public import Logging
 
@@ -20,6 +21,8 @@ public struct BespokeConfiguration: Sendable {
     /// Pushes to tenants' endpoints, holds and outbound safety.
     public var customization: CustomizationConfiguration
     public var http: HTTPLimits
+    /// The shop product running on the platform.
+    public var shop: ShopConfiguration
     /// The operator's token for `/v1/admin`. When nil, it is read from `<data>/admin-token`,
     /// which is created (mode 0600) with a random token on first start.
     public var adminToken: String?
@@ -33,6 +36,7 @@ public struct BespokeConfiguration: Sendable {
         bus: BusConfiguration = BusConfiguration(),
         customization: CustomizationConfiguration = CustomizationConfiguration(),
         http: HTTPLimits = HTTPLimits(),
+        shop: ShopConfiguration = ShopConfiguration(),
         adminToken: String? = nil,
         logLevel: Logger.Level = .info
     ) {
@@ -43,12 +47,32 @@ public struct BespokeConfiguration: Sendable {
         self.bus = bus
         self.customization = customization
         self.http = http
+        self.shop = shop
         self.adminToken = adminToken
         self.logLevel = logLevel
     }
 
     /// Path of the SQLite database.
     public var databasePath: String { (dataDirectory as NSString).appendingPathComponent("bespoke.sqlite") }
+
+    /// Path of the shop's own database.
+    public var shopDatabasePath: String { (dataDirectory as NSString).appendingPathComponent("shop.sqlite") }
+
+    /// Path of the key that signs storefront sessions (created on first start, mode 0600).
+    public var sessionKeyPath: String { (dataDirectory as NSString).appendingPathComponent("session-key") }
+
+    /// The storefront session key: read from the data directory, or first written to it.
+    public func resolveSessionKey() throws -> [UInt8] {
+        let path = sessionKeyPath
+        if let existing = FileManager.default.contents(atPath: path), existing.count >= 32 {
+            return Array(existing)
+        }
+        let key = SecureRandom.bytes(32)
+        guard FileManager.default.createFile(atPath: path, contents: Data(key), attributes: [.posixPermissions: 0o600]) else {
+            throw ConfigurationError("cannot write the session key to \(path)")
+        }
+        return key
+    }
 
     /// Path of the generated admin token.
     public var adminTokenPath: String { (dataDirectory as NSString).appendingPathComponent("admin-token") }

@@ -8,6 +8,12 @@ public enum CustomizationMode: String, Sendable, Codable, CaseIterable {
     /// Each event is held in the bus's custody and pushed to the endpoint; the product's
     /// consumers see it only once the tenant's service resumes it.
     case intercept
+    /// The endpoint fills a UI slot of the product's pages (the registration's type names the
+    /// slot, `ui.*`): the product posts the slot's context and renders the entries it answers.
+    case ui
+
+    /// Catalog types whose name starts with this are UI slots, registered with mode `ui` only.
+    public static let uiSlotPrefix = "ui."
 }
 
 /// What happens to a held event when its hold deadline passes.

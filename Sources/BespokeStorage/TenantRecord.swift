@@ -28,6 +28,11 @@ public struct TenantPurge: Sendable, Equatable {
         self.rowsByTable = rowsByTable
     }
 
+    /// This purge with another part's rows added.
+    public func adding(_ rows: [String: Int]) -> TenantPurge {
+        TenantPurge(rowsByTable: rowsByTable.merging(rows, uniquingKeysWith: +))
+    }
+
     public var totalRows: Int { rowsByTable.values.reduce(0, +) }
 }
 
@@ -48,4 +53,12 @@ public struct APIKeyRecord: Sendable, Equatable {
         self.createdAt = createdAt
         self.revokedAt = revokedAt
     }
+}
+
+/// A part of the system that keeps rows of its own for tenants, apart from the platform's
+/// store (a product's database): deleting a tenant purges them too.
+public protocol TenantDataOwner: Sendable {
+    /// Deletes every row of `tenant`. - Returns: the rows deleted per table, each name prefixed
+    /// with the owner's (`shop.orders`).
+    func purge(tenant: TenantID) async throws -> [String: Int]
 }

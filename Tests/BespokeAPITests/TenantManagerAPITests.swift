@@ -269,7 +269,9 @@ struct TenantManagerAPITests {
             try await fixture.eventually("this process intercepts for it", timeout: .seconds(2)) {
                 fixture.platform.manager.index.nextInterceptor(tenant: acme, type: "OrderSubmitted", passed: []) != nil
             }
-            #expect(ContinuousClock.now - started < .seconds(1))
+            // One poll interval (500 ms) and a reload; the margin is for the whole suite
+            // running beside it on two cores.
+            #expect(ContinuousClock.now - started < .milliseconds(1500))
             let receipt = try await fixture.publish(id: "o-1", type: "OrderSubmitted", client: client)
             #expect(receipt["holdId"] != nil, "\(receipt)")
             let pushed = try await receiver.waitFor(1)
