@@ -22,6 +22,8 @@ package enum JSONBody {
         if data.isEmpty { data = Data("{}".utf8) }
         do {
             return try JSONDecoder().decode(T.self, from: data)
+        } catch DecodingError.dataCorrupted(let context) where context.codingPath.isEmpty {
+            throw BespokeError(.invalidJSON, "body is not valid JSON")
         } catch let error as DecodingError {
             throw BespokeError(.invalidRequest, describe(error))
         } catch {

@@ -21,17 +21,29 @@ public final class WebhookReceiver: Sendable {
     /// How the receiver answers the n-th push (0-based): a status, an optional delay, headers.
     public typealias Responder = @Sendable (_ index: Int, _ received: Received) async -> (status: Int, headers: [String: String])
 
+    /// How the receiver answers, with a body: for endpoints whose answer the platform reads
+    /// (UI extensions).
+    public typealias BodyResponder = @Sendable (_ index: Int, _ received: Received) async -> (status: Int, headers: [String: String], body: String)
+
     private let received = Mutex<[Received]>([])
     private let port = Mutex<Int?>(nil)
     private let task = Mutex<Task<Void, any Error>?>(nil)
-    private let responder: Responder
+    private let responder: BodyResponder
 
-    private init(responder: @escaping Responder) {
+    private init(responder: @escaping BodyResponder) {
         self.responder = responder
     }
 
     /// Starts a receiver on a free loopback port.
     public static func start(_ responder: @escaping Responder = { _, _ in (204, [:]) }) async throws -> WebhookReceiver {
+        try await start(answering: { index, received in
+            let (status, headers) = await responder(index, received)
+            return (status, headers, "")
+        })
+    }
+
+    /// Starts a receiver on a free loopback port that answers with bodies.
+    public static func start(answering responder: @escaping BodyResponder) async throws -> WebhookReceiver {
         let receiver = WebhookReceiver(responder: responder)
         let router = Router()
         router.post("hook") { request, _ -> Response in
@@ -44,10 +56,10 @@ public final class WebhookReceiver: Sendable {
                 list.append(item)
                 return list.count - 1
             }
-            let (status, extra) = await receiver.responder(index, item)
+            let (status, extra, body) = await receiver.responder(index, item)
             var fields = HTTPFields()
             for (name, value) in extra { fields[HTTPFields.Element.Name(name)!] = value }
-            return Response(status: .init(code: status), headers: fields)
+            return Response(status: .init(code: status), headers: fields, body: .init(byteBuffer: ByteBuffer(string: body)))
         }
         let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = Application(
