@@ -204,6 +204,7 @@ let package = Package(
             name: "BespokeShopTests",
             dependencies: [
                 "BespokeServer",
+                "BespokeWebhooks",
                 "BespokeTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
