@@ -147,9 +147,11 @@ let package = Package(
             name: "BespokeBench",
             dependencies: [
                 "BespokeServer",
+                "BespokeShop",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

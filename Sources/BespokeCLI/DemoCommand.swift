@@ -2,6 +2,7 @@ import ArgumentParser
 import BespokeAPI
 import BespokeCore
 import BespokeServer
+import BespokeShop
 import Foundation
 import Hummingbird
 import Logging
@@ -25,8 +26,18 @@ struct DemoCommand: AsyncParsableCommand {
         logger.logLevel = .notice
         let platform = try await openPlatform(configuration, logger: logger)
         let keys = try await Self.seed(platform, directory: dataDirectory)
+        // Each demo tenant runs the shop, with the demo catalog (kept as it is on later runs).
+        for (id, name, colour) in [("acme", "Acme Shop", "#a33a00"), ("globex", "Globex Stores", "#1d4f91")] {
+            try await ShopSeed.seed(ShopSettings(tenant: TenantID(trusted: id), name: name, colour: colour), in: platform.shop.database)
+        }
+        var links: [String] = []
+        for (tenant, buyer, admin) in [("acme", "alice", false), ("acme", "acme-admin", true), ("globex", "bob", false)] {
+            let path = try await platform.signInPath(tenant: TenantID(trusted: tenant), buyer: buyer, admin: admin)
+            links.append("  \(tenant) \(admin ? "admin" : "shopper") \(buyer): http://127.0.0.1:\(port)\(path)")
+        }
+        let signInLinks = links
         let app = buildApplication(configuration, platform: platform, logger: logger) { port in
-            Self.printGuide(port: port, keys: keys, adminToken: platform.adminToken)
+            Self.printGuide(port: port, keys: keys, adminToken: platform.adminToken, links: signInLinks)
         }
         try await app.runService()
     }
@@ -53,7 +64,7 @@ struct DemoCommand: AsyncParsableCommand {
         return keys
     }
 
-    static func printGuide(port: Int, keys: [(tenant: String, key: String)], adminToken: String) {
+    static func printGuide(port: Int, keys: [(tenant: String, key: String)], adminToken: String, links: [String]) {
         let base = "http://127.0.0.1:\(port)"
         let acmeKey = keys.first { $0.tenant == "acme" }?.key ?? "<acme key>"
         let guide = """
@@ -73,6 +84,13 @@ struct DemoCommand: AsyncParsableCommand {
                 -H 'Content-Type: application/json' -d '{"max":10,"waitMs":5000}'
               curl -s -X POST \(base)/v1/tenants/acme/subscriptions/audit/deliveries/<deliveryId>/ack -H 'Authorization: Bearer \(acmeKey)'
             Try acme's key on /v1/tenants/globex/...: 404, as for a tenant that does not exist.
+
+            The shop (the product being customized): \(base)/shop/acme and \(base)/shop/globex
+            Sign in with these single-use links (valid 10 minutes; more with
+            `BESPOKE_API_KEY=<key> bespoke shop sign-in-link <tenant> <buyer> [--admin]`):
+            \(links.joined(separator: "\n"))
+            Orders move Submitted → AwaitingValidation (after a 10 s grace period) → StockConfirmed → Paid
+            through the bus; the admin link opens the page to ship them.
 
             Ctrl-C stops the platform cleanly.
 

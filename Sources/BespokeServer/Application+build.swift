@@ -21,6 +21,14 @@ public struct BespokePlatform: Sendable {
     public let shop: Shop
     public let uiExtensions: UIExtensionClient
     let shopWeb: ShopWeb
+
+    /// A single-use storefront sign-in link's path (for demos and operators).
+    public func signInPath(tenant: TenantID, buyer: String, admin: Bool = false) async throws -> String {
+        try await shopWeb.signInPath(tenant: tenant, buyer: buyer, admin: admin)
+    }
+
+    /// The HTTP faces of the products running on the platform (the shop's API and storefront).
+    public var products: [any ProductRoutes] { [shopWeb] }
 }
 
 /// Opens the store and the bus for a configuration.
@@ -92,7 +100,7 @@ public func buildApplication(
         authenticator: platform.authenticator,
         limits: configuration.http,
         storeCheck: { _ = try await store.tenant(TenantID(trusted: "readiness-probe")) },
-        products: [platform.shopWeb]
+        products: platform.products
     )
     return Application(
         router: router,

@@ -30,6 +30,12 @@ public struct ShopWeb: ProductRoutes {
         )
     }
 
+    /// A single-use storefront sign-in link's path for a buyer of `tenant` (or its admin).
+    public func signInPath(tenant: TenantID, buyer: String, admin: Bool = false) async throws -> String {
+        let (code, _) = try await api.links.create(tenant: tenant, buyer: buyer, role: admin ? .admin : .shopper)
+        return "/shop/\(tenant)/sign-in/\(code)"
+    }
+
     public func addTenantRoutes(to group: RouterGroup<TenantRequestContext>) {
         api.addRoutes(to: group)
     }

@@ -23,7 +23,7 @@ struct BusAPITests {
         let fixture = try await APIFixture.make()
         let router = buildRouter(
             bus: fixture.platform.bus, manager: fixture.platform.manager, tenants: fixture.platform.store, authenticator: fixture.platform.authenticator,
-            limits: fixture.configuration.http, storeCheck: {}
+            limits: fixture.configuration.http, storeCheck: {}, products: fixture.platform.products
         )
         let document = String(decoding: OpenAPIDocument.yaml, as: UTF8.self)
         // Paths are the keys indented by two spaces under `paths:`; methods by four.

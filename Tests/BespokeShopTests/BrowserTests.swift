@@ -43,9 +43,16 @@ struct BrowserTests {
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         try process.run()
-        let data = try await Task.detached { try output.fileHandleForReading.readToEnd() ?? Data() }.value
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "chromium exited with \(process.terminationStatus)")
+        // Read and wait on a Dispatch thread: blocking the (two-thread) cooperative pool would
+        // starve the very server Chromium is talking to.
+        let (data, status) = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                let data = output.fileHandleForReading.readDataToEndOfFile()
+                process.waitUntilExit()
+                continuation.resume(returning: (data, process.terminationStatus))
+            }
+        }
+        #expect(status == 0, "chromium exited with \(status)")
         return String(decoding: data, as: UTF8.self)
     }
 
