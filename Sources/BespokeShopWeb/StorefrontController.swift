@@ -87,7 +87,8 @@ struct StorefrontController {
                     case .unauthorized: .unauthorized
                     case .conflict: .conflict
                     case .payloadTooLarge: .contentTooLarge
-                    default: error.code.rawValue.hasPrefix("unavailable") || error.code == .storageFailure ? .serviceUnavailable : .badRequest
+                    case .unavailable, .storageFailure: .serviceUnavailable
+                    default: .badRequest
                     }
                 return html(renderMessage(title: status.reasonPhrase, message: error.message, base: frame.base), status: status)
             }
