@@ -1,6 +1,7 @@
 import BespokeCore
 import BespokeShop
 import Foundation
+import GRDB
 import Hummingbird
 import HummingbirdTesting
 import Testing
@@ -111,6 +112,29 @@ struct ShopIsolationTests {
             // A shop the tenant never opened is not found.
             let none = try await fixture.shop.settings(TenantID(trusted: "nobody"))
             #expect(none == nil)
+        }
+    }
+
+    @Test func deletingATenantPurgesItsShopAndLeavesTheOtherAlone() async throws {
+        let fixture = try await ShopFixture.make()
+        try await fixture.test { client in
+            let acmeOrder = try await client.placeOrder(ShopFixture.acme, key: fixture.acmeKey, buyer: "alice", [("mug", 1)])
+            try await client.waitForOrder(ShopFixture.acme, key: fixture.acmeKey, buyer: "alice", acmeOrder, status: "Paid")
+            let globexOrder = try await client.placeOrder(ShopFixture.globex, key: fixture.globexKey, buyer: "bob", [("lamp", 1)])
+            try await client.waitForOrder(ShopFixture.globex, key: fixture.globexKey, buyer: "bob", globexOrder, status: "Paid")
+
+            let purge = try await fixture.platform.manager.deleteTenant(ShopFixture.acme)
+            #expect(purge.rowsByTable["shop.orders"] == 1)
+            #expect(purge.rowsByTable["shop.catalog_items"] == 2)
+            #expect((purge.rowsByTable["shop.inbox"] ?? 0) > 0)
+            let left = try await fixture.shop.database.pool.read { db in
+                try ["shop_tenants", "catalog_items", "orders", "order_lines", "payments", "inbox", "basket_checkouts", "stock_reservations"]
+                    .map { try Int.fetchOne(db, sql: "SELECT count(*) FROM \($0) WHERE tenant_id = 'acme'") ?? -1 }
+            }
+            #expect(left.allSatisfy { $0 == 0 }, "\(left)")
+            let theirs = try await client.shop(.get, ShopFixture.globex, "orders/\(globexOrder)", key: fixture.globexKey, buyer: "bob")
+            #expect(theirs.json["status"] as? String == "Paid")
+            #expect(try await client.stock(ShopFixture.globex, key: fixture.globexKey, "lamp") == 2)
         }
     }
 
