@@ -43,17 +43,9 @@ public struct CustomizationBenchmarkOptions: Sendable {
 ///   request rate `wrk` reaches against that same receiver with bodies of the same size.
 public enum CustomizationBenchmark {
     public static func run(_ options: CustomizationBenchmarkOptions, report: @escaping @Sendable (String) -> Void) async throws {
-        try FileManager.default.createDirectory(atPath: options.directory, withIntermediateDirectories: true)
-        var configuration = BespokeConfiguration()
-        configuration.dataDirectory = options.directory
-        configuration.durability = options.durability
-        configuration.port = 0
-        configuration.logLevel = .error
-        configuration.adminToken = "bench-admin-token-" + SecureRandom.hex(8)
+        var (configuration, logger) = try BenchServer.configuration(directory: options.directory, durability: options.durability)
         configuration.customization.outbound.allowLoopback = true
         configuration.customization.endpointConcurrency = options.endpointConcurrency
-        var logger = Logger(label: "bench")
-        logger.logLevel = .error
         let platform = try await openPlatform(configuration, logger: logger)
 
         let interceptingTenant = TenantID(trusted: "bench")
@@ -64,14 +56,7 @@ public enum CustomizationBenchmark {
         }
 
         let receiver = try await BenchReceiver.start(tenantKey: bench.secret)
-        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
-        let application = buildApplication(configuration, platform: platform, logger: logger) { portContinuation.yield($0) }
-        let server = Task { try await application.runService(gracefulShutdownSignals: []) }
-        var platformPort = 0
-        for await port in ports {
-            platformPort = port
-            break
-        }
+        let (platformPort, server) = await BenchServer.serve(platform, configuration, logger: logger)
         receiver.platformURL.withLock { $0 = "http://127.0.0.1:\(platformPort)" }
         defer {
             server.cancel()

@@ -37,16 +37,8 @@ public struct ShopBenchmarkOptions: Sendable {
 /// each order's time from checkout to Paid.
 public enum ShopBenchmark {
     public static func run(_ options: ShopBenchmarkOptions, report: @escaping @Sendable (String) -> Void) async throws {
-        try FileManager.default.createDirectory(atPath: options.directory, withIntermediateDirectories: true)
-        var configuration = BespokeConfiguration()
-        configuration.dataDirectory = options.directory
-        configuration.durability = options.durability
-        configuration.port = 0
-        configuration.logLevel = .error
-        configuration.adminToken = "bench-admin-token-" + SecureRandom.hex(8)
+        var (configuration, logger) = try BenchServer.configuration(directory: options.directory, durability: options.durability)
         configuration.shop.gracePeriod = options.gracePeriod
-        var logger = Logger(label: "bench")
-        logger.logLevel = .error
         let platform = try await openPlatform(configuration, logger: logger)
         var keys: [(TenantID, String)] = []
         for index in 0..<options.tenants {
@@ -60,15 +52,8 @@ public enum ShopBenchmark {
             keys.append((tenant, created.secret))
         }
         let tenantKeys = keys
-        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
-        let application = buildApplication(configuration, platform: platform, logger: logger) { portContinuation.yield($0) }
-        let server = Task { try await application.runService(gracefulShutdownSignals: []) }
+        let (port, server) = await BenchServer.serve(platform, configuration, logger: logger)
         defer { server.cancel() }
-        var port = 0
-        for await value in ports {
-            port = value
-            break
-        }
         report("bespoke bench shop: durability \(options.durability.rawValue), \(options.orders) orders, \(options.tenants) tenants, "
             + "\(options.shoppers) shoppers at once, grace period \(options.gracePeriod)")
 

@@ -23,28 +23,23 @@ struct BenchBusCommand: AsyncParsableCommand {
     @Option(help: "Events per publish call in the saturating phases.") var batch = 1
     @Option(help: "Seconds of each paced phase.") var seconds = 5.0
     @Option(help: "Events/s of the victim tenant in the fairness phase.") var victimRate = 500.0
-    @Option(help: "full or normal.") var durability = "full"
-    @Option(name: .customLong("data-dir"), help: "Where the benchmark databases go (default: a temporary directory, removed after).")
-    var dataDirectory: String?
+    @OptionGroup var storage: BenchStorageOptions
 
     func run() async throws {
-        guard let durability = SQLiteStore.Durability(rawValue: durability) else {
-            throw ValidationError("durability must be 'full' or 'normal'")
+        try await storage.withStorage { durability, directory in
+            var options = BusBenchmarkOptions(directory: directory)
+            options.tenants = tenants
+            options.subscriptionsPerTenant = subscriptions
+            options.events = events
+            options.payloadBytes = payloadBytes
+            options.publishersPerTenant = publishers
+            options.publishBatch = batch
+            options.pacedSeconds = seconds
+            options.victimRate = victimRate
+            options.durability = durability
+            options.floodPublishers = floodPublishers
+            options.maxBatchWrites = maxBatchWrites
+            try await BusBenchmark.run(options) { print($0) }
         }
-        let directory = dataDirectory ?? FileManager.default.temporaryDirectory.appendingPathComponent("bespoke-bench-\(UUID().uuidString)").path
-        var options = BusBenchmarkOptions(directory: directory)
-        options.tenants = tenants
-        options.subscriptionsPerTenant = subscriptions
-        options.events = events
-        options.payloadBytes = payloadBytes
-        options.publishersPerTenant = publishers
-        options.publishBatch = batch
-        options.pacedSeconds = seconds
-        options.victimRate = victimRate
-        options.durability = durability
-        options.floodPublishers = floodPublishers
-        options.maxBatchWrites = maxBatchWrites
-        try await BusBenchmark.run(options) { print($0) }
-        if dataDirectory == nil { try? FileManager.default.removeItem(atPath: directory) }
     }
 }

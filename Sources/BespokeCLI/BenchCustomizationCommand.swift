@@ -17,31 +17,25 @@ struct BenchCustomizationCommand: AsyncParsableCommand {
     @Option(help: "Pushes in flight per endpoint.") var endpointConcurrency = 16
     @Option(help: "Payload bytes per event.") var payloadBytes = 256
     @Option(help: "Seconds wrk runs against the receiver.") var wrkSeconds = 5
-    @Option(help: "full or normal.") var durability = "full"
     @Flag(help: "Run the deliveries phase's receiver in this process instead of a process of its own.")
     var receiverInProcess = false
-    @Option(name: .customLong("data-dir"), help: "Where the benchmark database goes (default: a temporary directory, removed after).")
-    var dataDirectory: String?
+    @OptionGroup var storage: BenchStorageOptions
 
     func run() async throws {
-        guard let durability = SQLiteStore.Durability(rawValue: durability) else {
-            throw ValidationError("durability must be 'full' or 'normal'")
+        try await storage.withStorage { durability, directory in
+            var options = CustomizationBenchmarkOptions(directory: directory)
+            options.roundTrips = roundTrips
+            options.deliveries = deliveries
+            options.observerTenants = observerTenants
+            options.endpointConcurrency = endpointConcurrency
+            options.payloadBytes = payloadBytes
+            options.wrkSeconds = wrkSeconds
+            options.durability = durability
+            if !receiverInProcess {
+                options.receiverExecutable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
+            }
+            try await CustomizationBenchmark.run(options) { print($0) }
         }
-        let directory = dataDirectory
-            ?? FileManager.default.temporaryDirectory.appendingPathComponent("bespoke-bench-\(UUID().uuidString)").path
-        var options = CustomizationBenchmarkOptions(directory: directory)
-        options.roundTrips = roundTrips
-        options.deliveries = deliveries
-        options.observerTenants = observerTenants
-        options.endpointConcurrency = endpointConcurrency
-        options.payloadBytes = payloadBytes
-        options.wrkSeconds = wrkSeconds
-        options.durability = durability
-        if !receiverInProcess {
-            options.receiverExecutable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
-        }
-        try await CustomizationBenchmark.run(options) { print($0) }
-        if dataDirectory == nil { try? FileManager.default.removeItem(atPath: directory) }
     }
 }
 

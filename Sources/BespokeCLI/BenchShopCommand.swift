@@ -15,23 +15,22 @@ struct BenchShopCommand: AsyncParsableCommand {
     @Option(help: "Tenants, each with a shop.") var tenants = 20
     @Option(help: "Shoppers checking out at the same time.") var shoppers = 32
     @Option(help: "Grace period in milliseconds before validation.") var gracePeriodMs = 0
-    @Option(help: "full or normal.") var durability = "full"
-    @Option(name: .customLong("data-dir"), help: "Where the benchmark databases go (default: a temporary directory, removed after).")
-    var dataDirectory: String?
+    @OptionGroup var storage: BenchStorageOptions
+
+    func validate() throws {
+        guard orders >= 1, tenants >= 1, shoppers >= 1 else { throw ValidationError("orders, tenants and shoppers must be at least 1") }
+        guard gracePeriodMs >= 0 else { throw ValidationError("the grace period cannot be negative") }
+    }
 
     func run() async throws {
-        guard let durability = SQLiteStore.Durability(rawValue: durability) else {
-            throw ValidationError("durability must be 'full' or 'normal'")
+        try await storage.withStorage { durability, directory in
+            var options = ShopBenchmarkOptions(directory: directory)
+            options.orders = orders
+            options.tenants = tenants
+            options.shoppers = shoppers
+            options.gracePeriod = .milliseconds(gracePeriodMs)
+            options.durability = durability
+            try await ShopBenchmark.run(options) { print($0) }
         }
-        let directory = dataDirectory
-            ?? FileManager.default.temporaryDirectory.appendingPathComponent("bespoke-bench-\(UUID().uuidString)").path
-        var options = ShopBenchmarkOptions(directory: directory)
-        options.orders = orders
-        options.tenants = tenants
-        options.shoppers = shoppers
-        options.gracePeriod = .milliseconds(gracePeriodMs)
-        options.durability = durability
-        try await ShopBenchmark.run(options) { print($0) }
-        if dataDirectory == nil { try? FileManager.default.removeItem(atPath: directory) }
     }
 }

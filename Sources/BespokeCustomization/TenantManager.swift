@@ -21,6 +21,8 @@ public final class TenantManager: Sendable {
     public let configuration: CustomizationConfiguration
     let logger: Logger
     private let dataOwners = Mutex<[any TenantDataOwner]>([])
+    /// Outbound checks of endpoints, shared by the pushes and the UI slot calls.
+    let endpointChecks: EndpointChecks
 
     public init(store: any Store, bus: EventBus, index: CustomizationIndex, configuration: CustomizationConfiguration, logger: Logger) {
         self.store = store
@@ -28,6 +30,7 @@ public final class TenantManager: Sendable {
         self.index = index
         self.configuration = configuration
         self.logger = logger
+        self.endpointChecks = EndpointChecks(policy: configuration.outbound)
     }
 
     // MARK: Tenants

@@ -66,7 +66,7 @@ public final class UIExtensionClient: UISlotProvider, Service {
         let outcome: String
         var entries: [UISlotEntry] = []
         do {
-            try manager.configuration.outbound.check(customization.url)
+            if let refusal = manager.endpointChecks.refusal(for: customization.url) { throw refusal }
             let secrets = customization.activeSecrets(at: Date()).compactMap { try? WebhookSecret($0.secret) }
             var request = HTTPClientRequest(url: customization.url)
             request.method = .POST

@@ -26,10 +26,6 @@ public final class WebhookDispatcher: Service {
     let logger: Logger
     private let limiters = Mutex<[String: EndpointLimiter]>([:])
     private let attemptBuffer = Mutex<[DeliveryAttempt]>([])
-    /// Outbound checks of endpoint URLs, kept for ``endpointCheckTTL`` so that a push does not
-    /// resolve its host every time: nil when the endpoint may be pushed to, else the refusal.
-    private let endpointChecks = Mutex<[String: (refusal: BespokeError?, until: ContinuousClock.Instant)]>([:])
-    static let endpointCheckTTL: Duration = .seconds(60)
     /// Set once the dispatcher stops: observer loops (unstructured tasks) end at their next turn.
     private let stopping = Mutex(false)
 
@@ -269,7 +265,7 @@ public final class WebhookDispatcher: Service {
         _ body: Data, to customization: Customization, messageID: String, traceparent: String?, client: HTTPClient
     ) async -> PushOutcome {
         let started = ContinuousClock.now
-        if let refusal = endpointRefusal(customization.url) {
+        if let refusal = manager.endpointChecks.refusal(for: customization.url) {
             return PushOutcome(status: nil, latency: .zero, error: refusal.message, retryAfter: nil)
         }
         let secrets = customization.activeSecrets(at: Date()).compactMap { try? WebhookSecret($0.secret) }
@@ -295,21 +291,6 @@ public final class WebhookDispatcher: Service {
         } catch {
             return PushOutcome(status: nil, latency: ContinuousClock.now - started, error: Self.describe(error), retryAfter: nil)
         }
-    }
-
-    /// Checks an endpoint against the outbound policy again (its host may now resolve
-    /// elsewhere), at most once per ``endpointCheckTTL``.
-    private func endpointRefusal(_ url: String) -> BespokeError? {
-        let now = ContinuousClock.now
-        if let cached = endpointChecks.withLock({ $0[url] }), cached.until > now { return cached.refusal }
-        var refusal: BespokeError?
-        do {
-            try configuration.outbound.check(url)
-        } catch {
-            refusal = error
-        }
-        endpointChecks.withLock { $0[url] = (refusal, now + Self.endpointCheckTTL) }
-        return refusal
     }
 
     private static func describe(_ error: any Error) -> String {

@@ -44,6 +44,18 @@ public struct BasketService: Sendable {
         }
     }
 
+    /// Takes a product out of the basket. - Throws: ``BespokeError`` `not_found` when it is not in it.
+    public func remove(tenant: TenantID, buyer: String, productID: String) async throws -> [BasketItem] {
+        try await database.pool.write { db in
+            try db.execute(
+                sql: "DELETE FROM basket_items WHERE tenant_id = ? AND buyer = ? AND product_id = ?",
+                arguments: [tenant.rawValue, buyer, productID]
+            )
+            guard db.changesCount > 0 else { throw BespokeError.notFound("basket item") }
+            return try Self.items(db, tenant: tenant, buyer: buyer)
+        }
+    }
+
     /// Checks out the buyer's basket: empties it and raises `UserCheckoutAccepted`, together.
     /// Checking out again with the same request id answers the same order id.
     /// - Returns: the id the order will have.

@@ -61,10 +61,12 @@ public final class OutboxRelay: Service {
             return Set(waits.keys.map(\.rawValue))
         }
         let rows = try await database.pool.read { [batch = configuration.outboxBatch] db in
-            try Row.fetchAll(db, sql: "SELECT seq, tenant_id, envelope FROM outbox ORDER BY seq LIMIT ?", arguments: [batch + skipped.count * batch])
-                .filter { !skipped.contains($0["tenant_id"]) }
-                .prefix(batch)
-                .map { (seq: $0["seq"] as Int64, tenant: TenantID(trusted: $0["tenant_id"]), envelope: $0["envelope"] as Data) }
+            let waiting = Array(skipped)
+            let filter = waiting.isEmpty ? "" : "WHERE tenant_id NOT IN (\(waiting.map { _ in "?" }.joined(separator: ",")))"
+            return try Row.fetchAll(
+                db, sql: "SELECT seq, tenant_id, envelope FROM outbox \(filter) ORDER BY seq LIMIT ?",
+                arguments: StatementArguments(waiting.map { $0 as any DatabaseValueConvertible } + [batch])
+            ).map { (seq: $0["seq"] as Int64, tenant: TenantID(trusted: $0["tenant_id"]), envelope: $0["envelope"] as Data) }
         }
         guard !rows.isEmpty else { return 0 }
         var byTenant: [TenantID: [(seq: Int64, envelope: Data)]] = [:]

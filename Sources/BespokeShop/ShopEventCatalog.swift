@@ -17,8 +17,11 @@ public enum ShopEventCatalog {
 
     /// Every event type the shop raises.
     public static let events: [Entry] = ShopEventType.allCases.map { type in
-        let (summary, schema, interceptable) = describe(type)
-        return Entry(type: type.rawValue, summary: summary, schema: parse(schema), interceptable: interceptable, mutableFields: [])
+        let described = describe(type)
+        return Entry(
+            type: type.rawValue, summary: described.summary, schema: parse(described.schema), interceptable: described.interceptable,
+            mutableFields: []
+        )
     }
 
     /// The UI slots of the storefront: a tenant's `ui` registration names one, and the platform
@@ -27,38 +30,25 @@ public enum ShopEventCatalog {
         Entry(type: slot.rawValue, summary: slot.summary, schema: parse(slot.contextSchema), interceptable: false, mutableFields: [])
     }
 
-    private static func describe(_ type: ShopEventType) -> (String, String, Bool) {
+    private static func describe(_ type: ShopEventType) -> (summary: String, schema: String, interceptable: Bool) {
+        let orderReference = object(["orderId": string])
         switch type {
-        case .userCheckoutAccepted:
-            ("A buyer checked out their basket.", checkoutSchema, false)
-        case .orderStarted:
-            ("An order was created from a checkout.", object(["userId": string, "orderId": string]), false)
-        case .gracePeriodConfirmed, .orderStockConfirmed, .orderPaymentSucceeded, .orderPaymentFailed:
-            (
-                {
-                    switch type {
-                    case .gracePeriodConfirmed: "The order's grace period ended."
-                    case .orderStockConfirmed: "Every line of the order is in stock (reserved)."
-                    case .orderPaymentSucceeded: "The order was charged."
-                    default: "Charging the order failed."
-                    }
-                }(), object(["orderId": string]), false
-            )
+        case .userCheckoutAccepted: return ("A buyer checked out their basket.", checkoutSchema, false)
+        case .orderStarted: return ("An order was created from a checkout.", object(["userId": string, "orderId": string]), false)
+        case .gracePeriodConfirmed: return ("The order's grace period ended.", orderReference, false)
+        case .orderStockConfirmed: return ("Every line of the order is in stock (reserved).", orderReference, false)
+        case .orderPaymentSucceeded: return ("The order was charged.", orderReference, false)
+        case .orderPaymentFailed: return ("Charging the order failed.", orderReference, false)
         case .orderStockRejected:
-            (
-                "Some line of the order is out of stock.",
-                object([
-                    "orderId": string,
-                    "orderStockItems": array(object(["productId": string, "hasStock": #"{"type":"boolean"}"#])),
-                ]), false
-            )
+            let items = array(object(["productId": string, "hasStock": #"{"type":"boolean"}"#]))
+            return ("Some line of the order is out of stock.", object(["orderId": string, "orderStockItems": items]), false)
         case .productPriceChanged:
-            ("A product's price changed.", object(["productId": string, "newPrice": integer, "oldPrice": integer]), false)
+            return ("A product's price changed.", object(["productId": string, "newPrice": integer, "oldPrice": integer]), false)
         case .orderStatusChangedToSubmitted, .orderStatusChangedToAwaitingValidation, .orderStatusChangedToStockConfirmed,
             .orderStatusChangedToPaid, .orderStatusChangedToShipped, .orderStatusChangedToCancelled:
             // Status changes may be held by a tenant (intercepted): the order goes on only once
             // it resumes them.
-            ("The order's status changed.", statusSchema, true)
+            return ("The order's status changed.", statusSchema, true)
         }
     }
 

@@ -113,11 +113,7 @@ struct ShopAPIController {
     @Sendable func removeBasketItem(_ request: Request, context: TenantRequestContext) async throws -> Response {
         _ = try await openShop(context)
         let buyer = try Self.buyer(request)
-        let id = try context.parameters.require("productId")
-        let current = try await shop.basket.items(tenant: context.tenant, buyer: buyer)
-        guard let line = current.first(where: { $0.productId == id }) else { throw BespokeError.notFound("basket item") }
-        let product = CatalogItem(id: line.productId, name: line.productName, description: "", price: line.unitPrice, stock: 0)
-        let items = try await shop.basket.set(tenant: context.tenant, buyer: buyer, product: product, quantity: 0)
+        let items = try await shop.basket.remove(tenant: context.tenant, buyer: buyer, productID: try context.parameters.require("productId"))
         return try JSONBody.response(ShopAPI.Basket(buyer: buyer, items: items))
     }
 
