@@ -1,40 +1,61 @@
+import BespokeCore
 public import BespokeBus
 public import BespokeCustomization
+public import BespokeIdentity
 public import BespokeStorage
+import Foundation
 public import Hummingbird
+import Mustache
 
-/// Builds the router of the public HTTP API.
+/// Builds the router of the public HTTP API: the gateway in front of every route.
 ///
-/// - `/health`, `/ready`, `/openapi.yaml`: unauthenticated.
+/// - Every request gets an id and a trace context (`RequestTracingMiddleware`), then errors
+///   become JSON (`ErrorMiddleware`).
+/// - `/health`, `/ready`, `/openapi.yaml`, discovery, JWKS and the OAuth2 endpoints:
+///   unauthenticated (the token endpoint authenticates clients itself).
 /// - `/v1/admin/...`: the operator's admin token.
-/// - `/v1/tenants/{tenant}/...`: a tenant API key of that tenant; the tenant is resolved once
-///   into ``TenantRequestContext``.
+/// - `/v1/tenants/{tenant}/...`: an access token or API key of that tenant; the tenant is
+///   resolved once into ``TenantRequestContext``, rate-limited and counted per tenant, and
+///   each route checks its scope.
 public func buildRouter(
     bus: EventBus,
     manager: TenantManager,
     tenants: any TenantStore,
     authenticator: APIKeyAuthenticator,
+    identity: IdentityService,
+    gateway: Gateway,
     limits: HTTPLimits,
     storeCheck: @escaping @Sendable () async throws -> Void,
     products: [any ProductRoutes] = []
-) -> Router<BespokeRequestContext> {
+) async throws -> Router<BespokeRequestContext> {
     let router = Router(context: BespokeRequestContext.self)
+    router.add(middleware: RequestTracingMiddleware())
     router.add(middleware: ErrorMiddleware())
     router.add(middleware: LogRequestsMiddleware(.debug))
     SystemController(bus: bus, storeCheck: storeCheck).addRoutes(to: router)
 
     let index = manager.index
-    let v1 = router.group("v1").add(
-        middleware: AuthenticationMiddleware(authenticator: authenticator, isSuspended: { index.isSuspended($0) })
-    )
-    AdminController(tenants: tenants, manager: manager, authenticator: authenticator)
-        .addRoutes(to: v1.group("admin", context: AdminRequestContext.self))
-    CatalogController(manager: manager).addRoutes(to: v1.group("admin", context: AdminRequestContext.self))
+    let authentication = AuthenticationMiddleware(authenticator: authenticator, identity: identity, isSuspended: { index.isSuspended($0) })
+    guard let templates = Bundle.module.resourceURL?.appendingPathComponent("Templates").path else {
+        throw BespokeError(.storageFailure, "the login page template is missing")
+    }
+    OAuthController(identity: identity, library: try await MustacheLibrary(directory: templates))
+        .addRoutes(to: router, authenticated: router.group().add(middleware: authentication))
+
+    let v1 = router.group("v1").add(middleware: authentication)
+    let admin = v1.group("admin", context: AdminRequestContext.self)
+    AdminController(tenants: tenants, manager: manager, authenticator: authenticator).addRoutes(to: admin)
+    CatalogController(manager: manager).addRoutes(to: admin)
+    let identityController = IdentityController(identity: identity, counter: gateway.counter)
+    identityController.addAdminRoutes(to: admin)
     let tenant = v1.group("tenants/:tenant", context: TenantRequestContext.self)
-    EventsController(bus: bus, limits: limits).addRoutes(to: tenant)
-    SubscriptionsController(bus: bus, limits: limits).addRoutes(to: tenant)
-    CustomizationsController(manager: manager).addRoutes(to: tenant)
-    HoldsController(bus: bus).addRoutes(to: tenant)
+        .add(middleware: TenantTrafficMiddleware(limiter: gateway.limiter, counter: gateway.counter))
+    EventsController(bus: bus, limits: limits).addRoutes(to: tenant.scoped(Scope.eventsPublish))
+    SubscriptionsController(bus: bus, limits: limits).addRoutes(to: tenant.scoped(Scope.eventsConsume))
+    CustomizationsController(manager: manager).addRoutes(to: tenant.scoped(Scope.customizations))
+    HoldsController(bus: bus).addRoutes(to: tenant.scoped(Scope.holds))
+    identityController.addTenantRoutes(to: tenant)
+    gateway.proxy?.addRoutes(to: tenant)
     for product in products {
         product.addTenantRoutes(to: tenant)
         product.addPublicRoutes(to: router)
@@ -45,7 +66,8 @@ public func buildRouter(
 /// The HTTP faces of a product running on the platform (the shop).
 public protocol ProductRoutes: Sendable {
     /// Adds the product's API under `/v1/tenants/{tenant}`: the tenant is resolved from the
-    /// caller's credentials, as for the platform's own routes.
+    /// caller's credentials, as for the platform's own routes; each route declares its scope
+    /// (``RouterGroup/scoped(_:)``).
     func addTenantRoutes(to group: RouterGroup<TenantRequestContext>)
     /// Adds routes outside `/v1` that authenticate their own way (server-rendered pages with
     /// a session cookie).

@@ -41,6 +41,8 @@ public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         let data = (try? JSONEncoder().encode(body)) ?? Data()
         var headers: HTTPFields = [.contentType: "application/json"]
         if error.code == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
+        if error.code == .insufficientScope { headers[.wwwAuthenticate] = "Bearer error=\"insufficient_scope\"" }
+        if let retryAfter = error.retryAfterSeconds { headers[.retryAfter] = String(retryAfter) }
         return Response(status: error.code.httpStatus, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }
@@ -54,7 +56,10 @@ extension BespokeError.Code {
             .badRequest
         case .eventTooLarge, .payloadTooLarge: .contentTooLarge
         case .unauthorized: .unauthorized
-        case .tenantSuspended: .forbidden
+        case .tenantSuspended, .insufficientScope: .forbidden
+        case .rateLimited: .tooManyRequests
+        case .extensionRejected: .unprocessableContent
+        case .extensionFailed, .upstreamFailed: .badGateway
         case .notFound: .notFound
         case .conflict, .staleHold: .conflict
         case .depthExceeded, .forbiddenChange, .schemaViolation, .notInterceptable, .unknownEventType, .forbiddenEndpoint:

@@ -33,6 +33,8 @@ public final class BenchReceiver: Sendable {
     static func start(tenantKey: String) async throws -> BenchReceiver {
         let receiver = BenchReceiver(tenantKey: tenantKey)
         let router = Router()
+        // The trivial upstream of the gateway benchmark.
+        router.get("v1/tenants/:tenant/echo/hello") { _, _ -> String in "hello" }
         router.post("fast") { request, _ -> HTTPResponse.Status in
             _ = try await request.body.collect(upTo: 1024 * 1024)
             receiver.fast.add(1, ordering: .relaxed)

@@ -23,9 +23,9 @@ enum BenchServer {
 
     /// Serves the platform on a free loopback port. - Returns: the port, and the task to cancel
     /// to stop it.
-    static func serve(_ platform: BespokePlatform, _ configuration: BespokeConfiguration, logger: Logger) async -> (port: Int, server: Task<Void, any Error>) {
+    static func serve(_ platform: BespokePlatform, _ configuration: BespokeConfiguration, logger: Logger) async throws -> (port: Int, server: Task<Void, any Error>) {
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
-        let application = buildApplication(configuration, platform: platform, logger: logger) { portContinuation.yield($0) }
+        let application = try await buildApplication(configuration, platform: platform, logger: logger) { portContinuation.yield($0) }
         let server = Task { try await application.runService(gracefulShutdownSignals: []) }
         var port = 0
         for await value in ports {

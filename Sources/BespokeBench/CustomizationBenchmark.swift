@@ -56,7 +56,7 @@ public enum CustomizationBenchmark {
         }
 
         let receiver = try await BenchReceiver.start(tenantKey: bench.secret)
-        let (platformPort, server) = await BenchServer.serve(platform, configuration, logger: logger)
+        let (platformPort, server) = try await BenchServer.serve(platform, configuration, logger: logger)
         receiver.platformURL.withLock { $0 = "http://127.0.0.1:\(platformPort)" }
         defer {
             server.cancel()
@@ -157,10 +157,12 @@ public enum CustomizationBenchmark {
 
         // The same receiver under a plain HTTP load generator.
         let connections = options.observerTenants * options.endpointConcurrency
-        if let wrk = try WrkBaseline.run(
-            url: fastURL, body: String(decoding: sample.encoded(), as: UTF8.self), connections: connections,
-            seconds: options.wrkSeconds, directory: options.directory
-        ) {
+        if Wrk.executable != nil {
+            let wrk = try Wrk.run(
+                url: fastURL, method: "POST", body: String(decoding: sample.encoded(), as: UTF8.self),
+                headers: ["Content-Type": "application/cloudevents+json"], connections: connections, seconds: options.wrkSeconds,
+                directory: options.directory
+            ).requestsPerSecond
             report(String(format: "wrk against the same receiver (%d connections, same body): %.0f requests/s; deliveries = %.1f%% of it",
                           connections, wrk, rate / wrk * 100))
         } else {

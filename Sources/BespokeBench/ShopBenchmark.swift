@@ -52,7 +52,7 @@ public enum ShopBenchmark {
             keys.append((tenant, created.secret))
         }
         let tenantKeys = keys
-        let (port, server) = await BenchServer.serve(platform, configuration, logger: logger)
+        let (port, server) = try await BenchServer.serve(platform, configuration, logger: logger)
         defer { server.cancel() }
         report("bespoke bench shop: durability \(options.durability.rawValue), \(options.orders) orders, \(options.tenants) tenants, "
             + "\(options.shoppers) shoppers at once, grace period \(options.gracePeriod)")

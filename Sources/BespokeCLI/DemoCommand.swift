@@ -30,13 +30,19 @@ struct DemoCommand: AsyncParsableCommand {
         for (id, name, colour) in [("acme", "Acme Shop", "#a33a00"), ("globex", "Globex Stores", "#1d4f91")] {
             try await ShopSeed.seed(ShopSettings(tenant: TenantID(trusted: id), name: name, colour: colour), in: platform.shop.database)
         }
+        // Demo users (kept on later runs): they sign in on the platform's login page.
         var links: [String] = []
-        for (tenant, buyer, admin) in [("acme", "alice", false), ("acme", "acme-admin", true), ("globex", "bob", false)] {
-            let path = try await platform.signInPath(tenant: TenantID(trusted: tenant), buyer: buyer, admin: admin)
-            links.append("  \(tenant) \(admin ? "admin" : "shopper") \(buyer): http://127.0.0.1:\(port)\(path)")
+        for (tenant, user, admin) in [("acme", "alice", false), ("acme", "acme-admin", true), ("globex", "bob", false)] {
+            let id = TenantID(trusted: tenant)
+            if try await platform.identity.users(tenant: id).contains(where: { $0.username == user }) == false {
+                _ = try await platform.identity.createUser(
+                    tenant: id, username: user, password: "\(user)-password", scopes: admin ? ["shop", "shop:admin"] : ["shop"]
+                )
+            }
+            links.append("  \(tenant) \(admin ? "admin  " : "shopper") \(user) / \(user)-password")
         }
         let signInLinks = links
-        let app = buildApplication(configuration, platform: platform, logger: logger) { port in
+        let app = try await buildApplication(configuration, platform: platform, logger: logger) { port in
             Self.printGuide(port: port, keys: keys, adminToken: platform.adminToken, links: signInLinks)
         }
         try await app.runService()
@@ -86,11 +92,10 @@ struct DemoCommand: AsyncParsableCommand {
             Try acme's key on /v1/tenants/globex/...: 404, as for a tenant that does not exist.
 
             The shop (the product being customized): \(base)/shop/acme and \(base)/shop/globex
-            Sign in with these single-use links (valid 10 minutes; more with
-            `BESPOKE_API_KEY=<key> bespoke shop sign-in-link <tenant> <buyer> [--admin]`):
+            Sign in there (the platform's login page, OAuth2 authorization code with PKCE) as:
             \(links.joined(separator: "\n"))
             Orders move Submitted → AwaitingValidation (after a 10 s grace period) → StockConfirmed → Paid
-            through the bus; the admin link opens the page to ship them.
+            through the bus; the admin user ships them from the Orders admin page.
 
             Ctrl-C stops the platform cleanly.
 

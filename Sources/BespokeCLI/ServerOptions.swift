@@ -40,6 +40,21 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "Seconds an order stays Submitted before validation, the shop's grace period (env BESPOKE_GRACE_PERIOD). Default 10.")
     var gracePeriod: Double?
 
+    @Option(help: "Calls a second each tenant may make on average, per tenant (env BESPOKE_RATE_LIMIT). Default 500.")
+    var rateLimit: Double?
+
+    @Option(help: "Calls a tenant may make at once (env BESPOKE_RATE_BURST). Default 1000.")
+    var rateBurst: Double?
+
+    @Option(help: "The issuer URL of tokens, as clients reach this server (env BESPOKE_ISSUER). Default http://<host>:<port>.")
+    var issuer: String?
+
+    @Option(
+        name: .customLong("upstream"),
+        help: "A service the gateway routes to, NAME=URL: /v1/tenants/{t}/NAME/... goes to URL, for tokens with the scope NAME (repeatable; env BESPOKE_UPSTREAMS, comma-separated)."
+    )
+    var upstreams: [String] = []
+
     /// The configuration these options (and the environment) describe. The admin token comes
     /// only from BESPOKE_ADMIN_TOKEN or the data directory, never from a flag (flags show in `ps`).
     func configuration(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> BespokeConfiguration {
@@ -88,6 +103,35 @@ struct ServerOptions: ParsableArguments {
         }) {
             guard (0...86_400).contains(seconds) else { throw ValidationError("the grace period must be 0-86400 seconds") }
             configuration.shop.gracePeriod = .milliseconds(Int64(seconds * 1000))
+        }
+        if let rate = try rateLimit ?? environment["BESPOKE_RATE_LIMIT"].map({ raw in
+            guard let value = Double(raw) else { throw ValidationError("BESPOKE_RATE_LIMIT must be a number") }
+            return value
+        }) {
+            guard rate > 0 else { throw ValidationError("the rate limit must be above 0") }
+            configuration.gateway.rateLimit = rate
+            configuration.gateway.rateBurst = max(configuration.gateway.rateBurst, rate)
+        }
+        if let burst = try rateBurst ?? environment["BESPOKE_RATE_BURST"].map({ raw in
+            guard let value = Double(raw) else { throw ValidationError("BESPOKE_RATE_BURST must be a number") }
+            return value
+        }) {
+            guard burst >= 1 else { throw ValidationError("the rate burst must be at least 1") }
+            configuration.gateway.rateBurst = burst
+        }
+        if let issuer = issuer ?? environment["BESPOKE_ISSUER"] {
+            guard let url = URLComponents(string: issuer), url.scheme == "https" || url.scheme == "http", url.host != nil else {
+                throw ValidationError("the issuer must be an http(s) URL")
+            }
+            configuration.identity.issuer = issuer
+        }
+        let routes = upstreams.isEmpty ? (environment["BESPOKE_UPSTREAMS"]?.split(separator: ",").map(String.init) ?? []) : upstreams
+        for route in routes {
+            let parts = route.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty, parts[0].allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" }),
+                let url = URLComponents(string: parts[1]), url.scheme == "http" || url.scheme == "https", url.host != nil
+            else { throw ValidationError("an upstream is NAME=URL, NAME letters, digits and '-': '\(route)'") }
+            configuration.gateway.upstreams[parts[0]] = parts[1]
         }
         configuration.adminToken = environment["BESPOKE_ADMIN_TOKEN"]
         return configuration

@@ -27,6 +27,11 @@ public struct BespokeError: Error, Sendable, Equatable, CustomStringConvertible 
         case unknownEventType = "unknown_event_type"
         case forbiddenEndpoint = "forbidden_endpoint"
         case tenantSuspended = "tenant_suspended"
+        case insufficientScope = "insufficient_scope"
+        case rateLimited = "rate_limited"
+        case extensionRejected = "extension_rejected"
+        case extensionFailed = "extension_failed"
+        case upstreamFailed = "upstream_failed"
         // Platform errors (5xx)
         case unavailable = "unavailable"
         case storageFailure = "storage_failure"
@@ -36,10 +41,13 @@ public struct BespokeError: Error, Sendable, Equatable, CustomStringConvertible 
     public let code: Code
     /// A human-readable explanation for the caller.
     public let message: String
+    /// For `rate_limited`: when to try again (`Retry-After`, whole seconds).
+    public let retryAfterSeconds: Int?
 
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, retryAfterSeconds: Int? = nil) {
         self.code = code
         self.message = message
+        self.retryAfterSeconds = retryAfterSeconds
     }
 
     public var description: String { "\(code.rawValue): \(message)" }

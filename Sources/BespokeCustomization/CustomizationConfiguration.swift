@@ -29,6 +29,18 @@ public struct CustomizationConfiguration: Sendable {
     /// The most a UI extension may take to fill a slot while a page renders (its registration's
     /// timeout, when shorter, applies); a late one is left out of the page.
     public var uiSlotDeadline: Duration
+    /// A synchronous extension's deadline when its registration names none, and the most it may name.
+    public var defaultExtensionDeadline: Duration
+    public var maxExtensionDeadline: Duration
+    /// The most all synchronous extension calls of one request may take together; each call
+    /// gets what is left of it when that is less than its own deadline.
+    public var extensionBudget: Duration
+    /// Requests this many extension calls deep may not call another (a loop guard).
+    public var maxExtensionDepth: Int
+    /// An extension endpoint failing this many calls in a row is not called (its circuit is
+    /// open) for `breakerOpenDuration`; then one trial call decides whether it closes again.
+    public var breakerFailureThreshold: Int
+    public var breakerOpenDuration: Duration
 
     public static let svixSchedule: [Duration] = [
         .seconds(5), .seconds(300), .seconds(1800), .seconds(7200), .seconds(18000), .seconds(36000), .seconds(36000),
@@ -47,8 +59,20 @@ public struct CustomizationConfiguration: Sendable {
         disableAfter: Duration = .seconds(5 * 24 * 3600),
         reconcileInterval: Duration = .milliseconds(200),
         indexSyncInterval: Duration = .milliseconds(500),
-        uiSlotDeadline: Duration = .milliseconds(300)
+        uiSlotDeadline: Duration = .milliseconds(300),
+        defaultExtensionDeadline: Duration = .milliseconds(500),
+        maxExtensionDeadline: Duration = .seconds(2),
+        extensionBudget: Duration = .seconds(3),
+        maxExtensionDepth: Int = 3,
+        breakerFailureThreshold: Int = 5,
+        breakerOpenDuration: Duration = .seconds(30)
     ) {
+        self.defaultExtensionDeadline = defaultExtensionDeadline
+        self.maxExtensionDeadline = maxExtensionDeadline
+        self.extensionBudget = extensionBudget
+        self.maxExtensionDepth = maxExtensionDepth
+        self.breakerFailureThreshold = max(1, breakerFailureThreshold)
+        self.breakerOpenDuration = breakerOpenDuration
         self.uiSlotDeadline = uiSlotDeadline
         self.indexSyncInterval = indexSyncInterval
         self.outbound = outbound

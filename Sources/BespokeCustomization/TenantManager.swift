@@ -189,12 +189,29 @@ public final class TenantManager: Sendable {
                 isSlot ? "'\(entry.type)' is a UI slot: register it with mode 'ui'" : "mode 'ui' needs a UI slot type (ui.*), not an event type"
             )
         }
+        let isPoint = entry.type.hasPrefix(ExtensionPoint.prefix)
+        if isPoint != (mode == .sync) {
+            throw BespokeError(
+                .invalidRequest,
+                isPoint
+                    ? "'\(entry.type)' is an extension point: register it with mode 'sync'"
+                    : "mode 'sync' needs an extension point type (ext.*)"
+            )
+        }
+        if isPoint, index.customizations(tenant: tenant).contains(where: { $0.eventType == entry.type }) {
+            throw BespokeError(.conflict, "the tenant already has an endpoint for '\(entry.type)'; change or delete that one")
+        }
         let secret = WebhookSecret.generate()
         var customization = Customization(
             id: "cus_" + SecureRandom.hex(12), tenant: tenant, eventType: entry.type, mode: mode, url: url, order: 0,
             timeout: configuration.defaultTimeout, holdDeadline: configuration.defaultHoldDeadline, onDeadline: .resume,
             enabled: true, disabledReason: nil, secrets: [SigningSecret(secret: secret.text, expiresAt: nil)], createdAt: Date()
         )
+        if isPoint {
+            // An extension point fails closed and answers quickly unless the tenant says otherwise.
+            customization.timeout = configuration.defaultExtensionDeadline
+            customization.onDeadline = .cancel
+        }
         settings.apply(to: &customization)
         try validate(customization)
         if customization.mode == .observe {
@@ -324,8 +341,8 @@ public final class TenantManager: Sendable {
             return try await bus.redrive(tenant: tenant, subscription: customization.subscriptionName, failedSince: since)
         case .intercept:
             return try await bus.repushHeld(tenant: tenant, customization: id) { $0.createdAt >= since }
-        case .ui:
-            throw BespokeError(.invalidRequest, "a UI extension is called when a page renders; it has nothing to recover")
+        case .ui, .sync:
+            throw BespokeError(.invalidRequest, "a UI or synchronous extension is called while a request waits; it has nothing to recover")
         }
     }
 
@@ -346,7 +363,7 @@ public final class TenantManager: Sendable {
             let hold = try await bus.hold(tenant: tenant, id: ticket.id)
             guard hold.state == .held, hold.stage?.customization == id else { throw BespokeError.notFound("held event") }
             try await bus.repush(tenant: tenant, holdID: hold.id)
-        case .ui:
+        case .ui, .sync:
             throw BespokeError.notFound("message")
         }
     }
@@ -371,6 +388,16 @@ public final class TenantManager: Sendable {
         }
         guard customization.timeout >= .milliseconds(100), customization.timeout <= configuration.maxTimeout else {
             throw BespokeError(.invalidRequest, "timeoutMs must be between 100 and \(configuration.maxTimeout.wholeMilliseconds)")
+        }
+        if customization.mode == .sync {
+            guard customization.timeout <= configuration.maxExtensionDeadline else {
+                throw BespokeError(
+                    .invalidRequest, "timeoutMs of a synchronous extension must be at most \(configuration.maxExtensionDeadline.wholeMilliseconds)"
+                )
+            }
+            guard customization.onDeadline != .deadLetter else {
+                throw BespokeError(.invalidRequest, "onDeadline of a synchronous extension is 'cancel' (fail closed) or 'resume' (fail open)")
+            }
         }
         guard customization.holdDeadline >= .milliseconds(100), customization.holdDeadline <= configuration.maxHoldDeadline else {
             throw BespokeError(

@@ -19,30 +19,22 @@ import Synchronization
 public final class UIExtensionClient: UISlotProvider, Service {
     let manager: TenantManager
     let logger: Logger
-    /// The HTTP client while the service runs; nil before and after (no slot is filled then).
-    private let client = Mutex<HTTPClient?>(nil)
+    /// Open while the service runs (no slot is filled before or after).
+    private let client: SignedEndpointClient
 
     public init(manager: TenantManager, logger: Logger) {
         self.manager = manager
         self.logger = logger
+        self.client = SignedEndpointClient(checks: manager.endpointChecks)
     }
 
     /// Opens the HTTP client, keeps it until shutdown, then closes it.
     public func run() async throws {
-        var configuration = HTTPClient.Configuration(
-            redirectConfiguration: .disallow,
-            timeout: .init(connect: .milliseconds(manager.configuration.uiSlotDeadline.wholeMilliseconds))
-        )
-        configuration.decompression = .disabled
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-        self.client.withLock { $0 = client }
-        try? await gracefulShutdown()
-        self.client.withLock { $0 = nil }
-        try await client.shutdown()
+        try await client.run(connectTimeout: manager.configuration.uiSlotDeadline)
     }
 
     public func entries(for slot: String, tenant: TenantID, context: JSONValue) async -> [UISlotEntry] {
-        guard !manager.index.isSuspended(tenant), let client = client.withLock({ $0 }) else { return [] }
+        guard !manager.index.isSuspended(tenant), client.isOpen else { return [] }
         let extensions = manager.index.customizations(tenant: tenant)
             .filter { $0.mode == .ui && $0.eventType == slot && $0.enabled }
             .sorted { ($0.order, $0.id) < ($1.order, $1.id) }
@@ -51,7 +43,7 @@ public final class UIExtensionClient: UISlotProvider, Service {
         guard let payload = try? JSONEncoder().encode(body) else { return [] }
         return await withTaskGroup(of: (Int, [UISlotEntry]).self) { group in
             for (position, customization) in extensions.enumerated() {
-                group.addTask { (position, await self.call(customization, slot: slot, payload: payload, client: client)) }
+                group.addTask { (position, await self.call(customization, slot: slot, payload: payload)) }
             }
             var answers: [(Int, [UISlotEntry])] = []
             for await answer in group { answers.append(answer) }
@@ -60,27 +52,17 @@ public final class UIExtensionClient: UISlotProvider, Service {
     }
 
     /// One extension's entries, or none when it fails.
-    private func call(_ customization: Customization, slot: String, payload: Data, client: HTTPClient) async -> [UISlotEntry] {
+    private func call(_ customization: Customization, slot: String, payload: Data) async -> [UISlotEntry] {
         let started = ContinuousClock.now
         let deadline = min(customization.timeout, manager.configuration.uiSlotDeadline)
         let outcome: String
         var entries: [UISlotEntry] = []
         do {
-            if let refusal = manager.endpointChecks.refusal(for: customization.url) { throw refusal }
-            let secrets = customization.activeSecrets(at: Date()).compactMap { try? WebhookSecret($0.secret) }
-            var request = HTTPClientRequest(url: customization.url)
-            request.method = .POST
-            request.headers.add(name: "content-type", value: "application/json")
-            request.headers.add(name: "user-agent", value: "Bespoke-UI/1")
-            for (name, value) in WebhookSignature.headers(
-                id: "slot_" + SecureRandom.hex(12), timestamp: Int64(Date().timeIntervalSince1970), body: payload, secrets: secrets
-            ) {
-                request.headers.add(name: name, value: value)
-            }
-            request.body = .bytes(ByteBuffer(bytes: payload))
-            let response = try await client.execute(request, deadline: .now() + .milliseconds(deadline.wholeMilliseconds))
-            let body = try await response.body.collect(upTo: 256 * 1024)
-            guard response.status.code == 200 else { throw SlotFailure("the extension answered \(response.status.code)") }
+            let (status, body) = try await client.post(
+                customization, payload: payload, messageID: "slot_" + SecureRandom.hex(12), headers: [("user-agent", "Bespoke-UI/1")],
+                deadline: deadline
+            )
+            guard status == 200 else { throw SlotFailure("the extension answered \(status)") }
             entries = try Self.decode(Data(body.readableBytesView))
             outcome = "ok"
         } catch let failure as SlotFailure {

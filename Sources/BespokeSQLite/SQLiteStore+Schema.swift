@@ -184,6 +184,62 @@ extension SQLiteStore {
             }
             try db.execute(sql: sql)
         }
+        migrator.registerMigration("v4-identity") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE users (
+                        id TEXT PRIMARY KEY,
+                        tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                        username TEXT NOT NULL,
+                        password_hash TEXT NOT NULL,
+                        scopes TEXT NOT NULL,
+                        created_at REAL NOT NULL,
+                        UNIQUE (tenant_id, username)
+                    );
+                    CREATE TABLE oauth_clients (
+                        id TEXT PRIMARY KEY,
+                        tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                        name TEXT NOT NULL,
+                        secret_hash TEXT,
+                        scopes TEXT NOT NULL,
+                        redirect_uris TEXT NOT NULL,
+                        created_at REAL NOT NULL
+                    );
+                    CREATE INDEX oauth_clients_by_tenant ON oauth_clients(tenant_id);
+                    CREATE TABLE authorization_codes (
+                        code_hash TEXT PRIMARY KEY,
+                        tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                        client_id TEXT NOT NULL,
+                        user_id TEXT NOT NULL,
+                        redirect_uri TEXT NOT NULL,
+                        scopes TEXT NOT NULL,
+                        code_challenge TEXT NOT NULL,
+                        nonce TEXT,
+                        auth_time REAL NOT NULL,
+                        expires_at REAL NOT NULL
+                    );
+                    CREATE INDEX authorization_codes_by_tenant ON authorization_codes(tenant_id);
+                    CREATE TABLE refresh_tokens (
+                        token_hash TEXT PRIMARY KEY,
+                        tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                        client_id TEXT NOT NULL,
+                        user_id TEXT NOT NULL,
+                        scopes TEXT NOT NULL,
+                        family_id TEXT NOT NULL,
+                        expires_at REAL NOT NULL,
+                        used_at REAL,
+                        revoked_at REAL
+                    );
+                    CREATE INDEX refresh_tokens_by_family ON refresh_tokens(tenant_id, family_id);
+                    CREATE TABLE signing_keys (
+                        kid TEXT PRIMARY KEY,
+                        private_key_pem TEXT NOT NULL,
+                        created_at REAL NOT NULL,
+                        retires_at REAL
+                    );
+                    """
+            )
+        }
         return migrator
     }
 }

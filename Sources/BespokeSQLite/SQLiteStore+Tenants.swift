@@ -45,6 +45,7 @@ extension SQLiteStore: TenantStore {
     static let tenantTables = [
         "delivery_attempts", "delivery_failures", "redeliveries", "dead_letters", "holds", "customizations", "inbox",
         "subscriptions", "events", "api_keys",
+        "refresh_tokens", "authorization_codes", "oauth_clients", "users",
     ]
 
     public func purgeTenant(_ id: TenantID) async throws -> TenantPurge? {

@@ -2,6 +2,7 @@ public import BespokeAPI
 public import BespokeBus
 public import BespokeCore
 public import BespokeCustomization
+public import BespokeIdentity
 public import BespokeSQLite
 public import BespokeShop
 import BespokeShopWeb
@@ -17,9 +18,15 @@ public struct BespokePlatform: Sendable {
     public let dispatcher: WebhookDispatcher
     public let authenticator: APIKeyAuthenticator
     public let adminToken: String
+    /// The authorization server: users, clients, grants, signing keys.
+    public let identity: IdentityService
+    /// Rate limits and API call counts.
+    public let gateway: Gateway
     /// The main product, and what fills its UI slots from tenants' UI extensions.
     public let shop: Shop
     public let uiExtensions: UIExtensionClient
+    /// Calls tenants' synchronous extensions at the product's extension points.
+    public let extensions: ExtensionClient
     let shopWeb: ShopWeb
 
     /// A single-use storefront sign-in link's path (for demos and operators).
@@ -42,18 +49,27 @@ public func openPlatform(_ configuration: BespokeConfiguration, logger: Logger) 
     let manager = TenantManager(store: store, bus: bus, index: index, configuration: configuration.customization, logger: logger)
     let adminToken = try configuration.resolveAdminToken()
     let authenticator = APIKeyAuthenticator(store: store, adminToken: adminToken)
+    let sessionKey = try configuration.resolveSessionKey()
+    var identityConfiguration = configuration.identity
+    identityConfiguration.upstreamScopes += configuration.gateway.upstreams.keys.sorted()
+    let identity = IdentityService(
+        store: store, configuration: identityConfiguration, formKey: sessionKey, isActive: { [index] in !index.isSuspended($0) }
+    )
+    try await identity.start()
+    let gateway = Gateway(configuration: configuration.gateway, maxBodyBytes: configuration.http.maxBodyBytes)
     // The product: its own database, its vocabulary in the catalog, its rows purged with a tenant's.
+    let extensions = ExtensionClient(manager: manager, logger: logger)
     let shop = Shop(
         database: try ShopDatabase(path: configuration.shopDatabasePath, durability: configuration.durability), bus: bus,
-        configuration: configuration.shop, logger: logger
+        configuration: configuration.shop, extensions: extensions, logger: logger
     )
-    try await declareCatalog(ShopEventCatalog.events + ShopEventCatalog.slots, to: manager)
+    try await declareCatalog(ShopEventCatalog.events + ShopEventCatalog.slots + ShopExtensionPoints.catalogEntries, to: manager)
     manager.addDataOwner(shop)
     let uiExtensions = UIExtensionClient(manager: manager, logger: logger)
-    let shopWeb = try await ShopWeb(shop: shop, slots: uiExtensions, sessionKey: try configuration.resolveSessionKey(), logger: logger)
+    let shopWeb = try await ShopWeb(shop: shop, slots: uiExtensions, identity: identity, sessionKey: sessionKey, logger: logger)
     return BespokePlatform(
         store: store, bus: bus, manager: manager, dispatcher: WebhookDispatcher(bus: bus, manager: manager, logger: logger),
-        authenticator: authenticator, adminToken: adminToken, shop: shop, uiExtensions: uiExtensions, shopWeb: shopWeb
+        authenticator: authenticator, adminToken: adminToken, identity: identity, gateway: gateway, shop: shop, uiExtensions: uiExtensions, extensions: extensions, shopWeb: shopWeb
     )
 }
 
@@ -82,7 +98,7 @@ public func buildApplication(
     var logger = Logger(label: "bespoke")
     logger.logLevel = configuration.logLevel
     let platform = try await openPlatform(configuration, logger: logger)
-    return buildApplication(configuration, platform: platform, logger: logger, onServerRunning: onServerRunning)
+    return try await buildApplication(configuration, platform: platform, logger: logger, onServerRunning: onServerRunning)
 }
 
 /// Builds the application over an already opened platform.
@@ -91,13 +107,15 @@ public func buildApplication(
     platform: BespokePlatform,
     logger: Logger,
     onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
-) -> some ApplicationProtocol {
+) async throws -> some ApplicationProtocol {
     let store = platform.store
-    let router = buildRouter(
+    let router = try await buildRouter(
         bus: platform.bus,
         manager: platform.manager,
         tenants: store,
         authenticator: platform.authenticator,
+        identity: platform.identity,
+        gateway: platform.gateway,
         limits: configuration.http,
         storeCheck: { _ = try await store.tenant(TenantID(trusted: "readiness-probe")) },
         products: platform.products
@@ -112,9 +130,13 @@ public func buildApplication(
         services: [
             SQLiteCheckpointer(store: store, logger: logger), platform.bus,
             CustomizationIndexSync(manager: platform.manager, logger: logger), platform.dispatcher, platform.uiExtensions,
-        ] + platform.shop.services,
-        onServerRunning: { channel in
-            await onServerRunning(channel.localAddress?.port ?? configuration.port)
+            platform.extensions,
+        ] + (platform.gateway.proxy.map { [$0] } ?? []) + platform.shop.services,
+        onServerRunning: { [identity = platform.identity] channel in
+            let port = channel.localAddress?.port ?? configuration.port
+            // Without a configured issuer, tokens name the address the server listens on.
+            identity.useIssuerIfUnset("http://\(configuration.host):\(port)")
+            await onServerRunning(port)
         },
         logger: logger
     )

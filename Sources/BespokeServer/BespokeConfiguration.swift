@@ -2,6 +2,7 @@ public import BespokeAPI
 import BespokeCore
 public import BespokeBus
 public import BespokeCustomization
+public import BespokeIdentity
 public import BespokeSQLite
 public import BespokeShop
 import Foundation
@@ -23,6 +24,10 @@ public struct BespokeConfiguration: Sendable {
     public var http: HTTPLimits
     /// The shop product running on the platform.
     public var shop: ShopConfiguration
+    /// The authorization server: issuer, token lifetimes, bcrypt cost.
+    public var identity: IdentityConfiguration
+    /// Per-tenant rate limits.
+    public var gateway: GatewayConfiguration
     /// The operator's token for `/v1/admin`. When nil, it is read from `<data>/admin-token`,
     /// which is created (mode 0600) with a random token on first start.
     public var adminToken: String?
@@ -37,6 +42,8 @@ public struct BespokeConfiguration: Sendable {
         customization: CustomizationConfiguration = CustomizationConfiguration(),
         http: HTTPLimits = HTTPLimits(),
         shop: ShopConfiguration = ShopConfiguration(),
+        identity: IdentityConfiguration = IdentityConfiguration(),
+        gateway: GatewayConfiguration = GatewayConfiguration(),
         adminToken: String? = nil,
         logLevel: Logger.Level = .info
     ) {
@@ -48,6 +55,8 @@ public struct BespokeConfiguration: Sendable {
         self.customization = customization
         self.http = http
         self.shop = shop
+        self.identity = identity
+        self.gateway = gateway
         self.adminToken = adminToken
         self.logLevel = logLevel
     }

@@ -29,13 +29,16 @@ public final class Shop: Sendable {
     let newOrders = WakeSignal()
     let tenantsChanged = WakeSignal()
 
-    public init(database: ShopDatabase, bus: EventBus, configuration: ShopConfiguration = ShopConfiguration(), logger: Logger) {
+    public init(
+        database: ShopDatabase, bus: EventBus, configuration: ShopConfiguration = ShopConfiguration(),
+        extensions: any ExtensionPointCaller = NoExtensions(), logger: Logger
+    ) {
         self.database = database
         self.bus = bus
         self.configuration = configuration
         self.logger = logger
         catalog = CatalogService(database: database, logger: logger)
-        basket = BasketService(database: database, configuration: configuration)
+        basket = BasketService(database: database, configuration: configuration, extensions: extensions)
         ordering = OrderingService(database: database, logger: logger)
         payment = PaymentService(logger: logger)
         relay = OutboxRelay(database: database, bus: bus, configuration: configuration, logger: logger) { tenant in

@@ -1,5 +1,6 @@
 import BespokeAPI
 import BespokeCore
+import BespokeIdentity
 import BespokeShop
 import Foundation
 import HTTPTypes
@@ -8,10 +9,11 @@ import Hummingbird
 /// The shop's REST API, under `/v1/tenants/{tenant}/shop`: catalog browsing and admin, the
 /// basket and checkout, a buyer's orders, and order admin (cancel, ship).
 ///
-/// The tenant is the caller's (its API key), never the body's. Until the identity issue gives
-/// buyers their own tokens, the tenant's key acts for the buyer named by the `Bespoke-Buyer`
-/// header on the buyer routes (the key's holder is the tenant's backend), and a buyer's
-/// routes only ever show that buyer's basket and orders.
+/// The tenant is the caller's (its token or API key), never the body's. Buyer routes need the
+/// scope `shop`; a signed-in user's token acts for that user (its `preferred_username`), while a
+/// tenant's service or key acts for the buyer its `Bespoke-Buyer` header names (it is the
+/// tenant's backend). A buyer's routes only ever show that buyer's basket and orders. Catalog,
+/// settings and order administration need `shop:admin`.
 struct ShopAPIController {
     let shop: Shop
     let links: SignInLinks
@@ -20,25 +22,26 @@ struct ShopAPIController {
     static let bodyLimit = 64 * 1024
 
     func addRoutes(to tenant: RouterGroup<TenantRequestContext>) {
-        let group = tenant.group("shop")
-        group.get(use: settings)
-        group.put(use: putSettings)
-        group.get("catalog/items", use: items)
-        group.post("catalog/items", use: addItem)
-        group.get("catalog/items/:productId", use: item)
-        group.put("catalog/items/:productId/price", use: setPrice)
-        group.put("catalog/items/:productId/stock", use: setStock)
-        group.get("basket", use: basket)
-        group.put("basket/items/:productId", use: setBasketItem)
-        group.delete("basket/items/:productId", use: removeBasketItem)
-        group.post("basket/checkout", use: checkout)
-        group.get("orders", use: orders)
-        group.get("orders/:orderId", use: order)
-        group.post("orders/:orderId/cancel", use: cancel)
-        group.get("admin/orders", use: allOrders)
-        group.post("admin/orders/:orderId/cancel", use: adminCancel)
-        group.post("admin/orders/:orderId/ship", use: ship)
-        group.post("sign-in-links", use: signInLink)
+        let buyer = tenant.group("shop").add(middleware: RequireScope(Scope.shop))
+        buyer.get(use: settings)
+        buyer.get("catalog/items", use: items)
+        buyer.get("catalog/items/:productId", use: item)
+        buyer.get("basket", use: basket)
+        buyer.put("basket/items/:productId", use: setBasketItem)
+        buyer.delete("basket/items/:productId", use: removeBasketItem)
+        buyer.post("basket/checkout", use: checkout)
+        buyer.get("orders", use: orders)
+        buyer.get("orders/:orderId", use: order)
+        buyer.post("orders/:orderId/cancel", use: cancel)
+        let admin = tenant.group("shop").add(middleware: RequireScope(Scope.shopAdmin))
+        admin.put(use: putSettings)
+        admin.post("catalog/items", use: addItem)
+        admin.put("catalog/items/:productId/price", use: setPrice)
+        admin.put("catalog/items/:productId/stock", use: setStock)
+        admin.get("admin/orders", use: allOrders)
+        admin.post("admin/orders/:orderId/cancel", use: adminCancel)
+        admin.post("admin/orders/:orderId/ship", use: ship)
+        admin.post("sign-in-links", use: signInLink)
     }
 
     // MARK: Settings
@@ -97,29 +100,31 @@ struct ShopAPIController {
 
     @Sendable func basket(_ request: Request, context: TenantRequestContext) async throws -> Response {
         _ = try await openShop(context)
-        let buyer = try Self.buyer(request)
+        let buyer = try Self.buyer(request, context)
         return try JSONBody.response(ShopAPI.Basket(buyer: buyer, items: try await shop.basket.items(tenant: context.tenant, buyer: buyer)))
     }
 
     @Sendable func setBasketItem(_ request: Request, context: TenantRequestContext) async throws -> Response {
         _ = try await openShop(context)
-        let buyer = try Self.buyer(request)
+        let buyer = try Self.buyer(request, context)
         let body = try await JSONBody.decode(ShopAPI.Quantity.self, from: request, limit: Self.bodyLimit)
         let product = try await shop.catalog.item(tenant: context.tenant, id: try context.parameters.require("productId"))
-        let items = try await shop.basket.set(tenant: context.tenant, buyer: buyer, product: product, quantity: body.quantity)
+        let items = try await shop.basket.set(
+            tenant: context.tenant, buyer: buyer, product: product, quantity: body.quantity, calls: Self.calls(context)
+        )
         return try JSONBody.response(ShopAPI.Basket(buyer: buyer, items: items))
     }
 
     @Sendable func removeBasketItem(_ request: Request, context: TenantRequestContext) async throws -> Response {
         _ = try await openShop(context)
-        let buyer = try Self.buyer(request)
+        let buyer = try Self.buyer(request, context)
         let items = try await shop.basket.remove(tenant: context.tenant, buyer: buyer, productID: try context.parameters.require("productId"))
         return try JSONBody.response(ShopAPI.Basket(buyer: buyer, items: items))
     }
 
     @Sendable func checkout(_ request: Request, context: TenantRequestContext) async throws -> Response {
         _ = try await openShop(context)
-        let buyer = try Self.buyer(request)
+        let buyer = try Self.buyer(request, context)
         let body = try await JSONBody.decode(ShopAPI.Checkout.self, from: request, limit: Self.bodyLimit)
         let orderID = try await shop.basket.checkout(
             tenant: context.tenant, buyer: buyer,
@@ -127,7 +132,7 @@ struct ShopAPIController {
                 requestId: body.requestId ?? UUID().uuidString.lowercased(), address: body.address, cardHolderName: body.cardHolderName,
                 cardNumber: body.cardNumber
             ),
-            outbox: shop.outboxChanged
+            calls: Self.calls(context), outbox: shop.outboxChanged
         )
         let location = "/v1/tenants/\(context.tenant)/shop/orders/\(orderID)"
         var response = try JSONBody.response(ShopAPI.CheckoutAccepted(orderId: orderID, location: location), status: .accepted)
@@ -139,21 +144,21 @@ struct ShopAPIController {
 
     @Sendable func orders(_ request: Request, context: TenantRequestContext) async throws -> Response {
         _ = try await openShop(context)
-        let buyer = try Self.buyer(request)
+        let buyer = try Self.buyer(request, context)
         let orders = try await shop.ordering.orders(tenant: context.tenant, buyer: buyer, limit: try request.pageLimit())
         return try JSONBody.response(ShopAPI.Orders(orders: orders.map(ShopAPI.OrderBody.init)))
     }
 
     @Sendable func order(_ request: Request, context: TenantRequestContext) async throws -> Response {
         _ = try await openShop(context)
-        let order = try await shop.ordering.order(tenant: context.tenant, id: try context.parameters.require("orderId"), buyer: try Self.buyer(request))
+        let order = try await shop.ordering.order(tenant: context.tenant, id: try context.parameters.require("orderId"), buyer: try Self.buyer(request, context))
         return try JSONBody.response(ShopAPI.OrderBody(order))
     }
 
     @Sendable func cancel(_ request: Request, context: TenantRequestContext) async throws -> Response {
         _ = try await openShop(context)
         let order = try await shop.ordering.cancel(
-            tenant: context.tenant, id: try context.parameters.require("orderId"), buyer: try Self.buyer(request), outbox: shop.outboxChanged
+            tenant: context.tenant, id: try context.parameters.require("orderId"), buyer: try Self.buyer(request, context), outbox: shop.outboxChanged
         )
         return try JSONBody.response(ShopAPI.OrderBody(order))
     }
@@ -205,7 +210,22 @@ struct ShopAPIController {
         return settings
     }
 
-    static func buyer(_ request: Request) throws(BespokeError) -> String {
+    /// What the extension points are told of the request: its id, depth and trace.
+    static func calls(_ context: TenantRequestContext) -> ExtensionCallContext {
+        ExtensionCallContext(correlationID: context.requestID, depth: context.extensionDepth, traceParent: context.traceParent)
+    }
+
+    /// The buyer a request acts for: a signed-in user is that user; a service or key names one.
+    static func buyer(_ request: Request, _ context: TenantRequestContext) throws(BespokeError) -> String {
+        if case .token(let token) = context.caller, token.kind == .user {
+            guard let username = token.username, ShopSession.isValidBuyer(username) else {
+                throw BespokeError(.invalidRequest, "the token names no buyer")
+            }
+            if let named = request.headers[buyerHeader], named != username {
+                throw BespokeError(.invalidRequest, "a user's token acts only for that user; leave out Bespoke-Buyer")
+            }
+            return username
+        }
         guard let buyer = request.headers[buyerHeader] else {
             throw BespokeError(.invalidRequest, "the Bespoke-Buyer header names the buyer this request acts for")
         }

@@ -31,6 +31,17 @@ struct ShopSession: Sendable, Equatable, Codable {
     }
 }
 
+/// A sign-in under way: what the storefront keeps (in a signed cookie) between sending the
+/// browser to the authorization endpoint and its return.
+struct LoginAttempt: Codable {
+    let tenant: TenantID
+    let state: String
+    let verifier: String
+    let expires: Double
+
+    static let cookieName = "bespoke_login"
+}
+
 /// Signs and verifies storefront session cookies.
 struct SessionSealer: Sendable {
     private let keyBytes: [UInt8]
@@ -42,7 +53,7 @@ struct SessionSealer: Sendable {
     private var key: SymmetricKey { SymmetricKey(data: keyBytes) }
 
     /// `<base64url payload>.<base64url HMAC>`.
-    func seal(_ session: ShopSession) throws -> String {
+    func seal(_ session: some Encodable) throws -> String {
         let payload = try JSONEncoder().encode(session)
         let mac = HMAC<SHA256>.authenticationCode(for: payload, using: key)
         return Self.base64URL(payload) + "." + Self.base64URL(Data(mac))
@@ -50,12 +61,16 @@ struct SessionSealer: Sendable {
 
     /// The session in a cookie value, if its signature holds and it has not expired.
     func open(_ value: String, now: Date = Date()) -> ShopSession? {
+        open(value, as: ShopSession.self).flatMap { $0.expires > now.timeIntervalSince1970 ? $0 : nil }
+    }
+
+    /// A sealed value, if its signature holds.
+    func open<T: Decodable>(_ value: String, as type: T.Type) -> T? {
         let parts = value.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 2, let payload = Self.decodeBase64URL(parts[0]), let mac = Self.decodeBase64URL(parts[1]),
-            HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: payload, using: key),
-            let session = try? JSONDecoder().decode(ShopSession.self, from: payload), session.expires > now.timeIntervalSince1970
+            HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: payload, using: key)
         else { return nil }
-        return session
+        return try? JSONDecoder().decode(T.self, from: payload)
     }
 
     static func base64URL(_ data: Data) -> String {

@@ -1,5 +1,6 @@
 public import BespokeAPI
 public import BespokeCore
+public import BespokeIdentity
 public import BespokeShop
 import Foundation
 public import Hummingbird
@@ -16,7 +17,11 @@ public struct ShopWeb: ProductRoutes {
     ///   - slots: fills the storefront's UI slots (the platform's UI extension client).
     ///   - sessionKey: signs storefront session cookies (at least 32 bytes; keep it secret and
     ///     stable across restarts, or every shopper is signed out).
-    public init(shop: Shop, slots: any UISlotProvider, sessionKey: [UInt8], sessionLifetime: Duration = .seconds(12 * 3600), logger: Logger) async throws {
+    ///   - identity: the platform's authorization server, where storefront users sign in.
+    public init(
+        shop: Shop, slots: any UISlotProvider, identity: IdentityService, sessionKey: [UInt8], sessionLifetime: Duration = .seconds(12 * 3600),
+        logger: Logger
+    ) async throws {
         precondition(sessionKey.count >= 32, "the storefront session key must have at least 32 bytes")
         guard let directory = Bundle.module.resourceURL?.appendingPathComponent("Templates").path else {
             throw BespokeError(.unavailable, "the storefront templates are missing from the bundle")
@@ -25,7 +30,7 @@ public struct ShopWeb: ProductRoutes {
         let links = SignInLinks(database: shop.database, lifetime: shop.configuration.signInLinkLifetime)
         api = ShopAPIController(shop: shop, links: links)
         storefront = StorefrontController(
-            shop: shop, slots: slots, links: links, sealer: SessionSealer(key: sessionKey), library: library,
+            shop: shop, slots: slots, links: links, identity: identity, sealer: SessionSealer(key: sessionKey), library: library,
             sessionLifetime: sessionLifetime, logger: logger
         )
     }

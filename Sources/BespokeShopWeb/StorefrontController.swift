@@ -1,6 +1,8 @@
 import BespokeAPI
 import BespokeCore
+import BespokeIdentity
 import BespokeShop
+import BespokeStorage
 import Foundation
 import Hummingbird
 import Logging
@@ -18,6 +20,8 @@ struct StorefrontController {
     let shop: Shop
     let slots: any UISlotProvider
     let links: SignInLinks
+    /// The platform's authorization server: users sign in there and come back with a code.
+    let identity: IdentityService
     let sealer: SessionSealer
     let library: MustacheLibrary
     let sessionLifetime: Duration
@@ -36,6 +40,8 @@ struct StorefrontController {
         group.get("admin/orders", use: page(adminOrders))
         group.post("admin/orders/:orderId/ship", use: page(ship))
         group.get("sign-in/:code", use: page(signIn))
+        group.get("login", use: page(login))
+        group.get("callback", use: page(callback))
         group.post("sign-out", use: page(signOut))
     }
 
@@ -55,7 +61,7 @@ struct StorefrontController {
         }
 
         func requireSession() throws(BespokeError) -> ShopSession {
-            guard let session else { throw BespokeError(.unauthorized, "Sign in with the link your shop gave you to see this page.") }
+            guard let session else { throw BespokeError(.unauthorized, "Sign in to see this page.") }
             return session
         }
 
@@ -81,15 +87,8 @@ struct StorefrontController {
             do {
                 return try await handler(request, frame, context)
             } catch let error as BespokeError {
-                let status: HTTPResponse.Status =
-                    switch error.code {
-                    case .notFound: .notFound
-                    case .unauthorized: .unauthorized
-                    case .conflict: .conflict
-                    case .payloadTooLarge: .contentTooLarge
-                    case .unavailable, .storageFailure: .serviceUnavailable
-                    default: .badRequest
-                    }
+                // The API's status for the code; a storage failure is the shop being unavailable.
+                let status: HTTPResponse.Status = error.code == .storageFailure ? .serviceUnavailable : error.code.httpStatus
                 return html(renderMessage(title: status.reasonPhrase, message: error.message, base: frame.base), status: status)
             }
         }
@@ -141,7 +140,9 @@ struct StorefrontController {
         let session = try frame.requireSession()
         let form = try await Self.form(BasketForm.self, request)
         let product = try await shop.catalog.item(tenant: frame.tenant, id: form.productId)
-        _ = try await shop.basket.set(tenant: frame.tenant, buyer: session.buyer, product: product, quantity: form.quantity)
+        _ = try await shop.basket.set(
+            tenant: frame.tenant, buyer: session.buyer, product: product, quantity: form.quantity, calls: Self.calls(context)
+        )
         return .redirect(to: "/shop/\(frame.tenant)/basket", type: .normal)
     }
 
@@ -164,7 +165,7 @@ struct StorefrontController {
                 requestId: form.requestId, address: Address(street: form.street, city: form.city, zipCode: form.zipCode, country: form.country),
                 cardHolderName: form.cardHolderName, cardNumber: form.cardNumber
             ),
-            outbox: shop.outboxChanged
+            calls: Self.calls(context), outbox: shop.outboxChanged
         )
         return .redirect(to: "/shop/\(frame.tenant)/orders/\(orderID)", type: .normal)
     }
@@ -239,16 +240,95 @@ struct StorefrontController {
         guard let (buyer, role) = try await links.redeem(code, tenant: frame.tenant) else {
             throw BespokeError(.unauthorized, "This sign-in link is unknown, used or expired. Ask your shop for a new one.")
         }
-        let expires = Date().addingTimeInterval(sessionLifetime.seconds)
-        let session = ShopSession(tenant: frame.tenant, buyer: buyer, role: role, expires: expires.timeIntervalSince1970)
-        var response = Response.redirect(to: "/shop/\(frame.tenant)/\(role == .admin ? "admin/orders" : "orders")", type: .normal)
+        return try signedIn(tenant: frame.tenant, buyer: buyer, role: role)
+    }
+
+    /// Sends the browser to the platform's authorization endpoint (authorization code with
+    /// PKCE), remembering the verifier and state in a signed cookie for the return.
+    @Sendable func login(_ request: Request, frame: Frame, context: BespokeRequestContext) async throws -> Response {
+        let client = try await storefrontClient(frame.tenant)
+        let verifier = OpaqueToken.generate(prefix: "", bytes: 32)
+        let attempt = LoginAttempt(
+            tenant: frame.tenant, state: SecureRandom.hex(16), verifier: verifier, expires: Date().addingTimeInterval(600).timeIntervalSince1970
+        )
+        var query = URLComponents()
+        query.queryItems = [
+            URLQueryItem(name: "response_type", value: "code"), URLQueryItem(name: "client_id", value: client.id),
+            URLQueryItem(name: "redirect_uri", value: Self.callbackPath(frame.tenant)), URLQueryItem(name: "scope", value: "openid shop shop:admin"),
+            URLQueryItem(name: "state", value: attempt.state), URLQueryItem(name: "code_challenge", value: PKCE.challenge(for: verifier)),
+            URLQueryItem(name: "code_challenge_method", value: "S256"),
+        ]
+        var response = Response.redirect(to: "/oauth/authorize?" + (query.percentEncodedQuery ?? ""), type: .normal)
         response.setCookie(
             Cookie(
-                name: ShopSession.cookieName, value: try sealer.seal(session), expires: expires, path: "/shop/\(frame.tenant)",
+                name: LoginAttempt.cookieName, value: try sealer.seal(attempt), expires: Date(timeIntervalSince1970: attempt.expires),
+                path: "/shop/\(frame.tenant)", httpOnly: true, sameSite: .lax
+            )
+        )
+        return response
+    }
+
+    /// The browser's return from the authorization endpoint: exchanges the code (in process,
+    /// with the verifier), and signs the user in to the storefront as the token says.
+    @Sendable func callback(_ request: Request, frame: Frame, context: BespokeRequestContext) async throws -> Response {
+        let query = request.uri.queryParameters
+        if let error = query["error"] {
+            throw BespokeError(.unauthorized, "Signing in did not succeed (\(error)). Try again.")
+        }
+        guard let value = request.cookies[LoginAttempt.cookieName]?.value, let attempt = sealer.open(value, as: LoginAttempt.self),
+            attempt.tenant == frame.tenant, attempt.expires > Date().timeIntervalSince1970, let state = query["state"],
+            String(state) == attempt.state, let code = query["code"]
+        else {
+            throw BespokeError(.unauthorized, "This sign-in expired or did not start here. Sign in again.")
+        }
+        let client = try await storefrontClient(frame.tenant)
+        let tokens: TokenResponse
+        do {
+            tokens = try await identity.token(
+                form: [
+                    "grant_type": "authorization_code", "code": String(code), "redirect_uri": Self.callbackPath(frame.tenant),
+                    "client_id": client.id, "code_verifier": attempt.verifier,
+                ],
+                basic: nil
+            )
+        } catch let error as OAuthError {
+            throw BespokeError(.unauthorized, "Signing in did not succeed: \(error.message). Sign in again.")
+        }
+        guard let claims = await identity.verifyAccessToken(tokens.accessToken), claims.tenant == frame.tenant.rawValue,
+            let username = claims.preferredUsername, ShopSession.isValidBuyer(username), claims.scopes.contains(Scope.shop)
+        else {
+            throw BespokeError(.unauthorized, "This account may not use the shop.")
+        }
+        let role: ShopSession.Role = claims.scopes.contains(Scope.shopAdmin) ? .admin : .shopper
+        var response = try signedIn(tenant: frame.tenant, buyer: username, role: role)
+        response.setCookie(
+            Cookie(name: LoginAttempt.cookieName, value: "", expires: Date(timeIntervalSince1970: 0), path: "/shop/\(frame.tenant)", sameSite: .lax)
+        )
+        context.logger.info("storefront sign-in", metadata: ["tenant": "\(frame.tenant)", "role": "\(role.rawValue)"])
+        return response
+    }
+
+    /// A redirect to the buyer's first page that sets the signed session cookie.
+    private func signedIn(tenant: TenantID, buyer: String, role: ShopSession.Role) throws -> Response {
+        let expires = Date().addingTimeInterval(sessionLifetime.seconds)
+        let session = ShopSession(tenant: tenant, buyer: buyer, role: role, expires: expires.timeIntervalSince1970)
+        var response = Response.redirect(to: "/shop/\(tenant)/\(role == .admin ? "admin/orders" : "orders")", type: .normal)
+        response.setCookie(
+            Cookie(
+                name: ShopSession.cookieName, value: try sealer.seal(session), expires: expires, path: "/shop/\(tenant)",
                 httpOnly: true, sameSite: .lax
             )
         )
         return response
+    }
+
+    static func callbackPath(_ tenant: TenantID) -> String { "/shop/\(tenant)/callback" }
+
+    /// The storefront's OAuth client of the tenant (public, PKCE, returning to its callback).
+    private func storefrontClient(_ tenant: TenantID) async throws -> ClientRecord {
+        try await identity.firstPartyClient(
+            tenant: tenant, name: "Storefront", redirectPath: Self.callbackPath(tenant), scopes: [Scope.openID, Scope.shop, Scope.shopAdmin]
+        )
     }
 
     @Sendable func signOut(_ request: Request, frame: Frame, context: BespokeRequestContext) async throws -> Response {
@@ -297,6 +377,11 @@ struct StorefrontController {
             ],
             body: .init(byteBuffer: ByteBuffer(string: body))
         )
+    }
+
+    /// What the extension points are told of a page's request.
+    static func calls(_ context: BespokeRequestContext) -> ExtensionCallContext {
+        ExtensionCallContext(correlationID: context.requestID, depth: context.extensionDepth, traceParent: context.traceParent)
     }
 
     static let formLimit = 16 * 1024

@@ -11,6 +11,11 @@ public enum CustomizationMode: String, Sendable, Codable, CaseIterable {
     /// The endpoint fills a UI slot of the product's pages (the registration's type names the
     /// slot, `ui.*`): the product posts the slot's context and renders the entries it answers.
     case ui
+    /// The endpoint answers an extension point of the product (the registration's type names
+    /// the point, `ext.*`) synchronously, within its `timeout`. `onDeadline` says what happens
+    /// when it fails or is late: `cancel` (the default) fails the product's request, `resume`
+    /// carries on with the point's default answer.
+    case sync
 
     /// Catalog types whose name starts with this are UI slots, registered with mode `ui` only.
     public static let uiSlotPrefix = "ui."

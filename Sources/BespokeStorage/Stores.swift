@@ -125,3 +125,43 @@ public struct ConfigurationSnapshot: Sendable {
 /// Everything the platform keeps, as one value a backend provides.
 public typealias PlatformStore = TenantStore & APIKeyStore & SubscriptionStore & EventLogStore & InboxStore
     & CatalogStore & CustomizationStore & HoldStore
+
+/// Users, OAuth2 clients, authorization codes, refresh tokens and signing keys.
+///
+/// Every tenant-owned record is read and changed through its tenant; the two global lookups
+/// (`client(id:)` and the hashed codes and tokens) return records that name their tenant, and
+/// the identity service checks it against the client presenting them.
+public protocol IdentityStore: Sendable {
+    /// - Throws: ``BespokeError`` `conflict` when the tenant already has a user of that name.
+    func createUser(_ user: UserRecord) async throws
+    func user(tenant: TenantID, username: String) async throws -> UserRecord?
+    func user(tenant: TenantID, id: String) async throws -> UserRecord?
+    func users(tenant: TenantID) async throws -> [UserRecord]
+    /// Deletes a user and revokes its refresh tokens; `false` when the tenant has no such user.
+    func deleteUser(tenant: TenantID, id: String, at date: Date) async throws -> Bool
+
+    func createClient(_ client: ClientRecord) async throws
+    /// The client with this `client_id`, of whichever tenant.
+    func client(id: String) async throws -> ClientRecord?
+    func clients(tenant: TenantID) async throws -> [ClientRecord]
+    /// Deletes a client and revokes its refresh tokens; `false` when the tenant has no such client.
+    func deleteClient(tenant: TenantID, id: String, at date: Date) async throws -> Bool
+
+    func insertAuthorizationCode(_ code: AuthorizationCodeRecord) async throws
+    /// Removes and returns the code (single use), or nil when it is unknown or expired at `date`.
+    func consumeAuthorizationCode(hash: String, at date: Date) async throws -> AuthorizationCodeRecord?
+
+    func insertRefreshToken(_ token: RefreshTokenRecord) async throws
+    /// Marks the token used and stores `replacement` (same family), in one transaction. A token
+    /// already used or revoked revokes its family instead.
+    func rotateRefreshToken(hash: String, replacement: RefreshTokenRecord, at date: Date) async throws -> RefreshRotation
+    /// The unexpired token with this hash, used or not.
+    func refreshToken(hash: String, at date: Date) async throws -> RefreshTokenRecord?
+    /// Revokes every token of the family.
+    func revokeRefreshFamily(tenant: TenantID, familyID: String, at date: Date) async throws
+
+    /// Signing keys not yet retired at `date`, oldest first.
+    func signingKeys(at date: Date) async throws -> [SigningKeyRecord]
+    /// Adds `key` as the current key and retires every current key at `retiring`.
+    func rotateSigningKey(to key: SigningKeyRecord, retiring: Date) async throws
+}

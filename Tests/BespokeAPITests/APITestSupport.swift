@@ -20,6 +20,7 @@ struct APIFixture {
         configuration.dataDirectory = FileManager.default.temporaryDirectory
             .appendingPathComponent("bespoke-api-\(UUID().uuidString)").path
         configuration.durability = .normal
+        configuration.identity.bcryptCost = 4
         configuration.port = 0
         configuration.adminToken = "test-admin-token-0123456789"
         configure(&configuration)
@@ -31,11 +32,11 @@ struct APIFixture {
         return APIFixture(configuration: configuration, platform: platform, acmeKey: acme.secret, globexKey: globex.secret)
     }
 
-    func test<T: Sendable>(_ body: @Sendable (any TestClientProtocol) async throws -> T) async throws -> T {
+    func test<T: Sendable>(_ framework: TestingSetup = .router, _ body: @Sendable (any TestClientProtocol) async throws -> T) async throws -> T {
         var logger = Logger(label: "api-tests")
         logger.logLevel = .critical
-        let app = buildApplication(configuration, platform: platform, logger: logger)
-        return try await app.test(.router, body)
+        let app = try await buildApplication(configuration, platform: platform, logger: logger)
+        return try await app.test(framework, body)
     }
 }
 

@@ -21,9 +21,9 @@ struct BusAPITests {
 
     @Test func theOpenAPIDocumentDescribesEveryRoute() async throws {
         let fixture = try await APIFixture.make()
-        let router = buildRouter(
+        let router = try await buildRouter(
             bus: fixture.platform.bus, manager: fixture.platform.manager, tenants: fixture.platform.store, authenticator: fixture.platform.authenticator,
-            limits: fixture.configuration.http, storeCheck: {}, products: fixture.platform.products
+            identity: fixture.platform.identity, gateway: fixture.platform.gateway, limits: fixture.configuration.http, storeCheck: {}, products: fixture.platform.products
         )
         let document = String(decoding: OpenAPIDocument.yaml, as: UTF8.self)
         // Paths are the keys indented by two spaces under `paths:`; methods by four.

@@ -26,6 +26,7 @@ struct ShopFixture {
         var configuration = BespokeConfiguration()
         configuration.dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("bespoke-shop-\(UUID().uuidString)").path
         configuration.durability = .normal
+        configuration.identity.bcryptCost = 4
         configuration.port = 0
         configuration.adminToken = "test-admin-token-0123456789"
         configuration.shop.gracePeriod = gracePeriod
@@ -61,7 +62,7 @@ struct ShopFixture {
     func key(_ tenant: TenantID) -> String { tenant == Self.acme ? acmeKey : globexKey }
 
     func test<T: Sendable>(_ framework: TestingSetup = .router, _ body: @Sendable (any TestClientProtocol) async throws -> T) async throws -> T {
-        let app = buildApplication(configuration, platform: platform, logger: Self.quietLogger)
+        let app = try await buildApplication(configuration, platform: platform, logger: Self.quietLogger)
         return try await app.test(framework, body)
     }
 

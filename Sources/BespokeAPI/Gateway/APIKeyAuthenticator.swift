@@ -1,5 +1,6 @@
 public import BespokeCore
 public import BespokeStorage
+public import BespokeIdentity
 import Crypto
 import Foundation
 public import Hummingbird
@@ -84,46 +85,39 @@ public final class APIKeyAuthenticator: Sendable {
 enum APIKeySecret {
     static let prefix = "bk_"
 
-    static func generate() -> String {
-        prefix + randomBase64URL(bytes: 32)
-    }
+    static func generate() -> String { OpaqueToken.generate(prefix: prefix) }
 
-    static func generateID() -> String {
-        "key_" + randomBase64URL(bytes: 9)
-    }
+    static func generateID() -> String { OpaqueToken.generate(prefix: "key_", bytes: 9) }
 
-    static func hash(_ secret: String) -> String {
-        SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined()
-    }
-
-    static func randomBase64URL(bytes count: Int) -> String {
-        Data(SecureRandom.bytes(count)).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
+    static func hash(_ secret: String) -> String { OpaqueToken.hash(secret) }
 }
 
-/// Sets ``BespokeRequestContext/caller`` from the `Authorization` header. Requests without
-/// credentials pass through unauthenticated; the route's context decides whether that is allowed.
+/// Sets ``BespokeRequestContext/caller`` from the `Authorization: Bearer` header: an access
+/// token (a JWT, verified from the in-memory signing keys), a tenant API key, or the admin token.
+/// Requests without credentials pass through unauthenticated; the route's context decides
+/// whether that is allowed.
 ///
 /// A suspended tenant's credentials are refused with `403 tenant_suspended` (from the
 /// in-memory index; no store read per request).
 public struct AuthenticationMiddleware: RouterMiddleware {
     public typealias Context = BespokeRequestContext
     let authenticator: APIKeyAuthenticator
+    let identity: IdentityService?
     let isSuspended: @Sendable (TenantID) -> Bool
 
-    public init(authenticator: APIKeyAuthenticator, isSuspended: @escaping @Sendable (TenantID) -> Bool = { _ in false }) {
+    public init(
+        authenticator: APIKeyAuthenticator, identity: IdentityService? = nil,
+        isSuspended: @escaping @Sendable (TenantID) -> Bool = { _ in false }
+    ) {
         self.authenticator = authenticator
+        self.identity = identity
         self.isSuspended = isSuspended
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let header = request.headers[.authorization] else { return try await next(request, context) }
         let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer",
-            let caller = try await authenticator.authenticate(bearer: String(parts[1]).trimmingCharacters(in: .whitespaces))
+        guard parts.count == 2, parts[0].lowercased() == "bearer", let caller = try await caller(bearer: String(parts[1]).trimmingCharacters(in: .whitespaces))
         else {
             throw BespokeError(.unauthorized, "the credentials are not valid")
         }
@@ -133,5 +127,19 @@ public struct AuthenticationMiddleware: RouterMiddleware {
         var context = context
         context.caller = caller
         return try await next(request, context)
+    }
+
+    private func caller(bearer: String) async throws -> Caller? {
+        // A JWT has three dot-separated parts; keys and the admin token have none.
+        if let identity, bearer.utf8.lazy.filter({ $0 == UInt8(ascii: ".") }).count == 2 {
+            guard let claims = await identity.verifyAccessToken(bearer), let tenant = try? TenantID(validating: claims.tenant) else { return nil }
+            return .token(
+                TokenCaller(
+                    tenant: tenant, subject: claims.sub.value, scopes: Set(claims.scopes), kind: claims.kind, clientID: claims.clientID,
+                    username: claims.preferredUsername
+                )
+            )
+        }
+        return try await authenticator.authenticate(bearer: bearer)
     }
 }

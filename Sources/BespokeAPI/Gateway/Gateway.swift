@@ -1,0 +1,47 @@
+public import BespokeCore
+
+/// The gateway's shared state: per-tenant rate limits and API call counts.
+public struct Gateway: Sendable {
+    public let limiter: TenantRateLimiter
+    public let counter: APICallCounter
+    /// Routes to services running as separate processes; nil when none is configured.
+    public let proxy: UpstreamProxy?
+
+    public init(configuration: GatewayConfiguration, maxBodyBytes: Int = 4 * 1024 * 1024) {
+        self.limiter = TenantRateLimiter(
+            default: .init(rate: configuration.rateLimit, burst: configuration.rateBurst),
+            overrides: configuration.tenantRateLimits
+        )
+        self.counter = APICallCounter()
+        self.proxy = configuration.upstreams.isEmpty ? nil : UpstreamProxy(upstreams: configuration.upstreams, maxBodyBytes: maxBodyBytes)
+    }
+
+    /// Forgets a deleted tenant.
+    public func forget(_ tenant: TenantID) {
+        limiter.forget(tenant)
+        counter.forget(tenant)
+    }
+}
+
+/// How the gateway treats tenants' API calls.
+public struct GatewayConfiguration: Sendable {
+    /// Calls a second each tenant may make on average.
+    public var rateLimit: Double
+    /// Calls a tenant may make at once.
+    public var rateBurst: Double
+    /// Tenants with another allowance than the default.
+    public var tenantRateLimits: [TenantID: TenantRateLimiter.Limit]
+    /// Services running as separate processes, by route name: `/v1/tenants/{tenant}/{name}/...`
+    /// goes to the base URL (same path), for callers with the scope `name`.
+    public var upstreams: [String: String]
+
+    public init(
+        rateLimit: Double = 500, rateBurst: Double = 1000, tenantRateLimits: [TenantID: TenantRateLimiter.Limit] = [:],
+        upstreams: [String: String] = [:]
+    ) {
+        self.rateLimit = rateLimit
+        self.rateBurst = rateBurst
+        self.tenantRateLimits = tenantRateLimits
+        self.upstreams = upstreams
+    }
+}
