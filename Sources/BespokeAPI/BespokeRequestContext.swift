@@ -78,7 +78,8 @@ public struct BespokeRequestContext: RequestContext {
         self.coreContext = .init(source: source)
         self.caller = nil
         self.requestID = ""
-        self.traceParent = .random()
+        // Set by `RequestTracingMiddleware`, first of all middleware.
+        self.traceParent = .placeholder
         self.extensionDepth = 0
     }
 }

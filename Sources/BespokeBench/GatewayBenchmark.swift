@@ -38,9 +38,10 @@ public enum GatewayBenchmark {
         let (client, secret) = try await platform.identity.createClient(
             tenant: tenant.tenant.id, name: "bench", confidential: true, scopes: ["echo"], redirectURIs: []
         )
-        let token = try await platform.identity.token(form: ["grant_type": "client_credentials"], basic: (client.id, secret ?? ""))
         let (port, server) = try await BenchServer.serve(platform, configuration, logger: logger)
         defer { server.cancel() }
+        // After the server listens: the issuer is its address from then on.
+        let token = try await platform.identity.token(form: ["grant_type": "client_credentials"], basic: (client.id, secret ?? ""))
         let nginxPort = port + 1 < 65_000 ? port + 1 : port - 1
         let nginx = try NginxProcess.start(upstreamPort: upstream.port, port: nginxPort, directory: options.directory)
         defer { nginx.stop() }

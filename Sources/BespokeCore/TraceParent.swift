@@ -26,6 +26,9 @@ public struct TraceParent: Sendable, Equatable, CustomStringConvertible {
         TraceParent("00-\(SecureRandom.hex(16))-\(SecureRandom.hex(8))-01") ?? random()
     }
 
+    /// A fixed, valid value for contexts before their request's trace is known.
+    public static let placeholder = TraceParent("00-00000000000000000000000000000001-0000000000000001-00")!
+
     public var description: String { "00-\(traceID)-\(parentID)-\(flags)" }
 
     private static func isLowerHex(_ s: Substring) -> Bool {

@@ -24,6 +24,10 @@ public final class IdentityService: Sendable {
     /// Whether a tenant may obtain tokens (not suspended).
     let isActive: @Sendable (TenantID) -> Bool
     private let issuerValue: Mutex<String?>
+    /// Tokens already verified, until they expire: a service presents the same token for
+    /// minutes, and its signature need not be checked again on every call.
+    private let verified = Mutex<[String: AccessTokenClaims]>([:])
+    static let verifiedCacheLimit = 10_000
 
     public init(
         store: any IdentityStore, configuration: IdentityConfiguration, formKey: [UInt8],
@@ -157,9 +161,20 @@ public final class IdentityService: Sendable {
     /// The claims of a valid access token of this issuer, or nil: bad signature, unknown key,
     /// expired, another issuer or audience. Reads nothing from the store.
     public func verifyAccessToken(_ token: String) async -> AccessTokenClaims? {
+        let now = Date()
+        if let cached = verified.withLock({ $0[token] }) {
+            if cached.exp.value > now { return cached }
+            verified.withLock { _ = $0.removeValue(forKey: token) }
+            return nil
+        }
         guard let claims = try? await keys.verify(token, as: AccessTokenClaims.self), claims.iss.value == issuer,
             (try? TenantID(validating: claims.tenant)) != nil
         else { return nil }
+        verified.withLock { cache in
+            // Bounded: when full, start again (expired entries go with the rest).
+            if cache.count >= Self.verifiedCacheLimit { cache.removeAll(keepingCapacity: true) }
+            cache[token] = claims
+        }
         return claims
     }
 

@@ -21,11 +21,12 @@ public struct RequestTracingMiddleware: RouterMiddleware {
         } else {
             context.requestID = "req_" + SecureRandom.hex(12)
         }
-        let span = SecureRandom.hex(8)
         if let header = request.headers[.traceparent], let parent = TraceParent(header),
-            let hop = TraceParent("00-\(parent.traceID)-\(span)-\(parent.flags)")
+            let hop = TraceParent("00-\(parent.traceID)-\(SecureRandom.hex(8))-\(parent.flags)")
         {
             context.traceParent = hop
+        } else {
+            context.traceParent = .random()
         }
         if let depth = request.headers[.extensionDepth].flatMap(Int.init), (0...99).contains(depth) {
             context.extensionDepth = depth
