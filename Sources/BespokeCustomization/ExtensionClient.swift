@@ -58,21 +58,21 @@ public final class ExtensionClient: ExtensionPointCaller, Service {
         let outcome: String
         var failure: String?
         var answer: JSONValue?
-        switch breaker.permit(customization.id) {
+        // A spent budget is the request's doing, not the endpoint's: decided before the breaker.
+        switch deadline > .milliseconds(1) ? breaker.permit(customization.id) : nil {
+        case nil:
+            outcome = "budget"
+            failure = "the request's synchronous budget of \(configuration.extensionBudget.wholeMilliseconds) ms is spent"
         case .refused:
             outcome = "circuit_open"
             failure = "its circuit is open after repeated failures"
         case .allowed, .trial:
             do {
-                guard deadline > .milliseconds(1) else {
-                    throw ExtensionFailure("the request's synchronous budget of \(configuration.extensionBudget.wholeMilliseconds) ms is spent", outcome: "budget")
-                }
                 answer = try await post(point, customization: customization, request: request, context: context, deadline: deadline)
                 breaker.succeeded(customization.id)
                 outcome = "ok"
             } catch let error as ExtensionFailure {
-                // A spent budget is the request's doing, not the endpoint's.
-                if error.outcome != "budget" { breaker.failed(customization.id) }
+                breaker.failed(customization.id)
                 (outcome, failure) = (error.outcome, error.reason)
             } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
                 breaker.failed(customization.id)
