@@ -24,6 +24,9 @@ extension IdentityService {
         }
         guard isActive(client.tenant) else { throw AuthorizationError.page("This shop is not available.") }
         let state = query["state"]
+        guard (state?.utf8.count ?? 0) <= 512, (query["nonce"]?.utf8.count ?? 0) <= 512 else {
+            throw AuthorizationError.page("The application's request is too long.")
+        }
         func fail(_ error: String, _ description: String) -> AuthorizationError {
             var parameters = [("error", error), ("error_description", description)]
             if let state { parameters.append(("state", state)) }
@@ -74,7 +77,9 @@ extension IdentityService {
     public func login(_ request: AuthorizationRequest, username: String, password: String) async throws -> String {
         guard isActive(request.tenant) else { throw AuthorizationError.page("This shop is not available.") }
         let user = try await store.user(tenant: request.tenant, username: username)
-        let matches = await hasher.verify(password, hash: user?.passwordHash ?? decoyHash)
+        let hash: String
+        if let user { hash = user.passwordHash } else { hash = await decoyHash() }
+        let matches = await hasher.verify(password, hash: hash)
         guard let user, matches else { throw AuthorizationError.badCredentials }
         let granted = request.scopes.filter { !apiScopes.contains($0) || user.scopes.contains($0) }
         let code = OpaqueToken.generate(prefix: "ac_")

@@ -17,8 +17,9 @@ public final class IdentityService: Sendable {
     public let keys: SigningKeyRing
     public let configuration: IdentityConfiguration
     let hasher: PasswordHasher
-    /// What an unknown username is checked against, so it costs as much as a wrong password.
-    let decoyHash: String
+    /// What an unknown username is checked against, so it costs as much as a wrong password;
+    /// made on first need, off the cooperative pool.
+    private let decoy = Mutex<String?>(nil)
     /// Signs the login page's form, so what it posts back is what was validated.
     let formKey: SymmetricKey
     /// Whether a tenant may obtain tokens (not suspended).
@@ -37,7 +38,6 @@ public final class IdentityService: Sendable {
         self.keys = SigningKeyRing(store: store)
         self.configuration = configuration
         self.hasher = PasswordHasher(cost: configuration.bcryptCost)
-        self.decoyHash = PasswordHasher(cost: configuration.bcryptCost).hashNow("decoy password")
         self.formKey = SymmetricKey(data: SHA256.hash(data: Data(formKey + Array("bespoke login form".utf8))))
         self.isActive = isActive
         self.issuerValue = Mutex(configuration.issuer.map(Self.trimmed))
@@ -47,6 +47,17 @@ public final class IdentityService: Sendable {
     public var apiScopes: Set<String> { Set(Scope.all + configuration.upstreamScopes) }
     /// Every scope a client may hold: the APIs' and OpenID Connect's.
     public var knownScopes: Set<String> { Scope.known.union(configuration.upstreamScopes) }
+
+    /// The decoy hash, made once.
+    func decoyHash() async -> String {
+        if let made = decoy.withLock({ $0 }) { return made }
+        let made = await hasher.hash("decoy password " + SecureRandom.hex(8))
+        return decoy.withLock { current in
+            if let current { return current }
+            current = made
+            return made
+        }
+    }
 
     /// Loads the signing keys (creating the first).
     public func start() async throws {

@@ -17,9 +17,4 @@ struct PasswordHasher: Sendable {
             DispatchQueue.global().async { continuation.resume(returning: Bcrypt.verify(password, hash: hash)) }
         }
     }
-
-    /// A hash computed on the calling thread (once, at start-up).
-    func hashNow(_ password: String) -> String {
-        Bcrypt.hash(password, cost: cost)
-    }
 }
