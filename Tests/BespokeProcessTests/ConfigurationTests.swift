@@ -11,7 +11,8 @@ struct ConfigurationTests {
         let help = try await runBespoke(["serve", "--help"])
         for variable in ["BESPOKE_HOST", "BESPOKE_PORT", "BESPOKE_DATA_DIR", "BESPOKE_DURABILITY", "BESPOKE_MAX_EVENT_BYTES",
             "BESPOKE_MAX_BODY_BYTES", "BESPOKE_LOG_LEVEL", "BESPOKE_ADMIN_TOKEN",
-            "BESPOKE_ALLOW_LOOPBACK_ENDPOINTS", "BESPOKE_ALLOW_PRIVATE_ENDPOINTS"]
+            "BESPOKE_ALLOW_LOOPBACK_ENDPOINTS", "BESPOKE_ALLOW_PRIVATE_ENDPOINTS", "BESPOKE_RATE_LIMIT", "BESPOKE_RATE_BURST",
+            "BESPOKE_ISSUER", "BESPOKE_UPSTREAMS"]
         {
             #expect(help.contains(variable), "\(variable) is not documented")
         }
@@ -25,6 +26,11 @@ struct ConfigurationTests {
         (["serve"], ["BESPOKE_LOG_LEVEL": "loud"], "unknown log level"),
         (["serve"], ["BESPOKE_ALLOW_LOOPBACK_ENDPOINTS": "maybe"], "must be true or false"),
         (["serve"], ["BESPOKE_ADMIN_TOKEN": "short"], "at least 16 characters"),
+        (["serve", "--rate-limit", "0"], [:], "the rate limit must be above 0"),
+        (["serve"], ["BESPOKE_RATE_BURST": "lots"], "BESPOKE_RATE_BURST must be a number"),
+        (["serve", "--issuer", "ftp://x"], [:], "the issuer must be an http(s) URL"),
+        (["serve", "--upstream", "shop"], [:], "an upstream is NAME=URL"),
+        (["serve"], ["BESPOKE_UPSTREAMS": "a b=http://x"], "an upstream is NAME=URL"),
     ])
     func badConfigurationFailsFastWithAClearMessage(arguments: [String], environment: [String: String], message: String) throws {
         let directory = try temporaryDirectory()
