@@ -97,25 +97,16 @@ struct ServerOptions: ParsableArguments {
         }) {
             configuration.customization.outbound.allowPrivateNetworks = allow
         }
-        if let seconds = try gracePeriod ?? environment["BESPOKE_GRACE_PERIOD"].map({ raw -> Double in
-            guard let value = Double(raw) else { throw ValidationError("BESPOKE_GRACE_PERIOD must be a number of seconds") }
-            return value
-        }) {
+        if let seconds = try gracePeriod ?? environment["BESPOKE_GRACE_PERIOD"].map({ try Self.number($0, "BESPOKE_GRACE_PERIOD") }) {
             guard (0...86_400).contains(seconds) else { throw ValidationError("the grace period must be 0-86400 seconds") }
             configuration.shop.gracePeriod = .milliseconds(Int64(seconds * 1000))
         }
-        if let rate = try rateLimit ?? environment["BESPOKE_RATE_LIMIT"].map({ raw in
-            guard let value = Double(raw) else { throw ValidationError("BESPOKE_RATE_LIMIT must be a number") }
-            return value
-        }) {
+        if let rate = try rateLimit ?? environment["BESPOKE_RATE_LIMIT"].map({ try Self.number($0, "BESPOKE_RATE_LIMIT") }) {
             guard rate > 0 else { throw ValidationError("the rate limit must be above 0") }
             configuration.gateway.rateLimit = rate
             configuration.gateway.rateBurst = max(configuration.gateway.rateBurst, rate)
         }
-        if let burst = try rateBurst ?? environment["BESPOKE_RATE_BURST"].map({ raw in
-            guard let value = Double(raw) else { throw ValidationError("BESPOKE_RATE_BURST must be a number") }
-            return value
-        }) {
+        if let burst = try rateBurst ?? environment["BESPOKE_RATE_BURST"].map({ try Self.number($0, "BESPOKE_RATE_BURST") }) {
             guard burst >= 1 else { throw ValidationError("the rate burst must be at least 1") }
             configuration.gateway.rateBurst = burst
         }
@@ -143,6 +134,11 @@ struct ServerOptions: ParsableArguments {
         case "false", "0", "no": return false
         default: throw ValidationError("\(name) must be true or false")
         }
+    }
+
+    private static func number(_ raw: String, _ name: String) throws -> Double {
+        guard let value = Double(raw), value.isFinite else { throw ValidationError("\(name) must be a number") }
+        return value
     }
 
     private static func int(_ raw: String, _ name: String) throws -> Int {
