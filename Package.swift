@@ -154,7 +154,6 @@ let package = Package(
                 "BespokeAPI",
                 "BespokeIdentity",
                 "BespokeShop",
-                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

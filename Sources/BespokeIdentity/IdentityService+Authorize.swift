@@ -1,6 +1,5 @@
 import BespokeCore
 import BespokeStorage
-import Crypto
 import Foundation
 
 extension IdentityService {
@@ -52,19 +51,14 @@ extension IdentityService {
 
     /// The validated request, signed and dated, for the login form to post back.
     public func loginForm(for request: AuthorizationRequest) throws -> String {
-        let form = LoginForm(request: request, expires: Date().addingTimeInterval(configuration.loginFormLifetime.seconds).timeIntervalSince1970)
-        let payload = OpaqueToken.base64URL(try JSONEncoder().encode(form))
-        let mac = HMAC<SHA256>.authenticationCode(for: Data(payload.utf8), using: formKey)
-        return payload + "." + OpaqueToken.base64URL(mac)
+        try formSealer.seal(
+            LoginForm(request: request, expires: Date().addingTimeInterval(configuration.loginFormLifetime.seconds).timeIntervalSince1970)
+        )
     }
 
     /// The request a login form carries, when its signature holds and it has not expired.
     public func authorizationRequest(fromForm token: String) throws -> AuthorizationRequest {
-        let parts = token.split(separator: ".")
-        guard parts.count == 2, let mac = Self.base64URLDecode(parts[1]),
-            HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: Data(parts[0].utf8), using: formKey),
-            let json = Self.base64URLDecode(parts[0]), let form = try? JSONDecoder().decode(LoginForm.self, from: json)
-        else { throw AuthorizationError.page("The sign-in form is not valid. Start again from the application.") }
+        guard let form = formSealer.open(token, as: LoginForm.self) else { throw AuthorizationError.page("The sign-in form is not valid. Start again from the application.") }
         guard form.expires > Date().timeIntervalSince1970 else {
             throw AuthorizationError.page("The sign-in form expired. Start again from the application.")
         }
@@ -92,12 +86,6 @@ extension IdentityService {
             )
         )
         return request.redirect(with: [("code", code)])
-    }
-
-    static func base64URLDecode(_ text: Substring) -> Data? {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.count % 4 != 0 { base64 += "=" }
-        return Data(base64Encoded: base64)
     }
 }
 

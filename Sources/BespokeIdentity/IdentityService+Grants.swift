@@ -169,7 +169,7 @@ extension IdentityService {
 public enum PKCE {
     /// `BASE64URL(SHA256(verifier))`.
     public static func challenge(for verifier: String) -> String {
-        OpaqueToken.base64URL(SHA256.hash(data: Data(verifier.utf8)))
+        Base64URL.encode(SHA256.hash(data: Data(verifier.utf8)))
     }
 
     /// 43 to 128 unreserved characters.

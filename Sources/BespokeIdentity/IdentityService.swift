@@ -1,6 +1,5 @@
 public import BespokeCore
 public import BespokeStorage
-import Crypto
 import Foundation
 import JWTKit
 import Synchronization
@@ -21,7 +20,7 @@ public final class IdentityService: Sendable {
     /// made on first need, off the cooperative pool.
     private let decoy = Mutex<String?>(nil)
     /// Signs the login page's form, so what it posts back is what was validated.
-    let formKey: SymmetricKey
+    let formSealer: PayloadSealer
     /// Whether a tenant may obtain tokens (not suspended).
     let isActive: @Sendable (TenantID) -> Bool
     private let issuerValue: Mutex<String?>
@@ -38,15 +37,17 @@ public final class IdentityService: Sendable {
         self.keys = SigningKeyRing(store: store)
         self.configuration = configuration
         self.hasher = PasswordHasher(cost: configuration.bcryptCost)
-        self.formKey = SymmetricKey(data: SHA256.hash(data: Data(formKey + Array("bespoke login form".utf8))))
+        self.formSealer = PayloadSealer(key: formKey, purpose: "bespoke login form")
         self.isActive = isActive
+        self.apiScopes = Set(Scope.all + configuration.upstreamScopes)
+        self.knownScopes = Scope.known.union(configuration.upstreamScopes)
         self.issuerValue = Mutex(configuration.issuer.map(Self.trimmed))
     }
 
     /// The scopes of the APIs: Bespoke's and the configured upstream services'.
-    public var apiScopes: Set<String> { Set(Scope.all + configuration.upstreamScopes) }
+    public let apiScopes: Set<String>
     /// Every scope a client may hold: the APIs' and OpenID Connect's.
-    public var knownScopes: Set<String> { Scope.known.union(configuration.upstreamScopes) }
+    public let knownScopes: Set<String>
 
     /// The decoy hash, made once.
     func decoyHash() async -> String {

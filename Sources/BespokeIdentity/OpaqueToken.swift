@@ -7,20 +7,12 @@ import Foundation
 public enum OpaqueToken {
     /// `prefix` followed by `bytes` random bytes, base64url without padding.
     public static func generate(prefix: String, bytes: Int = 32) -> String {
-        prefix + base64URL(SecureRandom.bytes(bytes))
+        prefix + Base64URL.encode(SecureRandom.bytes(bytes))
     }
 
     /// SHA-256 of the token, lower-case hex: what is stored and looked up.
     public static func hash(_ token: String) -> String {
         hex(Array(SHA256.hash(data: Data(token.utf8))))
-    }
-
-    /// Base64url without padding (RFC 4648 §5), as JWTs and PKCE use it.
-    public static func base64URL(_ bytes: some Sequence<UInt8>) -> String {
-        Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
     }
 
     /// Lower-case hex.

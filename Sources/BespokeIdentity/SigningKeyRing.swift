@@ -1,3 +1,4 @@
+import BespokeCore
 public import BespokeStorage
 import Foundation
 public import JWTKit
@@ -103,10 +104,7 @@ public final class SigningKeyRing: Sendable {
 
     /// The `kid` of a JWT's header, unverified.
     static func kid(of token: String) -> String? {
-        guard let headerPart = token.split(separator: ".").first else { return nil }
-        var base64 = headerPart.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.count % 4 != 0 { base64 += "=" }
-        guard let data = Data(base64Encoded: base64),
+        guard let headerPart = token.split(separator: ".").first, let data = Base64URL.decode(headerPart),
             let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
         else { return nil }
         return object["kid"] as? String

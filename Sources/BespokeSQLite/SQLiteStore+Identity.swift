@@ -43,10 +43,7 @@ extension SQLiteStore: IdentityStore {
         try await pool.write { db in
             try db.execute(sql: "DELETE FROM users WHERE tenant_id = ? AND id = ?", arguments: [tenant.rawValue, id])
             guard db.changesCount > 0 else { return false }
-            try db.execute(
-                sql: "UPDATE refresh_tokens SET revoked_at = coalesce(revoked_at, ?) WHERE tenant_id = ? AND user_id = ?",
-                arguments: [date.timeIntervalSince1970, tenant.rawValue, id]
-            )
+            try Self.revokeRefreshTokens(db, tenant: tenant, where: .user, is: id, at: date)
             return true
         }
     }
@@ -85,10 +82,7 @@ extension SQLiteStore: IdentityStore {
         try await pool.write { db in
             try db.execute(sql: "DELETE FROM oauth_clients WHERE tenant_id = ? AND id = ?", arguments: [tenant.rawValue, id])
             guard db.changesCount > 0 else { return false }
-            try db.execute(
-                sql: "UPDATE refresh_tokens SET revoked_at = coalesce(revoked_at, ?) WHERE tenant_id = ? AND client_id = ?",
-                arguments: [date.timeIntervalSince1970, tenant.rawValue, id]
-            )
+            try Self.revokeRefreshTokens(db, tenant: tenant, where: .client, is: id, at: date)
             try db.execute(sql: "DELETE FROM authorization_codes WHERE tenant_id = ? AND client_id = ?", arguments: [tenant.rawValue, id])
             return true
         }
@@ -140,10 +134,7 @@ extension SQLiteStore: IdentityStore {
             let current = Self.refreshRecord(row)
             guard current.expiresAt > date else { return .invalid }
             if current.usedAt != nil || current.revokedAt != nil {
-                try db.execute(
-                    sql: "UPDATE refresh_tokens SET revoked_at = coalesce(revoked_at, ?) WHERE tenant_id = ? AND family_id = ?",
-                    arguments: [date.timeIntervalSince1970, current.tenant.rawValue, current.familyID]
-                )
+                try Self.revokeRefreshTokens(db, tenant: current.tenant, where: .family, is: current.familyID, at: date)
                 return .reused
             }
             try db.execute(sql: "UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ?", arguments: [date.timeIntervalSince1970, hash])
@@ -161,12 +152,7 @@ extension SQLiteStore: IdentityStore {
     }
 
     public func revokeRefreshFamily(tenant: TenantID, familyID: String, at date: Date) async throws {
-        try await pool.write { db in
-            try db.execute(
-                sql: "UPDATE refresh_tokens SET revoked_at = coalesce(revoked_at, ?) WHERE tenant_id = ? AND family_id = ?",
-                arguments: [date.timeIntervalSince1970, tenant.rawValue, familyID]
-            )
-        }
+        try await pool.write { db in try Self.revokeRefreshTokens(db, tenant: tenant, where: .family, is: familyID, at: date) }
     }
 
     public func signingKeys(at date: Date) async throws -> [SigningKeyRecord] {
@@ -192,6 +178,21 @@ extension SQLiteStore: IdentityStore {
                 arguments: [key.kid, key.privateKeyPEM, key.createdAt.timeIntervalSince1970]
             )
         }
+    }
+
+    /// Which refresh tokens to revoke: a user's, a client's, or one sign-in's (its family).
+    enum RefreshTokenOwner: String {
+        case user = "user_id"
+        case client = "client_id"
+        case family = "family_id"
+    }
+
+    /// Revokes the tenant's refresh tokens whose `owner` column is `value` (kept revoked at the first date).
+    private static func revokeRefreshTokens(_ db: Database, tenant: TenantID, where owner: RefreshTokenOwner, is value: String, at date: Date) throws {
+        try db.execute(
+            sql: "UPDATE refresh_tokens SET revoked_at = coalesce(revoked_at, ?) WHERE tenant_id = ? AND \(owner.rawValue) = ?",
+            arguments: [date.timeIntervalSince1970, tenant.rawValue, value]
+        )
     }
 
     private static func insert(_ token: RefreshTokenRecord, db: Database) throws {

@@ -1,5 +1,5 @@
 import BespokeCore
-import Crypto
+import BespokeIdentity
 import Foundation
 
 /// Who is signed in to a tenant's storefront: carried in a cookie signed with HMAC-SHA256
@@ -42,21 +42,16 @@ struct LoginAttempt: Codable {
     static let cookieName = "bespoke_login"
 }
 
-/// Signs and verifies storefront session cookies.
+/// Signs and verifies storefront cookies (the session, a sign-in under way).
 struct SessionSealer: Sendable {
-    private let keyBytes: [UInt8]
+    private let sealer: PayloadSealer
 
     init(key: [UInt8]) {
-        self.keyBytes = key
+        self.sealer = PayloadSealer(key: key)
     }
 
-    private var key: SymmetricKey { SymmetricKey(data: keyBytes) }
-
-    /// `<base64url payload>.<base64url HMAC>`.
-    func seal(_ session: some Encodable) throws -> String {
-        let payload = try JSONEncoder().encode(session)
-        let mac = HMAC<SHA256>.authenticationCode(for: payload, using: key)
-        return Self.base64URL(payload) + "." + Self.base64URL(Data(mac))
+    func seal(_ value: some Encodable) throws -> String {
+        try sealer.seal(value)
     }
 
     /// The session in a cookie value, if its signature holds and it has not expired.
@@ -66,21 +61,6 @@ struct SessionSealer: Sendable {
 
     /// A sealed value, if its signature holds.
     func open<T: Decodable>(_ value: String, as type: T.Type) -> T? {
-        let parts = value.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 2, let payload = Self.decodeBase64URL(parts[0]), let mac = Self.decodeBase64URL(parts[1]),
-            HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: payload, using: key)
-        else { return nil }
-        return try? JSONDecoder().decode(T.self, from: payload)
-    }
-
-    static func base64URL(_ data: Data) -> String {
-        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
-
-    static func decodeBase64URL(_ text: Substring) -> Data? {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.count % 4 != 0 { base64 += "=" }
-        return Data(base64Encoded: base64)
+        sealer.open(value, as: type)
     }
 }

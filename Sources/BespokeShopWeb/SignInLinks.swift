@@ -1,6 +1,6 @@
 import BespokeCore
 import BespokeShop
-import Crypto
+import BespokeIdentity
 import Foundation
 import GRDB
 
@@ -21,7 +21,7 @@ struct SignInLinks: Sendable {
             try db.execute(sql: "DELETE FROM sign_in_codes WHERE expires_at < ?", arguments: [Date().timeIntervalSince1970])
             try db.execute(
                 sql: "INSERT INTO sign_in_codes (code_hash, tenant_id, buyer, role, expires_at) VALUES (?, ?, ?, ?, ?)",
-                arguments: [Self.hash(code), tenant.rawValue, buyer, role.rawValue, expiresAt.timeIntervalSince1970]
+                arguments: [OpaqueToken.hash(code), tenant.rawValue, buyer, role.rawValue, expiresAt.timeIntervalSince1970]
             )
         }
         return (code, expiresAt)
@@ -32,17 +32,13 @@ struct SignInLinks: Sendable {
     func redeem(_ code: String, tenant: TenantID) async throws -> (buyer: String, role: ShopSession.Role)? {
         try await database.pool.write { db in
             guard let row = try Row.fetchOne(
-                db, sql: "SELECT * FROM sign_in_codes WHERE code_hash = ? AND tenant_id = ?", arguments: [Self.hash(code), tenant.rawValue]
+                db, sql: "SELECT * FROM sign_in_codes WHERE code_hash = ? AND tenant_id = ?", arguments: [OpaqueToken.hash(code), tenant.rawValue]
             ) else { return nil }
-            try db.execute(sql: "DELETE FROM sign_in_codes WHERE code_hash = ?", arguments: [Self.hash(code)])
+            try db.execute(sql: "DELETE FROM sign_in_codes WHERE code_hash = ?", arguments: [OpaqueToken.hash(code)])
             guard (row["expires_at"] as Double) > Date().timeIntervalSince1970, let role = ShopSession.Role(rawValue: row["role"]) else {
                 return nil
             }
             return (row["buyer"], role)
         }
-    }
-
-    static func hash(_ code: String) -> String {
-        SHA256.hash(data: Data(code.utf8)).map { String(format: "%02x", $0) }.joined()
     }
 }

@@ -1,6 +1,7 @@
 import BespokeCore
 import BespokeIdentity
 import BespokeServer
+import BespokeTestSupport
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -55,10 +56,10 @@ struct IdentityTests {
 
             // Change the tenant in the payload, keep the signature.
             var parts = access.split(separator: ".").map(String.init)
-            let payload = try #require(Data(base64URL: parts[1]))
+            let payload = try #require(Base64URL.decode(parts[1]))
             var claims = try #require(try JSONSerialization.jsonObject(with: payload) as? [String: Any])
             claims["tenant"] = "globex"
-            parts[1] = OpaqueToken.base64URL(try JSONSerialization.data(withJSONObject: claims))
+            parts[1] = Base64URL.encode(try JSONSerialization.data(withJSONObject: claims))
             let tampered = parts.joined(separator: ".")
             let refused = try await client.call(.post, "/v1/tenants/globex/events", token: tampered, json: cloudEvent("t"))
             #expect(refused.status == .unauthorized)
@@ -113,7 +114,7 @@ struct IdentityTests {
             ].joined(separator: "&")
             let page = try await client.call(.get, "/oauth/authorize?" + query, token: nil)
             #expect(page.status == .ok)
-            let form = try #require(Self.hiddenField("request", in: page.text))
+            let form = try #require(LoginPage.formToken(in: page.text))
 
             let wrong = try await client.form(.post, "/oauth/authorize", ["request": form, "username": "alice", "password": "wrong password"])
             #expect(wrong.status == .unauthorized)
@@ -154,7 +155,7 @@ struct IdentityTests {
             #expect(tokens.json["scope"] as? String == "openid shop")
             let access = try #require(tokens.json["access_token"] as? String)
             let idToken = try #require(tokens.json["id_token"] as? String)
-            let idPayload = try #require(Data(base64URL: idToken.split(separator: ".")[1]))
+            let idPayload = try #require(Base64URL.decode(idToken.split(separator: ".")[1]))
             let idClaims = try #require(try JSONSerialization.jsonObject(with: idPayload) as? [String: Any])
             #expect(idClaims["aud"] as? String == app.id || (idClaims["aud"] as? [String]) == [app.id])
             #expect(idClaims["nonce"] as? String == "n456")
@@ -187,7 +188,7 @@ struct IdentityTests {
                 "/oauth/authorize?response_type=code&client_id=\(app.id)&code_challenge=\(PKCE.challenge(for: verifier))&code_challenge_method=S256",
                 token: nil
             )
-            let form = try #require(Self.hiddenField("request", in: page.text))
+            let form = try #require(LoginPage.formToken(in: page.text))
             let signedIn = try await client.form(.post, "/oauth/authorize", ["request": form, "username": "bea", "password": "bea password"])
             let code = try #require(Self.code(signedIn.headers[.location]))
             let tokens = try await client.form(.post, "/oauth/token", [
@@ -243,24 +244,10 @@ struct IdentityTests {
     }
 
     static func kid(_ token: String) -> String? {
-        guard let header = token.split(separator: ".").first, let data = Data(base64URL: header),
+        guard let header = token.split(separator: ".").first, let data = Base64URL.decode(header),
             let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
         else { return nil }
         return json["kid"] as? String
-    }
-
-    static func hiddenField(_ name: String, in html: String) -> String? {
-        guard let range = html.range(of: #"name="\#(name)" value=""#) else { return nil }
-        let rest = html[range.upperBound...]
-        return rest.firstIndex(of: "\"").map { String(rest[..<$0]) }
-    }
-}
-
-extension Data {
-    init?(base64URL text: some StringProtocol) {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.count % 4 != 0 { base64 += "=" }
-        self.init(base64Encoded: base64)
     }
 }
 

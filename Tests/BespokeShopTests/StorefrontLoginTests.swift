@@ -1,5 +1,6 @@
 import BespokeCore
 import BespokeServer
+import BespokeTestSupport
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -21,7 +22,7 @@ struct StorefrontLoginTests {
         #expect(authorize.hasPrefix("/oauth/authorize?"))
         let page = try await client.execute(uri: authorize, method: .get)
         #expect(page.status == .ok, "\(page.text)")
-        let form = try #require(Self.hiddenField(page.text))
+        let form = try #require(LoginPage.formToken(in: page.text))
         let body = "request=\(form)&username=\(username)&password=\(password.replacingOccurrences(of: " ", with: "+"))"
         let posted = try await client.execute(
             uri: "/oauth/authorize", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"], body: ByteBuffer(string: body)
@@ -89,11 +90,5 @@ struct StorefrontLoginTests {
             if pair.hasPrefix(name + "="), pair.count > name.count + 1 { return String(pair.dropFirst(name.count + 1)) }
         }
         return nil
-    }
-
-    static func hiddenField(_ html: String) -> String? {
-        guard let range = html.range(of: #"name="request" value=""#) else { return nil }
-        let rest = html[range.upperBound...]
-        return rest.firstIndex(of: "\"").map { String(rest[..<$0]) }
     }
 }
