@@ -122,7 +122,7 @@ struct StorefrontController {
         view["items"] = items.map {
             [
                 "productId": $0.productId, "name": $0.productName, "quantity": $0.quantity, "unitPrice": StorefrontViews.money($0.unitPrice),
-                "oldUnitPrice": $0.oldUnitPrice.map(StorefrontViews.money) ?? "", "total": StorefrontViews.money($0.unitPrice * $0.quantity),
+                "oldUnitPrice": $0.oldUnitPrice.map(StorefrontViews.money) ?? "", "repriced": $0.oldUnitPrice != nil, "total": StorefrontViews.money($0.unitPrice * $0.quantity),
             ] as [String: Any]
         }
         view["hasItems"] = !items.isEmpty

@@ -30,7 +30,7 @@ enum StorefrontViews {
             "id": order.id, "shortId": String(order.id.prefix(8)), "url": "/shop/\(tenant)/orders/\(order.id)",
             "date": date(order.createdAt), "status": order.status.eventName, "statusClass": order.status.rawValue,
             "total": money(order.total), "buyer": order.buyer, "cancellable": order.status.isCancellable,
-            "shippable": order.status == .paid, "cancelReason": order.cancelReason ?? "",
+            "shippable": order.status == .paid, "cancelReason": order.cancelReason ?? "", "cancelled": order.cancelReason != nil,
             "address": "\(order.address.street), \(order.address.zipCode) \(order.address.city), \(order.address.country)",
             "card": "\(order.cardHolderName), card ending \(order.cardNumberLast4)",
             "lines": order.lines.map {
