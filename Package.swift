@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "bespoke", targets: ["BespokeCLI"]),
         .library(name: "BespokeCore", targets: ["BespokeCore"]),
         .library(name: "BespokeBus", targets: ["BespokeBus"]),
+        .library(name: "BespokeSDK", targets: ["BespokeSDK"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.20.0"),
@@ -164,10 +165,44 @@ let package = Package(
             resources: [.copy("Templates")],
             swiftSettings: swiftSettings
         ),
+        // The tenant SDK: what a tenant's customization service is written with (webhook
+        // verification, typed events, client-credentials tokens, holds, publishing, extension
+        // points and UI slots on Hummingbird). It talks to the platform only over HTTP.
+        .target(
+            name: "BespokeSDK",
+            dependencies: [
+                "BespokeCore",
+                "BespokeWebhooks",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The paper's tenant services, written with the SDK, each its own process and database
+        // in the demo: Tenant A's shipping service (and the fake shipping company it asks),
+        // Tenant B's RFID scanning service.
+        .target(
+            name: "BespokeScenarios",
+            dependencies: [
+                "BespokeSDK",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Benchmarks printed by `bespoke bench`.
         .target(
             name: "BespokeBench",
             dependencies: [
+                "BespokeScenarios",
                 "BespokeServer",
                 "BespokeShop",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -183,6 +218,7 @@ let package = Package(
             dependencies: [
                 "BespokeServer",
                 "BespokeBench",
+                "BespokeScenarios",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
@@ -206,6 +242,7 @@ let package = Package(
         .testTarget(
             name: "BespokeAPITests",
             dependencies: [
+                "BespokeSDK",
                 "BespokeServer",
                 "BespokeTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
