@@ -6,98 +6,162 @@ import BespokeShop
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
 
-/// `bespoke demo`: the platform with two demo tenants, ready to publish to and pull from.
+/// `bespoke demo`: the platform, the shop, the paper's three tenants with their users and
+/// registrations, and the tenant services as supervised child processes.
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Run the platform with demo tenants (acme, globex) and print how to use it. Ctrl-C stops it."
+        abstract: "Run the platform, the shop and the paper's scenarios (tenants acme, globex, initech). Ctrl-C stops it."
     )
 
-    @Option(help: "Port to listen on.") var port = 8080
-    @Option(name: .customLong("data-dir"), help: "Directory of the demo's database.") var dataDirectory = "./demo-data"
+    @Option(help: "Port of the platform (0: any free port).") var port = 8080
+    @Option(name: .customLong("services-port"), help: "First of the three ports of the tenant services (default: the next ports).")
+    var servicesPort: Int?
+    @Option(name: .customLong("data-dir"), help: "Directory of the demo's databases and logs.") var dataDirectory = "./demo-data"
+    @Option(name: .customLong("grace-period"), help: "Seconds an order may be cancelled before it is validated.") var gracePeriod = 5.0
+    @Option(name: .customLong("shipper-latency-ms"), help: "How long the fake shipping company takes to answer.") var shipperLatency = 150
+
+    /// The demo's tenants: A customizes with events and an extension point, B intercepts, C
+    /// does not customize at all.
+    static let tenants: [(id: String, name: String, colour: String)] = [
+        ("acme", "Acme Shop", "#a33a00"), ("globex", "Globex Stores", "#1d4f91"), ("initech", "Initech Supplies", "#2e6b3a"),
+    ]
+
+    /// The demo's users: (tenant, username, admin). The password is `<username>-password`.
+    static let users: [(tenant: String, username: String, admin: Bool)] = [
+        ("acme", "alice", false), ("acme", "acme-admin", true), ("globex", "bob", false), ("globex", "globex-admin", true),
+        ("initech", "carol", false),
+    ]
 
     func run() async throws {
-        var configuration = BespokeConfiguration(port: port, dataDirectory: dataDirectory)
+        guard gracePeriod >= 0 else { throw ValidationError("--grace-period must be at least 0") }
+        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+        let platformPort = port == 0 ? try FreePort.find() : port
+        let ports: [Int] =
+            if let servicesPort { [servicesPort, servicesPort + 1, servicesPort + 2] }
+            else if port == 0 { [try FreePort.find(), try FreePort.find(), try FreePort.find()] }
+            else { [platformPort + 1, platformPort + 2, platformPort + 3] }
+        let base = "http://127.0.0.1:\(platformPort)"
+
+        var configuration = BespokeConfiguration(port: platformPort, dataDirectory: dataDirectory)
         configuration.adminToken = ProcessInfo.processInfo.environment["BESPOKE_ADMIN_TOKEN"]
+        configuration.shop.gracePeriod = .milliseconds(Int64(gracePeriod * 1000))
         // The demo's tenant services run on this machine.
         configuration.customization.outbound.allowLoopback = true
         var logger = Logger(label: "bespoke")
         logger.logLevel = .notice
         let platform = try await openPlatform(configuration, logger: logger)
         let keys = try await Self.seed(platform, directory: dataDirectory)
-        // Each demo tenant runs the shop, with the demo catalog (kept as it is on later runs).
-        for (id, name, colour) in [("acme", "Acme Shop", "#a33a00"), ("globex", "Globex Stores", "#1d4f91")] {
-            try await ShopSeed.seed(ShopSettings(tenant: TenantID(trusted: id), name: name, colour: colour), in: platform.shop.database)
+        for tenant in Self.tenants {
+            try await ShopSeed.seed(
+                ShopSettings(tenant: TenantID(trusted: tenant.id), name: tenant.name, colour: tenant.colour), in: platform.shop.database
+            )
         }
-        // Demo users (kept on later runs): they sign in on the platform's login page.
-        var links: [String] = []
-        for (tenant, user, admin) in [("acme", "alice", false), ("acme", "acme-admin", true), ("globex", "bob", false)] {
-            let id = TenantID(trusted: tenant)
-            if try await platform.identity.users(tenant: id).contains(where: { $0.username == user }) == false {
+        for user in Self.users {
+            let id = TenantID(trusted: user.tenant)
+            if try await platform.identity.users(tenant: id).contains(where: { $0.username == user.username }) == false {
                 _ = try await platform.identity.createUser(
-                    tenant: id, username: user, password: "\(user)-password", scopes: admin ? ["shop", "shop:admin"] : ["shop"]
+                    tenant: id, username: user.username, password: "\(user.username)-password",
+                    scopes: user.admin ? ["shop", "shop:admin"] : ["shop"]
                 )
             }
-            links.append("  \(tenant) \(admin ? "admin  " : "shopper") \(user) / \(user)-password")
         }
-        let signInLinks = links
+
+        // The tenant services, each its own process and database.
+        let services = DemoServices(platform: platform, directory: dataDirectory)
+        let shipperURL = "http://127.0.0.1:\(ports[0])", shippingURL = "http://127.0.0.1:\(ports[1])", rfidURL = "http://127.0.0.1:\(ports[2])"
+        let shippingEnvironment = try await services.prepare(DemoServices.shipping, baseURL: shippingURL)
+        let rfidEnvironment = try await services.prepare(DemoServices.rfid, baseURL: rfidURL)
+        let logs = (dataDirectory as NSString).appendingPathComponent("logs"), run = (dataDirectory as NSString).appendingPathComponent("run")
+        for directory in [logs, run] { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+        let executable = Self.executablePath
+        let parent = String(ProcessInfo.processInfo.processIdentifier)
+        func child(_ name: String, _ arguments: [String], _ environment: [String: String] = [:]) -> ProcessSupervisor.Child {
+            ProcessSupervisor.Child(
+                name: name, executable: executable, arguments: ["scenario"] + arguments + ["--parent-pid", parent], environment: environment,
+                logPath: "\(logs)/\(name).log", pidPath: "\(run)/\(name).pid"
+            )
+        }
+        let database = { (name: String) in ((dataDirectory as NSString).appendingPathComponent(name) as NSString).standardizingPath }
+        let supervisor = ProcessSupervisor(
+            children: [
+                child("shipper", ["shipper", "--port", "\(ports[0])", "--latency-ms", "\(shipperLatency)"]),
+                child(
+                    "shipping",
+                    ["shipping", "--port", "\(ports[1])", "--platform", base, "--tenant", "acme", "--shipper", shipperURL,
+                     "--database", database("tenant-acme-shipping.sqlite")],
+                    shippingEnvironment
+                ),
+                child(
+                    "rfid",
+                    ["rfid", "--port", "\(ports[2])", "--platform", base, "--tenant", "globex", "--public-url", rfidURL,
+                     "--database", database("tenant-globex-rfid.sqlite")],
+                    rfidEnvironment
+                ),
+            ],
+            logger: logger
+        )
+
         let app = try await buildApplication(configuration, platform: platform, logger: logger) { port in
-            Self.printGuide(port: port, keys: keys, adminToken: platform.adminToken, links: signInLinks)
+            Self.printGuide(
+                base: "http://127.0.0.1:\(port)", keys: keys, adminToken: platform.adminToken,
+                services: [("fake shipping company", shipperURL), ("acme's shipping service", shippingURL), ("globex's RFID scanning station", rfidURL)],
+                logs: logs
+            )
         }
-        try await app.runService()
+        // Stopped in reverse: the tenant services first, then the platform.
+        let group = ServiceGroup(
+            configuration: .init(services: [.init(service: app), .init(service: supervisor)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        )
+        try await group.run()
     }
 
-    /// Creates the demo tenants on first run; their keys are kept in the data directory
-    /// (mode 0600) so later runs can print them again.
+    /// This program, to start the tenant services with.
+    static var executablePath: String {
+        #if os(Linux)
+        if let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return path }
+        #endif
+        return URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.path
+    }
+
+    /// Creates the demo tenants that do not exist yet; their first keys are kept in the data
+    /// directory (mode 0600) so later runs can print them again.
     static func seed(_ platform: BespokePlatform, directory: String) async throws -> [(tenant: String, key: String)] {
         let keyFile = (directory as NSString).appendingPathComponent("demo-keys")
-        if let saved = try? String(contentsOfFile: keyFile, encoding: .utf8) {
-            let pairs = saved.split(separator: "\n").compactMap { line -> (String, String)? in
-                let parts = line.split(separator: " ")
-                return parts.count == 2 ? (String(parts[0]), String(parts[1])) : nil
-            }
-            if !pairs.isEmpty { return pairs }
+        var saved: [String: String] = [:]
+        for line in ((try? String(contentsOfFile: keyFile, encoding: .utf8)) ?? "").split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            if parts.count == 2 { saved[String(parts[0])] = String(parts[1]) }
         }
-        var keys: [(String, String)] = []
-        for (id, name) in [("acme", "Acme Shop"), ("globex", "Globex Stores")] {
-            let created = try await TenantOnboarding.createTenant(id: id, name: name, tenants: platform.store, keys: platform.store)
+        for tenant in tenants where try await platform.store.tenant(TenantID(trusted: tenant.id)) == nil {
+            let created = try await TenantOnboarding.createTenant(id: tenant.id, name: tenant.name, tenants: platform.store, keys: platform.store)
             _ = try await platform.bus.createSubscription(tenant: created.tenant.id, name: "audit", types: [])
-            keys.append((id, created.secret))
+            saved[tenant.id] = created.secret
         }
-        let text = keys.map { "\($0.0) \($0.1)" }.joined(separator: "\n") + "\n"
+        let text = saved.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: "\n") + "\n"
         FileManager.default.createFile(atPath: keyFile, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
-        return keys
+        return tenants.compactMap { tenant in saved[tenant.id].map { (tenant.id, $0) } }
     }
 
-    static func printGuide(port: Int, keys: [(tenant: String, key: String)], adminToken: String, links: [String]) {
-        let base = "http://127.0.0.1:\(port)"
-        let acmeKey = keys.first { $0.tenant == "acme" }?.key ?? "<acme key>"
+    static func printGuide(
+        base: String, keys: [(tenant: String, key: String)], adminToken: String, services: [(String, String)], logs: String
+    ) {
         let guide = """
 
-            Bespoke is running at \(base)   (API description: \(base)/openapi.yaml)
+            Bespoke demo is running at \(base)   (API description: \(base)/openapi.yaml)
+
+            The shop, one storefront per tenant (sign in with the users below, password <user>-password):
+              \(base)/shop/acme      Tenant A: alice, acme-admin     SHIPPING DATE column in My Orders; delivers to NO, SE, DK, FI only
+              \(base)/shop/globex    Tenant B: bob, globex-admin     every order held until its RFID tags are scanned
+              \(base)/shop/initech   Tenant C: carol                 no customization
+            Tenant services (separate processes, restarted if they die; logs in \(logs)):
+            \(services.map { "  \($0.1)   \($0.0)" }.joined(separator: "\n"))
+
+            Tenant API keys: \(keys.map { "\($0.tenant) \($0.key)" }.joined(separator: "   "))
             Admin token: \(adminToken)
-            Tenants and their API keys:
-            \(keys.map { "  \($0.tenant): \($0.key)" }.joined(separator: "\n"))
-            Each tenant has a subscription 'audit' receiving all its events.
-
-            Publish an event as acme:
-              curl -s -X POST \(base)/v1/tenants/acme/events -H 'Authorization: Bearer \(acmeKey)' \\
-                -H 'Content-Type: application/cloudevents+json' \\
-                -d '{"specversion":"1.0","id":"order-1","source":"/shop","type":"OrderStarted","partitionkey":"order-1","data":{"orderId":1}}'
-            Pull it (long-poll up to 5 s), then ack it with the deliveryId you got:
-              curl -s -X POST \(base)/v1/tenants/acme/subscriptions/audit/pull -H 'Authorization: Bearer \(acmeKey)' \\
-                -H 'Content-Type: application/json' -d '{"max":10,"waitMs":5000}'
-              curl -s -X POST \(base)/v1/tenants/acme/subscriptions/audit/deliveries/<deliveryId>/ack -H 'Authorization: Bearer \(acmeKey)'
-            Try acme's key on /v1/tenants/globex/...: 404, as for a tenant that does not exist.
-
-            The shop (the product being customized): \(base)/shop/acme and \(base)/shop/globex
-            Sign in there (the platform's login page, OAuth2 authorization code with PKCE) as:
-            \(links.joined(separator: "\n"))
-            Orders move Submitted → AwaitingValidation (after a 10 s grace period) → StockConfirmed → Paid
-            through the bus; the admin user ships them from the Orders admin page.
-
-            Ctrl-C stops the platform cleanly.
+            The README's "Guided tour" says what to click. Ctrl-C stops everything.
 
             """
         FileHandle.standardOutput.write(Data(guide.utf8))
