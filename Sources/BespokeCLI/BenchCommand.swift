@@ -5,6 +5,6 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Run benchmarks and print their figures.",
-        subcommands: [BenchBusCommand.self, BenchCustomizationCommand.self, BenchShopCommand.self, BenchGatewayCommand.self, BenchReceiverCommand.self]
+        subcommands: [BenchBusCommand.self, BenchCustomizationCommand.self, BenchShopCommand.self, BenchGatewayCommand.self, BenchScenarioCommand.self, BenchReceiverCommand.self]
     )
 }
