@@ -64,10 +64,14 @@ public enum ScenarioBenchmark {
         let (port, server) = try await BenchServer.serve(platform, configuration, logger: logger)
         defer { server.cancel() }
         let base = "http://127.0.0.1:\(port)"
+        // The services are stopped by cancellation at the end; their complaints about it are noise.
+        var quiet = logger
+        quiet.logLevel = .critical
+        let serviceLogger = quiet
 
         var shipperConfiguration = FakeShipper.Configuration(latency: options.shipperLatency, jitter: options.shipperLatency / 2)
         shipperConfiguration.port = 0
-        let (shipperPort, shipper) = try await serve { FakeShipper.buildApplication(shipperConfiguration, logger: logger, onServerRunning: $0) }
+        let (shipperPort, shipper) = try await serve { FakeShipper.buildApplication(shipperConfiguration, logger: serviceLogger, onServerRunning: $0) }
         defer { shipper.cancel() }
         var services: [Task<Void, any Error>] = []
         defer { for service in services { service.cancel() } }
@@ -89,7 +93,7 @@ public enum ScenarioBenchmark {
             )
             service.mode = mode
             let settings = service
-            let (servicePort, task) = try await serve { try ShippingService.buildApplication(settings, logger: logger, onServerRunning: $0) }
+            let (servicePort, task) = try await serve { try ShippingService.buildApplication(settings, logger: serviceLogger, onServerRunning: $0) }
             services.append(task)
             _ = try await platform.manager.update(tenant: tenant, id: registration.id, .init(url: "http://127.0.0.1:\(servicePort)/hooks/\(hook)"))
         }

@@ -2,7 +2,7 @@
 public struct PlatformError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The HTTP status code.
     public let status: Int
-    /// The platform's error code (`not_found`, `hold_not_held`, `rate_limited`...), or
+    /// The platform's error code (`not_found`, `stale_hold`, `rate_limited`...), or
     /// `http_<status>` when the answer carried none.
     public let code: String
     public let message: String

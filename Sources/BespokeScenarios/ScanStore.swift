@@ -30,11 +30,7 @@ struct ScanStore: Sendable {
     private let database: DatabasePool
 
     init(path: String) throws {
-        var configuration = Configuration()
-        configuration.busyMode = .timeout(5)
-        database = try DatabasePool(path: path, configuration: configuration)
-        var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1-scans") { db in
+        database = try DatabasePool.serviceDatabase(path: path, migration: "v1-scans") { db in
             try db.execute(sql: """
                 CREATE TABLE held_order (
                     order_id TEXT PRIMARY KEY,
@@ -54,7 +50,6 @@ struct ScanStore: Sendable {
                 );
                 """)
         }
-        try migrator.migrate(database)
     }
 
     /// Keeps an intercepted order. A push repeated with the same hold changes nothing; a new

@@ -17,11 +17,7 @@ struct ShipmentStore: Sendable {
     private let database: DatabasePool
 
     init(path: String) throws {
-        var configuration = Configuration()
-        configuration.busyMode = .timeout(5)
-        database = try DatabasePool(path: path, configuration: configuration)
-        var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1-shipments") { db in
+        database = try DatabasePool.serviceDatabase(path: path, migration: "v1-shipments") { db in
             try db.execute(sql: """
                 CREATE TABLE shipment (
                     order_id TEXT PRIMARY KEY,
@@ -38,7 +34,6 @@ struct ShipmentStore: Sendable {
                 CREATE INDEX shipment_pending ON shipment (next_attempt_at) WHERE estimated_delivery IS NULL;
                 """)
         }
-        try migrator.migrate(database)
     }
 
     /// Records a submitted order once, however often its event arrives.
