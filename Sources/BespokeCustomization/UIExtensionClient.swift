@@ -59,7 +59,7 @@ public final class UIExtensionClient: UISlotProvider, Service {
         var entries: [UISlotEntry] = []
         do {
             let (status, body) = try await client.post(
-                customization, payload: payload, messageID: "slot_" + SecureRandom.hex(12), headers: [("user-agent", "Bespoke-UI/1")],
+                customization, payload: payload, messageID: "slot_" + SecureRandom.hex(12), headers: [("user-agent", "Bespoke-UI/1"), ("bespoke-deadline-ms", String(deadline.wholeMilliseconds))],
                 deadline: deadline
             )
             guard status == 200 else { throw SlotFailure("the extension answered \(status)") }

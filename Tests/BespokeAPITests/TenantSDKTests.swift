@@ -29,8 +29,9 @@ struct TenantSDKTests {
         hooks.onExtension("ext.order.validate") { (question: Question, call: ExtensionCall) in
             Verdict(valid: question.buyer != "mallory" && call.tenant == "acme")
         }
-        hooks.onSlot("ui.my-orders.columns") { (_: [String: JSONValue], _: ExtensionCall) in
-            [UISlotEntry(key: "o-1", label: "COLUMN", value: "cell")]
+        hooks.onSlot("ui.my-orders.columns") { (_: [String: JSONValue], call: ExtensionCall) in
+            // The value: how many milliseconds the platform still waits.
+            [UISlotEntry(key: "o-1", label: "COLUMN", value: "\((call.deadline - .now).wholeMilliseconds)")]
         }
         return hooks
     }
@@ -77,8 +78,12 @@ struct TenantSDKTests {
             let foreignQuestion = question.replacingOccurrences(of: #""tenantid":"acme""#, with: #""tenantid":"globex""#)
             #expect(try await post("extensions", foreignQuestion, headers: Self.signed(foreignQuestion)).status == .forbidden)
             let slot = #"{"slot":"ui.my-orders.columns","tenantid":"acme","context":{"buyer":"alice"}}"#
-            let entries = try await post("slots", slot, headers: Self.signed(slot))
-            #expect(String(buffer: entries.body).contains(#""label":"COLUMN""#))
+            var slotHeaders = Self.signed(slot)
+            slotHeaders[HTTPField.Name("Bespoke-Deadline-Ms")!] = "250"
+            let entries = try await post("slots", slot, headers: slotHeaders)
+            let answer = try JSONDecoder().decode([String: [UISlotEntry]].self, from: Data(entries.body.readableBytesView))
+            let left = try #require(answer["entries"]?.first.flatMap { Int($0.value) })
+            #expect(answer["entries"]?.first?.label == "COLUMN" && (100...250).contains(left), "deadline from the header: \(left) ms left")
         }
     }
 

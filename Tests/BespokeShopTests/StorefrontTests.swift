@@ -76,6 +76,8 @@ struct StorefrontTests {
             let headers = Dictionary(call.headers.map { ($0.key.lowercased(), $0.value) }, uniquingKeysWith: { a, _ in a })
             try WebhookSignature.verify(body: call.body, header: { headers[$0] }, secrets: [try WebhookSecret(secret)])
             #expect(call.event["slot"] as? String == "ui.my-orders.columns")
+            // With how long the page waits (the slot's 300 ms, or the registration's timeout if shorter).
+            #expect(headers["bespoke-deadline-ms"].flatMap { Int($0) }.map { (1...300).contains($0) } == true, "\(headers)")
             #expect((call.event["context"] as? [String: Any])?["orderIds"] as? [String] == [order])
 
             // Globex's My Orders, same buyer name: no column, and the extension is not called.
