@@ -35,13 +35,20 @@ struct DemoCommand: AsyncParsableCommand {
         ("initech", "carol", false),
     ]
 
+    func validate() throws {
+        guard gracePeriod.isFinite, (0...3600).contains(gracePeriod) else { throw ValidationError("--grace-period is 0 to 3600 seconds") }
+        guard (0...65535).contains(port) else { throw ValidationError("--port is 0 to 65535") }
+        if let servicesPort, !(1...65533).contains(servicesPort) { throw ValidationError("--services-port is 1 to 65533 (three ports from it)") }
+        if servicesPort == nil, port > 65532 { throw ValidationError("--port leaves no room for the services' three ports; give --services-port") }
+        guard (0...10_000).contains(shipperLatency) else { throw ValidationError("--shipper-latency-ms is 0 to 10000") }
+    }
+
     func run() async throws {
-        guard gracePeriod >= 0 else { throw ValidationError("--grace-period must be at least 0") }
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
         let platformPort = port == 0 ? try FreePort.find() : port
         let ports: [Int] =
             if let servicesPort { [servicesPort, servicesPort + 1, servicesPort + 2] }
-            else if port == 0 { [try FreePort.find(), try FreePort.find(), try FreePort.find()] }
+            else if port == 0 { try FreePort.find(3, besides: [platformPort]) }
             else { [platformPort + 1, platformPort + 2, platformPort + 3] }
         let base = "http://127.0.0.1:\(platformPort)"
 
@@ -96,7 +103,7 @@ struct DemoCommand: AsyncParsableCommand {
                 ),
                 child(
                     "rfid",
-                    ["rfid", "--port", "\(ports[2])", "--platform", base, "--tenant", "globex", "--public-url", rfidURL,
+                    ["rfid", "--port", "\(ports[2])", "--platform", base, "--tenant", "globex",
                      "--database", database("tenant-globex-rfid.sqlite")],
                     rfidEnvironment
                 ),

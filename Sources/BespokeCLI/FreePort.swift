@@ -7,6 +7,19 @@ import Darwin
 /// A loopback TCP port nothing listens on now (the kernel's choice), for a process about to
 /// be started.
 enum FreePort {
+    /// `count` different free ports, none of them in `taken`.
+    static func find(_ count: Int, besides taken: Set<Int>) throws -> [Int] {
+        var ports: [Int] = []
+        var attempts = 0
+        while ports.count < count {
+            attempts += 1
+            guard attempts < 100 else { throw FreePortError() }
+            let port = try find()
+            if !taken.contains(port), !ports.contains(port) { ports.append(port) }
+        }
+        return ports
+    }
+
     static func find() throws -> Int {
         #if canImport(Glibc)
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

@@ -18,7 +18,7 @@ struct ProcessSupervisor: Service {
         let name: String
         let executable: String
         let arguments: [String]
-        /// Added to this process's environment.
+        /// Added to this process's environment, of which the child gets all but `BESPOKE_*`.
         let environment: [String: String]
         let logPath: String
         let pidPath: String
@@ -64,7 +64,9 @@ struct ProcessSupervisor: Service {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: child.executable)
         process.arguments = child.arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(child.environment) { $1 }
+        // The platform's own settings and secrets (the admin token) stay with the platform.
+        let inherited = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("BESPOKE_") }
+        process.environment = inherited.merging(child.environment) { $1 }
         process.standardOutput = log
         process.standardError = log
         process.standardInput = FileHandle.nullDevice

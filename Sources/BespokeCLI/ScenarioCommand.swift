@@ -18,6 +18,10 @@ struct ScenarioCommand: AsyncParsableCommand {
 
 /// What every scenario service is told.
 struct ScenarioOptions: ParsableArguments {
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port is 0 to 65535") }
+    }
+
     @Option(help: "Port to listen on (0: any free port).") var port = 0
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "notice"
     @Option(name: .customLong("parent-pid"), help: "Stop when this process (the demo) is gone.") var parentPID: Int32?
@@ -71,6 +75,10 @@ struct ShipperCommand: AsyncParsableCommand {
     @OptionGroup var options: ScenarioOptions
     @Option(name: .customLong("latency-ms"), help: "How long an estimate takes (plus up to half as much at random).") var latency = 150
 
+    func validate() throws {
+        guard (0...10_000).contains(latency) else { throw ValidationError("--latency-ms is 0 to 10000") }
+    }
+
     func run() async throws {
         let logger = options.logger("shipper")
         let configuration = FakeShipper.Configuration(
@@ -91,16 +99,27 @@ struct ShippingCommand: AsyncParsableCommand {
     @Option(help: "Countries delivered to, comma-separated.") var countries = "NO,SE,DK,FI"
     @Option(help: "event: learn orders from events; sync: at checkout, through the product's API.") var mode = "event"
 
+    func validate() throws {
+        guard ShippingService.Mode(rawValue: mode) != nil else { throw ValidationError("--mode is event or sync") }
+        guard !deliveryCountries.isEmpty, deliveryCountries.allSatisfy({ $0.count == 2 && $0.allSatisfy(\.isLetter) }) else {
+            throw ValidationError("--countries lists two-letter country codes, e.g. NO,SE")
+        }
+    }
+
+    var deliveryCountries: Set<String> {
+        Set(countries.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).uppercased() })
+    }
+
     func run() async throws {
         let (credentials, secrets) = try tenant.secrets()
-        guard let mode = ShippingService.Mode(rawValue: mode) else { throw ValidationError("--mode is event or sync") }
+        let mode = ShippingService.Mode(rawValue: mode) ?? .event
         var configuration = ShippingService.Configuration(
             tenant: tenant.tenant, platformURL: tenant.platform, credentials: credentials, secrets: secrets, shipperURL: shipper,
             databasePath: tenant.database
         )
         configuration.port = options.port
         configuration.mode = mode
-        configuration.deliveryCountries = Set(countries.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).uppercased() })
+        configuration.deliveryCountries = deliveryCountries
         let logger = options.logger("shipping-service")
         try await options.run(
             try ShippingService.buildApplication(configuration, logger: logger, onServerRunning: listening("shipping-service")), logger: logger
@@ -115,7 +134,6 @@ struct RFIDCommand: AsyncParsableCommand {
 
     @OptionGroup var options: ScenarioOptions
     @OptionGroup var tenant: TenantServiceOptions
-    @Option(name: .customLong("public-url"), help: "Where browsers reach the scanning station.") var publicURL: String?
 
     func run() async throws {
         let (credentials, secrets) = try tenant.secrets()
@@ -123,7 +141,6 @@ struct RFIDCommand: AsyncParsableCommand {
             tenant: tenant.tenant, platformURL: tenant.platform, credentials: credentials, secrets: secrets, databasePath: tenant.database
         )
         configuration.port = options.port
-        configuration.publicURL = publicURL
         let logger = options.logger("rfid-service")
         try await options.run(try RFIDService.buildApplication(configuration, logger: logger, onServerRunning: listening("rfid-service")), logger: logger)
     }

@@ -49,13 +49,13 @@ public struct PlatformClient: Sendable {
     /// - Parameter hold: the event's `bespokehold` attribute (``ReceivedEvent/hold``).
     public func resume(hold: String, data: [String: JSONValue]? = nil) async throws {
         let body: JSONValue = data.map { .object(["data": .object($0)]) } ?? .object([:])
-        _ = try await send(.POST, "/v1/tenants/\(tenant)/holds/\(hold)/resume", json: body)
+        _ = try await send(.POST, "/v1/tenants/\(Self.segment(tenant))/holds/\(Self.segment(hold))/resume", json: body)
     }
 
     /// Drops a held event: the product never sees it.
     public func cancel(hold: String, reason: String? = nil) async throws {
         let body: JSONValue = reason.map { .object(["reason": .string($0)]) } ?? .object([:])
-        _ = try await send(.POST, "/v1/tenants/\(tenant)/holds/\(hold)/cancel", json: body)
+        _ = try await send(.POST, "/v1/tenants/\(Self.segment(tenant))/holds/\(Self.segment(hold))/cancel", json: body)
     }
 
     // MARK: Events
@@ -63,7 +63,7 @@ public struct PlatformClient: Sendable {
     /// Publishes one of the tenant's own events; returns once the platform stored it.
     /// Publishing the same `source` and `id` again stores it once.
     public func publish(_ event: CloudEvent) async throws {
-        var request = HTTPClientRequest(url: baseURL + "/v1/tenants/\(tenant)/events")
+        var request = HTTPClientRequest(url: baseURL + "/v1/tenants/\(Self.segment(tenant))/events")
         request.method = .POST
         request.headers.add(name: "content-type", value: "application/cloudevents+json")
         request.body = .bytes(ByteBuffer(data: event.encoded()))
@@ -155,10 +155,17 @@ public struct PlatformClient: Sendable {
         return (answer.access_token, .seconds(max(answer.expires_in, 1)))
     }
 
+    /// One path segment, percent-encoded.
+    static func segment(_ value: String) -> String {
+        var allowed = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+        allowed.insert(charactersIn: "-._~")
+        return value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value
+    }
+
     /// `application/x-www-form-urlencoded` encoding of one value (RFC 6749 2.3.1 asks the
     /// same of the client id and secret in the Basic header).
     static func formEncode(_ value: String) -> String {
-        var allowed = CharacterSet.alphanumerics
+        var allowed = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
         allowed.insert(charactersIn: "-._*")
         return (value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value).replacingOccurrences(of: "%20", with: "+")
     }

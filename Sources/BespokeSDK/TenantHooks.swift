@@ -31,8 +31,10 @@ public struct TenantHooks: Sendable {
     private var events: [String: EventHandler] = [:]
     private var extensions: [String: CallHandler] = [:]
     private var slots: [String: CallHandler] = [:]
-    /// How far a push's timestamp may be from now (replay protection).
-    public var tolerance: TimeInterval = 300
+    /// How far a push's timestamp may be from now (replay protection), 1 s to 1 hour.
+    public var tolerance: TimeInterval = 300 {
+        didSet { tolerance = min(max(tolerance, 1), 3600) }
+    }
     /// The largest request body accepted.
     public var maxBodyBytes = 1024 * 1024
 
@@ -45,7 +47,9 @@ public struct TenantHooks: Sendable {
 
     // MARK: Registering handlers
 
-    /// Handles pushes of `type`. Throwing answers `500`, and the platform pushes again later.
+    /// Handles pushes of `type`. Throwing answers `500`, and the platform pushes again later
+    /// (as it does any answer but 2xx and 410, on its retry schedule; a push that keeps
+    /// failing disables the registration).
     /// For an intercepted event (``ReceivedEvent/hold`` is set), returning means "received":
     /// the platform keeps the event until the service resumes or cancels it.
     public mutating func onEvent(_ type: String, _ handler: @escaping EventHandler) {
@@ -54,7 +58,11 @@ public struct TenantHooks: Sendable {
 
     /// Handles pushes of `T.eventType` with their `data` decoded as `T`.
     public mutating func onEvent<T: TypedEventData>(_ type: T.Type, _ handler: @escaping @Sendable (T, ReceivedEvent) async throws -> Void) {
-        events[T.eventType] = { event in try await handler(try event.data(as: T.self), event) }
+        events[T.eventType] = { event in
+            let data: T
+            do { data = try event.data(as: T.self) } catch { throw InputError(error) }
+            try await handler(data, event)
+        }
     }
 
     /// Answers the extension point `point` (`ext.order.validate`): the request's `data` is
@@ -96,7 +104,7 @@ public struct TenantHooks: Sendable {
         } catch {
             throw HTTPError(.badRequest, message: "not a CloudEvent: \(error)")
         }
-        guard event.tenantID == nil || event.tenantID == tenant else {
+        guard event.tenantID == tenant else {
             throw HTTPError(.forbidden, message: "this service works for tenant '\(tenant)'")
         }
         guard let handler = events[event.type] else {
@@ -104,7 +112,8 @@ public struct TenantHooks: Sendable {
         }
         do {
             try await handler(ReceivedEvent(cloudEvent: event, messageID: messageID))
-        } catch let error as DecodingError {
+        } catch let error as InputError {
+            logger.error("event data not understood", metadata: ["type": "\(event.type)", "id": "\(event.id)", "error": "\(error)"])
             throw HTTPError(.unprocessableContent, message: "the event's data is not what the handler expects: \(error)")
         } catch {
             logger.error("event handler failed", metadata: ["type": "\(event.type)", "id": "\(event.id)", "error": "\(error)"])
@@ -139,7 +148,8 @@ public struct TenantHooks: Sendable {
         let answer: JSONValue
         do {
             answer = try await handler(call.data ?? call.context ?? .object([:]), info)
-        } catch let error as DecodingError {
+        } catch let error as InputError {
+            logger.error("extension call not understood", metadata: ["\(kind)": "\(name)", "error": "\(error)"])
             throw HTTPError(.badRequest, message: "the \(kind)'s data is not what the handler expects: \(error)")
         } catch {
             logger.error("extension handler failed", metadata: ["\(kind)": "\(name)", "error": "\(error)"])
@@ -169,10 +179,19 @@ public struct TenantHooks: Sendable {
         _ handler: @escaping @Sendable (Input, ExtensionCall) async throws -> Output
     ) -> CallHandler {
         { json, call in
-            let input = try JSONDecoder().decode(Input.self, from: JSONEncoder().encode(json))
+            let input: Input
+            do { input = try JSONDecoder().decode(Input.self, from: JSONEncoder().encode(json)) } catch { throw InputError(error) }
             let output = try await handler(input, call)
             return try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(output))
         }
+    }
+
+    /// The request's data is not what the handler declared: the caller's mistake, not the
+    /// service's failure.
+    struct InputError: Error, CustomStringConvertible {
+        let underlying: any Error
+        init(_ underlying: any Error) { self.underlying = underlying }
+        var description: String { "\(underlying)" }
     }
 
     private struct SlotAnswer: Encodable {

@@ -12,7 +12,7 @@ struct DeliveryDateWorker: Service {
     let logger: Logger
 
     func run() async throws {
-        while !Task.isShuttingDownGracefully {
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
             do {
                 for shipment in try await store.due() {
                     await estimate(shipment)

@@ -62,6 +62,9 @@ public enum FakeShipper {
         router.post("estimates") { request, context -> Estimate in
             guard !state.down.load(ordering: .relaxed) else { throw HTTPError(.serviceUnavailable, message: "estimates are unavailable") }
             let asked = try await request.decode(as: EstimateRequest.self, context: context)
+            guard (1...10_000).contains(asked.units), asked.country.count == 2 else {
+                throw HTTPError(.badRequest, message: "units is 1 to 10000 and country a two-letter code")
+            }
             let jitter = Int64.random(in: 0...max(configuration.jitter.wholeMilliseconds, 0))
             try await Task.sleep(for: configuration.latency + .milliseconds(jitter))
             state.estimates.add(1, ordering: .relaxed)

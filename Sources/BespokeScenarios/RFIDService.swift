@@ -22,9 +22,6 @@ public enum RFIDService {
         public var credentials: ClientCredentials
         public var secrets: [WebhookSecret]
         public var databasePath: String
-        /// Where the scanning station is reached from a browser (links in the shop's pages);
-        /// by default `http://<host>:<port>`.
-        public var publicURL: String?
         public var releaseInterval: Duration = .milliseconds(500)
 
         public init(tenant: String, platformURL: String, credentials: ClientCredentials, secrets: [WebhookSecret], databasePath: String) {
@@ -43,7 +40,6 @@ public enum RFIDService {
         let store = try ScanStore(path: configuration.databasePath)
         let platform = PlatformClient(baseURL: configuration.platformURL, tenant: configuration.tenant, credentials: configuration.credentials)
         let worker = ReleaseWorker(store: store, platform: platform, interval: configuration.releaseInterval, logger: logger)
-        let publicURL = configuration.publicURL ?? "http://\(configuration.host):\(configuration.port)"
 
         var hooks = TenantHooks(tenant: configuration.tenant, secrets: configuration.secrets)
         hooks.onEvent(AwaitingValidation.self) { order, event in
@@ -51,14 +47,19 @@ public enum RFIDService {
                 // Observed rather than intercepted: nothing to release later.
                 return
             }
-            try await store.keep(orderID: order.orderId, buyer: order.buyerName, hold: hold, lines: order.orderStockItems ?? [])
+            let lines = order.orderStockItems ?? []
+            guard !lines.isEmpty else {
+                // Nothing to scan: let it go on at once rather than at the hold's deadline.
+                try await platform.resume(hold: hold)
+                return
+            }
+            try await store.keep(orderID: order.orderId, buyer: order.buyerName, hold: hold, lines: lines)
             logger.notice("holding order for scanning", metadata: ["order": "\(order.orderId)", "hold": "\(hold)"])
-            // Scanned already before a repeated hold: release at once.
-            await worker.pass()
+            // An order scanned before a repeated hold is released by the worker's next round.
         }
         hooks.onSlot("ui.order-detail.panel") { (context: OrderDetailContext, _: ExtensionCall) -> [UISlotEntry] in
             guard let order = try await store.order(context.orderId), order.buyer == context.buyer else { return [] }
-            return panel(order, publicURL: publicURL)
+            return panel(order)
         }
 
         let router = Router()
@@ -74,18 +75,15 @@ public enum RFIDService {
         )
     }
 
-    /// The rows of the order detail panel.
-    static func panel(_ order: ScanStore.HeldOrder, publicURL: String) -> [UISlotEntry] {
+    /// The rows of the order detail panel. The buyer sees the status only: the scanning
+    /// station is for the warehouse.
+    static func panel(_ order: ScanStore.HeldOrder) -> [UISlotEntry] {
         let status: String
         if order.released {
             status = "all \(order.lines.count) lines scanned; released to stock confirmation"
         } else {
             status = "\(order.scanned) of \(order.lines.count) lines scanned; waiting at the scanning station"
         }
-        var entries = [UISlotEntry(label: "RFID scan", value: status)]
-        if !order.released {
-            entries.append(UISlotEntry(label: "Scanning station", value: "scan this order", link: "\(publicURL)/orders/\(order.orderId)"))
-        }
-        return entries
+        return [UISlotEntry(label: "RFID scan", value: status)]
     }
 }

@@ -15,7 +15,7 @@ struct ReleaseWorker: Service {
     static let source = "/tenant-services/rfid-station"
 
     func run() async throws {
-        while !Task.isShuttingDownGracefully {
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
             await pass()
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }
@@ -25,27 +25,40 @@ struct ReleaseWorker: Service {
     /// published under a stable id (stored once by the platform), and a second resume of a
     /// hold is refused as not held.
     func pass() async {
+        struct Scanned: Encodable { let orderId: String; let productId: String; let tag: String }
         do {
             for scan in try await store.unpublishedScans() {
-                struct Scanned: Encodable { let orderId: String; let productId: String; let tag: String }
-                try await platform.publish(
-                    type: Self.scanEventType, id: "\(scan.orderID)/\(scan.productID)/\(scan.tag)", source: Self.source,
-                    data: Scanned(orderId: scan.orderID, productId: scan.productID, tag: scan.tag), partitionKey: scan.orderID
-                )
-                try await store.markPublished(scan)
+                do {
+                    try await platform.publish(
+                        type: Self.scanEventType, id: "\(scan.orderID)/\(scan.productID)/\(scan.tag)", source: Self.source,
+                        data: Scanned(orderId: scan.orderID, productId: scan.productID, tag: scan.tag), partitionKey: scan.orderID
+                    )
+                    try await store.markPublished(scan)
+                } catch {
+                    logger.warning("cannot publish a scan yet; trying again", metadata: ["order": "\(scan.orderID)", "error": "\(error)"])
+                }
             }
             for order in try await store.readyToRelease() {
                 do {
-                    try await platform.resume(hold: order.hold)
-                    logger.notice("released", metadata: ["order": "\(order.orderId)", "hold": "\(order.hold)"])
-                } catch let error as PlatformError where error.status == 404 || error.status == 409 {
-                    // Released already (by an earlier round), or the hold ended on its deadline.
-                    logger.notice("hold no longer held", metadata: ["order": "\(order.orderId)", "reason": "\(error)"])
+                    try await release(order)
+                } catch {
+                    logger.warning("cannot release yet; trying again", metadata: ["order": "\(order.orderId)", "error": "\(error)"])
                 }
-                try await store.markReleased(orderID: order.orderId, hold: order.hold)
             }
         } catch {
-            logger.warning("cannot publish or release yet; trying again", metadata: ["error": "\(error)"])
+            logger.error("cannot read the scans", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// Resumes the order's hold and notes it released.
+    func release(_ order: ScanStore.HeldOrder) async throws {
+        do {
+            try await platform.resume(hold: order.hold)
+            logger.notice("released", metadata: ["order": "\(order.orderId)", "hold": "\(order.hold)"])
+        } catch let error as PlatformError where error.status == 404 || error.status == 409 {
+            // Released already (by an earlier round), or the hold ended on its deadline.
+            logger.notice("hold no longer held", metadata: ["order": "\(order.orderId)", "reason": "\(error)"])
+        }
+        try await store.markReleased(orderID: order.orderId, hold: order.hold)
     }
 }

@@ -8,6 +8,17 @@ struct ScanStation: Sendable {
     let worker: ReleaseWorker
     let pages: ScanStationPages
 
+    /// What an RFID tag's printed form is made of (EPC hex, dashes).
+    static let tagCharacters = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
+
+    /// An order as `GET /api/orders/{id}` shows it (its hold ticket stays inside the service).
+    struct OrderStatus: Encodable {
+        let orderId: String
+        let buyer: String
+        let released: Bool
+        let lines: [ScanStore.Line]
+    }
+
     struct ScanForm: Decodable {
         let productId: String
         let tag: String
@@ -21,7 +32,8 @@ struct ScanStation: Sendable {
             guard let order = try await self.store.order(try context.parameters.require("id")) else {
                 throw HTTPError(.notFound, message: "no such order here")
             }
-            var response = Response(status: .ok, body: .init(byteBuffer: ByteBuffer(data: try JSONEncoder().encode(order))))
+            let status = OrderStatus(orderId: order.orderId, buyer: order.buyer, released: order.released, lines: order.lines)
+            var response = Response(status: .ok, body: .init(byteBuffer: ByteBuffer(data: try JSONEncoder().encode(status))))
             response.headers[.contentType] = "application/json"
             return response
         }
@@ -31,7 +43,7 @@ struct ScanStation: Sendable {
         let orders = try await store.orders().map { order -> [String: Any] in
             ["orderId": order.orderId, "buyer": order.buyer, "scanned": order.scanned, "count": order.lines.count, "released": order.released]
         }
-        return html(pages.render(["orders": orders], "orders"))
+        return html(pages.render(["orders": orders, "hasOrders": !orders.isEmpty], "orders"))
     }
 
     private func orderPage(_ id: String, problem: String?, status: HTTPResponse.Status = .ok) async throws -> Response {
@@ -65,8 +77,8 @@ struct ScanStation: Sendable {
             return try await orderPage(id, problem: "A scan needs a product and a tag.", status: .badRequest)
         }
         let tag = form.tag.trimmingCharacters(in: .whitespaces)
-        guard (1...64).contains(tag.count) else {
-            return try await orderPage(id, problem: "A tag is 1 to 64 characters.", status: .badRequest)
+        guard (1...64).contains(tag.count), tag.unicodeScalars.allSatisfy(Self.tagCharacters.contains) else {
+            return try await orderPage(id, problem: "A tag is 1 to 64 letters, digits, '-', '_' or '.'.", status: .badRequest)
         }
         guard try await store.scan(orderID: id, productID: form.productId, tag: tag) else {
             return try await orderPage(id, problem: "No such line waits for a scan.", status: .conflict)

@@ -37,11 +37,11 @@ struct ScanStationPages: Sendable {
     private static let orders = """
         <h1>Orders held for scanning</h1>
         {{^orders}}<p>No order is waiting. Orders appear here when they reach AwaitingValidation.</p>{{/orders}}
-        {{#orders.first}}<table><tr><th>Order</th><th>Buyer</th><th>Lines scanned</th><th>Status</th></tr>{{/orders.first}}
+        {{#hasOrders}}<table><tr><th>Order</th><th>Buyer</th><th>Lines scanned</th><th>Status</th></tr>{{/hasOrders}}
         {{#orders}}<tr><td><a href="/orders/{{orderId}}">{{orderId}}</a></td><td>{{buyer}}</td><td>{{scanned}} / {{count}}</td>
         <td>{{#released}}<span class="done">released</span>{{/released}}{{^released}}<span class="waiting">held</span>{{/released}}</td></tr>
         {{/orders}}
-        {{#orders.first}}</table>{{/orders.first}}
+        {{#hasOrders}}</table>{{/hasOrders}}
         """
 
     private static let order = """

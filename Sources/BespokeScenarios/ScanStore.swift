@@ -10,7 +10,7 @@ struct ScanStore: Sendable {
         let tag: String?
     }
 
-    struct HeldOrder: Sendable, Equatable, Encodable {
+    struct HeldOrder: Sendable, Equatable {
         let orderId: String
         let buyer: String
         let hold: String
@@ -88,13 +88,14 @@ struct ScanStore: Sendable {
         }
     }
 
-    /// Records a line's tag. - Returns: false when the order has no such line or is released.
+    /// Records a line's tag, once. - Returns: false when the order has no such line waiting
+    /// for a scan (unknown, scanned already, or the order released).
     func scan(orderID: String, productID: String, tag: String) async throws -> Bool {
         try await database.write { db in
             try db.execute(
                 sql: """
                     UPDATE order_line SET tag = ?, scanned_at = ?, published = 0
-                    WHERE order_id = ? AND product_id = ?
+                    WHERE order_id = ? AND product_id = ? AND tag IS NULL
                       AND (SELECT released_at FROM held_order WHERE order_id = ?) IS NULL
                     """,
                 arguments: [tag, Date().timeIntervalSince1970, orderID, productID, orderID]

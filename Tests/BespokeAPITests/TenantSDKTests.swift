@@ -6,6 +6,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import Synchronization
+import BespokeTestSupport
 import Testing
 
 /// The tenant SDK against the real platform over HTTP: its hooks refuse what is not signed
@@ -63,7 +64,9 @@ struct TenantSDKTests {
             // Another tenant's event, even signed: refused.
             let foreign = event.replacingOccurrences(of: #""tenantid":"acme""#, with: #""tenantid":"globex""#)
             #expect(try await post("events", foreign, headers: Self.signed(foreign)).status == .forbidden)
-            // Data the handler cannot read: 422 (not retried as if the service were down).
+            let anonymous = event.replacingOccurrences(of: #""tenantid":"acme","#, with: "")
+            #expect(try await post("events", anonymous, headers: Self.signed(anonymous)).status == .forbidden)
+            // Data the handler cannot read: 422, the caller's mistake rather than the service's failure.
             let bad = event.replacingOccurrences(of: #"{"orderId":"o-7"}"#, with: #"{"order":7}"#)
             #expect(try await post("events", bad, headers: Self.signed(bad)).status == .unprocessableContent)
             let unknown = event.replacingOccurrences(of: "sdk.Noted", with: "sdk.Other")
@@ -152,11 +155,15 @@ struct TenantSDKTests {
                 #expect((before.json["messages"] as? [Any])?.isEmpty ?? true, "\(before.text)")
 
                 try await platform.resume(hold: hold)
-                await #expect(throws: PlatformError.self) { try await platform.resume(hold: hold) }
+                let second = await #expect(throws: PlatformError.self) { try await platform.resume(hold: hold) }
+                #expect(second?.status == 409 || second?.status == 404, "a second resume is refused as not held: \(String(describing: second))")
                 try await platform.publish(type: "sdk.Scanned", id: "s-1", source: "/sdk-test", data: ["orderId": "o-1"])
                 // A service cannot act for another tenant with its token.
                 let other = PlatformClient(baseURL: base, tenant: "globex", credentials: ClientCredentials(clientID: clientID, clientSecret: clientSecret))
-                await #expect(throws: PlatformError.self) { try await other.publish(type: "sdk.Scanned", id: "s-2", source: "/sdk-test", data: ["orderId": "o-2"]) }
+                let foreignPublish = await #expect(throws: PlatformError.self) {
+                    try await other.publish(type: "sdk.Scanned", id: "s-2", source: "/sdk-test", data: ["orderId": "o-2"])
+                }
+                #expect(foreignPublish?.status == 404, "another tenant's path is answered as if it did not exist")
 
                 let after = try await client.call(
                     .post, "/v1/tenants/acme/subscriptions/product/pull", token: fixture.acmeKey, json: #"{"max":10,"waitMs":2000}"#
@@ -166,11 +173,4 @@ struct TenantSDKTests {
             }
         }
     }
-}
-
-/// Shared mutable state for test tasks.
-final class Locked<Value: Sendable>: Sendable {
-    private let mutex: Mutex<Value>
-    init(_ value: Value) { self.mutex = Mutex(value) }
-    func withLock<T>(_ body: (inout Value) -> T) -> T { mutex.withLock { body(&$0) } }
 }

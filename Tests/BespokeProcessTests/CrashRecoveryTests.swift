@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import BespokeCore
 import BespokeSQLite
+import BespokeTestSupport
 import Foundation
 import GRDB
 import Synchronization

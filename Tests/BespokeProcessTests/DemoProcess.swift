@@ -6,7 +6,14 @@ import Testing
 
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
+
+/// Sends `signal` to `pid` (a free function: `DemoProcess` has a method of the same name as `kill`).
+func sendSignal(_ pid: Int32, _ signal: Int32) {
+    _ = kill(pid, signal)
+}
 
 /// A `bespoke demo` child process (platform, shop, tenants and their services) on free
 /// loopback ports, driven over real HTTP.
@@ -95,11 +102,11 @@ final class DemoProcess: Sendable {
 
     /// Stops the demo with SIGTERM; returns its exit status.
     func stop() async throws -> Int32 {
-        Glibc.kill(process.processIdentifier, SIGTERM)
+        sendSignal(process.processIdentifier, SIGTERM)
         let deadline = ContinuousClock.now + .seconds(30)
         while process.isRunning {
             guard ContinuousClock.now < deadline else {
-                Glibc.kill(process.processIdentifier, SIGKILL)
+                sendSignal(process.processIdentifier, SIGKILL)
                 throw ProcessTestError("the demo did not stop within 30 s")
             }
             try await Task.sleep(for: .milliseconds(50))
@@ -110,7 +117,7 @@ final class DemoProcess: Sendable {
     /// SIGKILL, for a test that failed before it could stop the demo (the services stop
     /// themselves once their parent is gone).
     func forceKill() {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        if process.isRunning { sendSignal(process.processIdentifier, SIGKILL) }
     }
 
     var output: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }

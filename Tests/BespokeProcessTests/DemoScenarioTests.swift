@@ -3,6 +3,8 @@ import Testing
 
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// The paper's scenarios end to end: `bespoke demo` starts the platform, the shop and the
@@ -12,8 +14,23 @@ struct DemoScenarioTests {
     /// Whether a tenant's column of My Orders shows a date as the shipping company writes it.
     static func hasDate(_ page: String) -> Bool { page.contains(#/<td class="slot">\d{4}-\d{2}-\d{2}</td>/#) }
 
+    @Test func badDemoAndServiceSettingsFailFastWithAClearMessage() throws {
+        for (arguments, message) in [
+            (["demo", "--grace-period", "inf"], "--grace-period is 0 to 3600 seconds"),
+            (["demo", "--services-port", "65535"], "--services-port is 1 to 65533"),
+            (["scenario", "shipper", "--latency-ms=-5"], "--latency-ms is 0 to 10000"),
+            (["scenario", "shipping", "--tenant", "acme", "--database", "/tmp/x.sqlite", "--shipper", "http://127.0.0.1:1", "--countries", ""],
+             "--countries lists two-letter country codes"),
+            (["scenario", "rfid", "--tenant", "globex", "--database", "/tmp/x.sqlite"], "BESPOKE_CLIENT_ID and BESPOKE_CLIENT_SECRET"),
+        ] {
+            let (status, output) = try runBespokeWithStatus(arguments)
+            #expect(status != 0 && output.contains(message), "bespoke \(arguments): \(status) \(output)")
+        }
+    }
+
     @Test func tenantAGetsShippingDatesAndRefusesFarAddressesWhileTenantCIsUntouched() async throws {
         let demo = try await DemoProcess.start()
+        defer { demo.forceKill() }
         // Tenant A: the order goes through as always; its shipping service, which only
         // observed it, adds the date to alice's My Orders.
         let order = try await demo.placeOrder("acme", buyer: "alice", [("mug-white", 2), ("socks", 1)])
@@ -74,11 +91,22 @@ struct DemoScenarioTests {
         // Scanning one line is not enough; the second releases the held event.
         let station = try await demo.send(.GET, "\(demo.rfidURL)/orders/\(order)")
         #expect(station.status == 200 && station.text.contains("hoodie-black") && station.text.contains("notebook"))
+        let list = try await demo.send(.GET, "\(demo.rfidURL)/")
+        #expect(list.text.contains("<table>") && list.text.contains(order), "the station lists the held order in its table")
+        #expect(!detail.contains(demo.rfidURL), "the buyer gets no link to the warehouse's station")
         let scan = try await demo.send(
             .POST, "\(demo.rfidURL)/orders/\(order)/scan", body: "productId=hoodie-black&tag=E200-3412-0001",
             contentType: "application/x-www-form-urlencoded"
         )
         #expect(scan.status == 303, "\(scan.text)")
+        let again = try await demo.send(
+            .POST, "\(demo.rfidURL)/orders/\(order)/scan", body: "productId=hoodie-black&tag=E200-9999", contentType: "application/x-www-form-urlencoded"
+        )
+        #expect(again.status == 409, "a line is scanned once")
+        let badTag = try await demo.send(
+            .POST, "\(demo.rfidURL)/orders/\(order)/scan", body: "productId=notebook&tag=%3Cscript%3E", contentType: "application/x-www-form-urlencoded"
+        )
+        #expect(badTag.status == 400 && !badTag.text.contains("<script>"))
         try await Task.sleep(for: .seconds(1))
         #expect(try await demo.orderStatus("globex", buyer: "bob", order) == "AwaitingValidation")
         #expect(try await demo.storefront("globex", buyer: "bob", "orders/\(order)").contains("1 of 2 lines scanned"))

@@ -127,10 +127,3 @@ struct JSONClient: Sendable {
         return (Int(response.status.code), object)
     }
 }
-
-/// Shared mutable state for test tasks.
-final class Locked<Value: Sendable>: Sendable {
-    private let mutex: Mutex<Value>
-    init(_ value: Value) { self.mutex = Mutex(value) }
-    func withLock<T>(_ body: (inout Value) -> T) -> T { mutex.withLock { body(&$0) } }
-}
