@@ -24,14 +24,22 @@ enum BenchServer {
     /// Serves the platform on a free loopback port. - Returns: the port, and the task to cancel
     /// to stop it.
     static func serve(_ platform: BespokePlatform, _ configuration: BespokeConfiguration, logger: Logger) async throws -> (port: Int, server: Task<Void, any Error>) {
-        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
-        let application = try await buildApplication(configuration, platform: platform, logger: logger) { portContinuation.yield($0) }
-        let server = Task { try await application.runService(gracefulShutdownSignals: []) }
-        var port = 0
-        for await value in ports {
-            port = value
-            break
+        try await run { try await buildApplication(configuration, platform: platform, logger: logger, onServerRunning: $0) }
+    }
+
+    /// Runs an application in a task. - Returns: its port once it listens.
+    /// - Throws: when it stops before it listens (its port is taken, say).
+    static func run<App: ApplicationProtocol>(
+        _ build: (_ onServerRunning: @escaping @Sendable (Int) async -> Void) async throws -> App
+    ) async throws -> (port: Int, server: Task<Void, any Error>) {
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let application = try await build { continuation.yield($0) }
+        let server = Task {
+            defer { continuation.finish() }
+            try await application.runService(gracefulShutdownSignals: [])
         }
-        return (port, server)
+        for await port in ports { return (port, server) }
+        _ = try await server.value
+        throw BenchFailure("the server stopped before it listened")
     }
 }

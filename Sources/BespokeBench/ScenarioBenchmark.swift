@@ -71,7 +71,7 @@ public enum ScenarioBenchmark {
 
         var shipperConfiguration = FakeShipper.Configuration(latency: options.shipperLatency, jitter: options.shipperLatency / 2)
         shipperConfiguration.port = 0
-        let (shipperPort, shipper) = try await serve { FakeShipper.buildApplication(shipperConfiguration, logger: serviceLogger, onServerRunning: $0) }
+        let (shipperPort, shipper) = try await BenchServer.run { FakeShipper.buildApplication(shipperConfiguration, logger: serviceLogger, onServerRunning: $0) }
         defer { shipper.cancel() }
         var services: [Task<Void, any Error>] = []
         defer { for service in services { service.cancel() } }
@@ -93,7 +93,7 @@ public enum ScenarioBenchmark {
             )
             service.mode = mode
             let settings = service
-            let (servicePort, task) = try await serve { try ShippingService.buildApplication(settings, logger: serviceLogger, onServerRunning: $0) }
+            let (servicePort, task) = try await BenchServer.run { try ShippingService.buildApplication(settings, logger: serviceLogger, onServerRunning: $0) }
             services.append(task)
             _ = try await platform.manager.update(tenant: tenant, id: registration.id, .init(url: "http://127.0.0.1:\(servicePort)/hooks/\(hook)"))
         }
@@ -115,17 +115,6 @@ public enum ScenarioBenchmark {
             )
             report("  \(name)  \(figures)   \(dates)")
         }
-    }
-
-    /// Runs an application in a task; returns its port once it listens.
-    private static func serve<App: ApplicationProtocol>(
-        _ build: (@escaping @Sendable (Int) async -> Void) throws -> App
-    ) async throws -> (Int, Task<Void, any Error>) {
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let app = try build { continuation.yield($0) }
-        let task = Task { try await app.runService(gracefulShutdownSignals: []) }
-        for await port in ports { return (port, task) }
-        throw BenchFailure("the service did not start")
     }
 
     /// Each shopper puts two products in the basket and checks out, until the orders are
