@@ -23,7 +23,9 @@ public import Logging
 /// Events arrive at least once: make their effects idempotent by ``ReceivedEvent/id``.
 public struct TenantHooks: Sendable {
     public typealias EventHandler = @Sendable (ReceivedEvent) async throws -> Void
-    public typealias CallHandler = @Sendable (JSONValue, ExtensionCall) async throws -> JSONValue
+    /// Answers a call from its signed body: decodes the typed data, runs the handler, and
+    /// encodes its answer, each once.
+    typealias CallHandler = @Sendable (_ body: Data, ExtensionCall) async throws -> Data
 
     /// The tenant the service works for: calls for another tenant are refused.
     public let tenant: String
@@ -127,8 +129,6 @@ public struct TenantHooks: Sendable {
             let point: String?
             let slot: String?
             let tenantid: String
-            let data: JSONValue?
-            let context: JSONValue?
         }
         let (body, _) = try await verified(request)
         guard let call = try? JSONDecoder().decode(Call.self, from: body), let name = call.point ?? call.slot else {
@@ -145,9 +145,9 @@ public struct TenantHooks: Sendable {
             depth: headers[HTTPField.Name("Bespoke-Extension-Depth")!].flatMap { Int($0) } ?? 1,
             traceparent: headers[HTTPField.Name("traceparent")!]
         )
-        let answer: JSONValue
+        let answer: Data
         do {
-            answer = try await handler(call.data ?? call.context ?? .object([:]), info)
+            answer = try await handler(body, info)
         } catch let error as InputError {
             logger.error("extension call not understood", metadata: ["\(kind)": "\(name)", "error": "\(error)"])
             throw HTTPError(.badRequest, message: "the \(kind)'s data is not what the handler expects: \(error)")
@@ -155,7 +155,7 @@ public struct TenantHooks: Sendable {
             logger.error("extension handler failed", metadata: ["\(kind)": "\(name)", "error": "\(error)"])
             throw HTTPError(.internalServerError, message: "the handler failed")
         }
-        var response = Response(status: .ok, body: .init(byteBuffer: ByteBuffer(data: try JSONEncoder().encode(answer))))
+        var response = Response(status: .ok, body: .init(byteBuffer: ByteBuffer(data: answer)))
         response.headers[.contentType] = "application/json"
         return response
     }
@@ -178,20 +178,33 @@ public struct TenantHooks: Sendable {
     private static func typed<Input: Decodable, Output: Encodable>(
         _ handler: @escaping @Sendable (Input, ExtensionCall) async throws -> Output
     ) -> CallHandler {
-        { json, call in
+        { body, call in
             let input: Input
-            do { input = try JSONDecoder().decode(Input.self, from: JSONEncoder().encode(json)) } catch { throw InputError(error) }
-            let output = try await handler(input, call)
-            return try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(output))
+            do {
+                let envelope = try JSONDecoder().decode(CallEnvelope<Input>.self, from: body)
+                guard let data = envelope.data ?? envelope.context else { throw InputError("the call carries no data or context") }
+                input = data
+            } catch let error as InputError {
+                throw error
+            } catch {
+                throw InputError(error)
+            }
+            return try JSONEncoder().encode(try await handler(input, call))
         }
+    }
+
+    /// An extension call (`data`) or a slot call (`context`) with its payload typed.
+    private struct CallEnvelope<Input: Decodable>: Decodable {
+        let data: Input?
+        let context: Input?
     }
 
     /// The request's data is not what the handler declared: the caller's mistake, not the
     /// service's failure.
     struct InputError: Error, CustomStringConvertible {
-        let underlying: any Error
-        init(_ underlying: any Error) { self.underlying = underlying }
-        var description: String { "\(underlying)" }
+        let description: String
+        init(_ underlying: any Error) { self.description = "\(underlying)" }
+        init(_ reason: String) { self.description = reason }
     }
 
     private struct SlotAnswer: Encodable {
