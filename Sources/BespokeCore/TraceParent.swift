@@ -21,9 +21,26 @@ public struct TraceParent: Sendable, Equatable, CustomStringConvertible {
 
     /// A new root trace context with random ids, sampled.
     public static func random() -> TraceParent {
-        // All-zero ids are invalid; 2^-64 odds of drawing one are not worth a retry loop,
-        // but the parse below would catch it rather than produce a bad header.
-        TraceParent("00-\(SecureRandom.hex(16))-\(SecureRandom.hex(8))-01") ?? random()
+        TraceParent(traceID: nonZeroHex(16), parentID: nonZeroHex(8), flags: "01")
+    }
+
+    /// The context of the next hop of this trace: the same trace id and flags, a new span id.
+    public func nextHop() -> TraceParent {
+        TraceParent(traceID: traceID, parentID: Self.nonZeroHex(8), flags: flags)
+    }
+
+    private init(traceID: String, parentID: String, flags: String) {
+        self.traceID = traceID
+        self.parentID = parentID
+        self.flags = flags
+    }
+
+    /// Random lower-case hex of `bytes` bytes, never all zeros (the specification forbids it).
+    private static func nonZeroHex(_ bytes: Int) -> String {
+        while true {
+            let hex = SecureRandom.hex(bytes)
+            if hex.utf8.contains(where: { $0 != UInt8(ascii: "0") }) { return hex }
+        }
     }
 
     /// A fixed, valid value for contexts before their request's trace is known.

@@ -16,18 +16,8 @@ public struct RequestTracingMiddleware: RouterMiddleware {
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        if let given = request.headers[.requestID], Self.isValidRequestID(given) {
-            context.requestID = given
-        } else {
-            context.requestID = "req_" + SecureRandom.hex(12)
-        }
-        if let header = request.headers[.traceparent], let parent = TraceParent(header),
-            let hop = TraceParent("00-\(parent.traceID)-\(SecureRandom.hex(8))-\(parent.flags)")
-        {
-            context.traceParent = hop
-        } else {
-            context.traceParent = .random()
-        }
+        context.requestID = Self.requestID(given: request.headers[.requestID])
+        context.traceParent = Self.traceParent(given: request.headers[.traceparent])
         if let depth = request.headers[.extensionDepth].flatMap(Int.init), (0...99).contains(depth) {
             context.extensionDepth = depth
         }
@@ -36,6 +26,20 @@ public struct RequestTracingMiddleware: RouterMiddleware {
         response.headers[.requestID] = context.requestID
         response.headers[.traceparent] = context.traceParent.description
         return response
+    }
+
+    /// The id of a request that came with `given` as its `X-Request-Id`: that one when well
+    /// formed, else a new one.
+    public static func requestID(given: String?) -> String {
+        if let given, isValidRequestID(given) { return given }
+        return "req_" + SecureRandom.hex(12)
+    }
+
+    /// This hop's trace context for a request that came with `given` as its `traceparent`:
+    /// the caller's trace with a new span id, or a new trace.
+    public static func traceParent(given: String?) -> TraceParent {
+        guard let given, let parent = TraceParent(given) else { return .random() }
+        return parent.nextHop()
     }
 
     static func isValidRequestID(_ value: String) -> Bool {
