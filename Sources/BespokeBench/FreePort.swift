@@ -6,9 +6,9 @@ import Darwin
 
 /// A loopback TCP port nothing listens on now (the kernel's choice), for a process about to
 /// be started.
-enum FreePort {
+public enum FreePort {
     /// `count` different free ports, none of them in `taken`.
-    static func find(_ count: Int, besides taken: Set<Int>) throws -> [Int] {
+    public static func find(_ count: Int, besides taken: Set<Int>) throws -> [Int] {
         var ports: [Int] = []
         var attempts = 0
         while ports.count < count {
@@ -20,7 +20,7 @@ enum FreePort {
         return ports
     }
 
-    static func find() throws -> Int {
+    public static func find() throws -> Int {
         #if canImport(Glibc)
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         #else
@@ -40,6 +40,24 @@ enum FreePort {
         }
         guard bound else { throw FreePortError() }
         return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Whether something accepts TCP connections on the loopback `port`.
+    public static func isListening(_ port: Int) -> Bool {
+        #if canImport(Glibc)
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #else
+        let descriptor = socket(AF_INET, SOCK_STREAM, 0)
+        #endif
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
     }
 
     struct FreePortError: Error, CustomStringConvertible {

@@ -42,7 +42,7 @@ public enum GatewayBenchmark {
         defer { server.cancel() }
         // After the server listens: the issuer is its address from then on.
         let token = try await platform.identity.token(form: ["grant_type": "client_credentials"], basic: (client.id, secret ?? ""))
-        let nginxPort = port + 1 < 65_000 ? port + 1 : port - 1
+        let nginxPort = try FreePort.find(1, besides: [port, upstream.port])[0]
         let nginx = try NginxProcess.start(upstreamPort: upstream.port, port: nginxPort, directory: options.directory)
         defer { nginx.stop() }
 

@@ -112,8 +112,14 @@ final class NginxProcess: Sendable {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
-        Thread.sleep(forTimeInterval: 0.5)
-        guard process.isRunning else { throw BenchError("nginx did not start; see \(prefix)/logs/error.log") }
+        // Ready once it accepts connections (a slow start, or a port taken meanwhile, must not
+        // pass for nginx's figures).
+        let deadline = Date().addingTimeInterval(10)
+        while process.isRunning, !FreePort.isListening(port), Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        guard process.isRunning, FreePort.isListening(port) else {
+            if process.isRunning { process.terminate() }
+            throw BenchError("nginx did not start; see \(prefix)/logs/error.log")
+        }
         return NginxProcess(process: process, port: port)
     }
 

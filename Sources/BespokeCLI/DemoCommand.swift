@@ -1,5 +1,6 @@
 import ArgumentParser
 import BespokeAPI
+import BespokeBench
 import BespokeCore
 import BespokeServer
 import BespokeShop
