@@ -36,14 +36,18 @@ public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 
-    static func response(for error: BespokeError) -> Response {
+    /// The JSON body an error is answered with.
+    static func body(for error: BespokeError) -> ByteBuffer {
         let body = ErrorBody(error: .init(code: error.code.rawValue, message: error.message))
-        let data = (try? JSONEncoder().encode(body)) ?? Data()
+        return ByteBuffer(bytes: (try? JSONEncoder().encode(body)) ?? Data())
+    }
+
+    static func response(for error: BespokeError) -> Response {
         var headers: HTTPFields = [.contentType: "application/json"]
         if error.code == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
         if error.code == .insufficientScope { headers[.wwwAuthenticate] = "Bearer error=\"insufficient_scope\"" }
         if let retryAfter = error.retryAfterSeconds { headers[.retryAfter] = String(retryAfter) }
-        return Response(status: error.code.httpStatus, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return Response(status: error.code.httpStatus, headers: headers, body: .init(byteBuffer: body(for: error)))
     }
 }
 

@@ -190,6 +190,13 @@ public final class IdentityService: Sendable {
         return claims
     }
 
+    /// The claims of an access token this process has verified before and that has not expired,
+    /// from memory only; nil when it has to be verified (``verifyAccessToken(_:)``).
+    public func previouslyVerifiedAccessToken(_ token: String) -> AccessTokenClaims? {
+        guard let cached = verified.withLock({ $0[token] }), cached.exp.value > Date() else { return nil }
+        return cached
+    }
+
     /// Rotates the signing key: the current key keeps verifying for one access-token lifetime.
     @discardableResult
     public func rotateSigningKey() async throws -> String {

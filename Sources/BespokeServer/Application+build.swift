@@ -120,9 +120,17 @@ public func buildApplication(
         storeCheck: { _ = try await store.tenant(TenantID(trusted: "readiness-probe")) },
         products: platform.products
     )
+    let serverName = "bespoke"
+    let fastPath = configuration.gateway.fastPath ? platform.gateway.proxy.map { proxy in
+        proxy.fastRoutes(
+            identity: platform.identity, authenticator: platform.authenticator, isSuspended: { [index = platform.manager.index] in index.isSuspended($0) },
+            limiter: platform.gateway.limiter, counter: platform.gateway.counter, logger: logger, serverName: serverName
+        )
+    } : nil
     return Application(
         router: router,
-        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "bespoke"),
+        server: .http1(configuration: .init(additionalChannelHandlers: fastPath?.makeChannelHandlers() ?? [])),
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: serverName),
         // Started in this order and stopped in reverse: the server first, then the shop's
         // workers (what its outbox still holds is published at the next start), the UI
         // extension client, the dispatcher (pushes in flight end; unacknowledged ones are pushed

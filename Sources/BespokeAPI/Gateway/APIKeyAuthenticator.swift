@@ -43,6 +43,14 @@ public final class APIKeyAuthenticator: Sendable {
         return Array(SHA256.hash(data: Data(secret.utf8))) == adminTokenHash ? .admin : nil
     }
 
+    /// The caller of a tenant API key this process has already looked up, from memory only;
+    /// nil for any other secret (the admin token included) or a key not seen yet.
+    public func cachedCaller(bearer secret: String) -> Caller? {
+        guard secret.hasPrefix(APIKeySecret.prefix) else { return nil }
+        let hash = APIKeySecret.hash(secret)
+        return cache.withLock { $0.keys[hash] }.map { .tenantKey(tenant: $0.tenant, keyID: $0.id) }
+    }
+
     /// Issues a new key for `tenant`. The secret is returned once and never stored.
     public func issueKey(for tenant: TenantID) async throws -> (record: APIKeyRecord, secret: String) {
         try await Self.issueKey(for: tenant, in: store)
@@ -116,9 +124,7 @@ public struct AuthenticationMiddleware: RouterMiddleware {
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let header = request.headers[.authorization] else { return try await next(request, context) }
-        let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer", let caller = try await caller(bearer: String(parts[1]).trimmingCharacters(in: .whitespaces))
-        else {
+        guard let bearer = Self.bearerCredentials(header), let caller = try await caller(bearer: bearer) else {
             throw BespokeError(.unauthorized, "the credentials are not valid")
         }
         if let tenant = caller.tenant, isSuspended(tenant) {
@@ -130,16 +136,48 @@ public struct AuthenticationMiddleware: RouterMiddleware {
     }
 
     private func caller(bearer: String) async throws -> Caller? {
-        // A JWT has three dot-separated parts; keys and the admin token have none.
-        if let identity, bearer.utf8.lazy.filter({ $0 == UInt8(ascii: ".") }).count == 2 {
-            guard let claims = await identity.verifyAccessToken(bearer), let tenant = try? TenantID(validating: claims.tenant) else { return nil }
-            return .token(
-                TokenCaller(
-                    tenant: tenant, subject: claims.sub.value, scopes: Set(claims.scopes), kind: claims.kind, clientID: claims.clientID,
-                    username: claims.preferredUsername
-                )
-            )
+        if let identity, Self.isJWT(bearer) {
+            return await identity.verifyAccessToken(bearer).flatMap(Caller.init(claims:))
         }
         return try await authenticator.authenticate(bearer: bearer)
+    }
+
+    /// The credentials of an `Authorization` header of the `Bearer` scheme (any case), without
+    /// the spaces and tabs around them; nil for another scheme or none.
+    ///
+    /// Works on the UTF-8 view: Foundation's `trimmingCharacters(in:)` goes through UTF-16 and
+    /// was a tenth of the gateway's time per request.
+    public static func bearerCredentials(_ header: String) -> String? {
+        let utf8 = header.utf8
+        guard let space = utf8.firstIndex(of: UInt8(ascii: " ")), utf8.distance(from: utf8.startIndex, to: space) == 6,
+            utf8[..<space].elementsEqual("bearer".utf8, by: { $0 | 0x20 == $1 })
+        else { return nil }
+        func isBlank(_ byte: UInt8) -> Bool { byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        var credentials = utf8[utf8.index(after: space)...]
+        while let first = credentials.first, isBlank(first) { credentials = credentials.dropFirst() }
+        while let last = credentials.last, isBlank(last) { credentials = credentials.dropLast() }
+        guard !credentials.isEmpty else { return nil }
+        return String(Substring(credentials))
+    }
+
+    /// Whether a bearer credential has the shape of a JWT (three dot-separated parts); keys and
+    /// the admin token have none.
+    static func isJWT(_ bearer: String) -> Bool {
+        var dots = 0
+        for byte in bearer.utf8 where byte == UInt8(ascii: ".") { dots += 1 }
+        return dots == 2
+    }
+}
+
+extension Caller {
+    /// The caller an access token's verified claims describe; nil when the tenant is malformed.
+    init?(claims: AccessTokenClaims) {
+        guard let tenant = try? TenantID(validating: claims.tenant) else { return nil }
+        self = .token(
+            TokenCaller(
+                tenant: tenant, subject: claims.sub.value, scopes: Set(claims.scopes), kind: claims.kind, clientID: claims.clientID,
+                username: claims.preferredUsername
+            )
+        )
     }
 }

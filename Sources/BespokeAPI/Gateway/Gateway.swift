@@ -13,7 +13,9 @@ public struct Gateway: Sendable {
             overrides: configuration.tenantRateLimits
         )
         self.counter = APICallCounter()
-        self.proxy = configuration.upstreams.isEmpty ? nil : UpstreamProxy(upstreams: configuration.upstreams, maxBodyBytes: maxBodyBytes)
+        self.proxy =
+            configuration.upstreams.isEmpty
+            ? nil : UpstreamProxy(upstreams: configuration.upstreams, maxBodyBytes: maxBodyBytes, timeout: configuration.upstreamTimeout)
     }
 
     /// Forgets a deleted tenant.
@@ -34,14 +36,22 @@ public struct GatewayConfiguration: Sendable {
     /// Services running as separate processes, by route name: `/v1/tenants/{tenant}/{name}/...`
     /// goes to the base URL (same path), for callers with the scope `name`.
     public var upstreams: [String: String]
+    /// Whether calls to upstreams that can be decided from memory are proxied in the
+    /// connection's pipeline, before the router (see ``UpstreamProxy``). Off, every call takes
+    /// the router's way; the answers are the same, only slower.
+    public var fastPath: Bool
+    /// How long an upstream has to answer a call (`502 upstream_failed` after it).
+    public var upstreamTimeout: Duration
 
     public init(
         rateLimit: Double = 500, rateBurst: Double = 1000, tenantRateLimits: [TenantID: TenantRateLimiter.Limit] = [:],
-        upstreams: [String: String] = [:]
+        upstreams: [String: String] = [:], fastPath: Bool = true, upstreamTimeout: Duration = .seconds(30)
     ) {
         self.rateLimit = rateLimit
         self.rateBurst = rateBurst
         self.tenantRateLimits = tenantRateLimits
         self.upstreams = upstreams
+        self.fastPath = fastPath
+        self.upstreamTimeout = upstreamTimeout
     }
 }

@@ -1,9 +1,11 @@
 import AsyncHTTPClient
 public import BespokeCore
+public import BespokeIdentity
 import Foundation
 import HTTPTypes
 public import Hummingbird
-import Logging
+public import Logging
+import NIOHTTP1
 import NIOCore
 public import ServiceLifecycle
 import Synchronization
@@ -15,28 +17,56 @@ import Synchronization
 ///
 /// The upstream receives who is calling in headers it can trust because only the gateway
 /// reaches it (`Bespoke-Tenant`, `Bespoke-Subject`, `Bespoke-Caller-Kind`, `Bespoke-Scopes`),
-/// the request's `X-Request-Id` and `traceparent`, but not the caller's credentials. Run it as a
-/// service: it owns its HTTP client (a keep-alive pool per upstream).
+/// the request's `X-Request-Id` and `traceparent`, but not the caller's credentials.
+///
+/// Two ways lead there. The router's route (``addRoutes(to:)``) runs the whole middleware
+/// stack and forwards with AsyncHTTPClient; it serves every request the fast path leaves to it
+/// (the first call with a token, errors, chunked bodies, `https` upstreams). The fast path
+/// (``fastRoutes(identity:authenticator:isSuspended:limiter:counter:logger:serverName:)``) proxies the
+/// rest in the connection's channel pipeline (see `GatewayFastPath`). Run it as a service: it
+/// owns both clients' connections and closes them at shutdown.
 public final class UpstreamProxy: Service {
     /// Upstream base URLs by route name.
     public let upstreams: [String: String]
     let maxBodyBytes: Int
     let timeout: Duration
     private let client: HTTPClient
+    /// The upstreams the fast path reaches (plain `http`), by route name.
+    let targets: [String: UpstreamTarget]
+    let pool = UpstreamConnectionPool()
 
     public init(upstreams: [String: String], maxBodyBytes: Int, timeout: Duration = .seconds(30)) {
         self.upstreams = upstreams.mapValues { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
         self.maxBodyBytes = maxBodyBytes
         self.timeout = timeout
+        self.targets = upstreams.reduce(into: [:]) { targets, upstream in
+            targets[upstream.key] = UpstreamTarget(name: upstream.key, base: upstream.value)
+        }
         var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5)))
         configuration.decompression = .disabled
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 256)
         self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
+    /// Calls the fast path has proxied since the process started.
+    public var fastPathCalls: Int { pool.requests.load(ordering: .relaxed) }
+
     public func run() async throws {
         try? await gracefulShutdown()
+        pool.close()
         try await client.shutdown()
+    }
+
+    /// What the fast path needs to proxy calls to these upstreams from memory.
+    public func fastRoutes(
+        identity: IdentityService, authenticator: APIKeyAuthenticator, isSuspended: @escaping @Sendable (TenantID) -> Bool,
+        limiter: TenantRateLimiter, counter: APICallCounter, logger: Logger, serverName: String?
+    ) -> GatewayFastRoutes {
+        GatewayFastRoutes(
+            targets: targets, pool: pool, timeout: timeout.timeAmount,
+            maxBodyBytes: maxBodyBytes, identity: identity, authenticator: authenticator, isSuspended: isSuspended, limiter: limiter,
+            counter: counter, logger: logger, serverName: serverName
+        )
     }
 
     /// Adds `/{name}/**` under the tenant routes for each upstream, needing the scope `name`.
@@ -60,37 +90,65 @@ public final class UpstreamProxy: Service {
         "bespoke-tenant", "bespoke-subject", "bespoke-caller-kind", "bespoke-scopes", "x-request-id", "traceparent",
     ]
 
+    /// Adds to an upstream request the caller's headers but those of one hop and the
+    /// credentials, then who is calling, the request id and this hop's trace context.
+    static func addUpstreamHeaders(
+        to headers: inout HTTPHeaders, from fields: HTTPFields, tenant: TenantID, caller: Caller, requestID: String, traceParent: TraceParent
+    ) {
+        let named = Set(fields[values: .connection].flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces).lowercased() })
+        for field in fields where !dropped.contains(field.name.canonicalName) && !named.contains(field.name.canonicalName) {
+            headers.add(name: field.name.rawName, value: field.value)
+        }
+        headers.add(name: "bespoke-tenant", value: tenant.rawValue)
+        headers.add(name: "bespoke-caller-kind", value: caller.kind.rawValue)
+        if case .token(let token) = caller {
+            headers.add(name: "bespoke-subject", value: token.subject)
+            headers.add(name: "bespoke-scopes", value: token.scopes.sorted().joined(separator: " "))
+        }
+        headers.add(name: "x-request-id", value: requestID)
+        headers.add(name: "traceparent", value: traceParent.description)
+    }
+
+    /// An upstream response's headers as the caller gets them: without those of one hop (and
+    /// those its `Connection` header names); the gateway sets the request id and trace context.
+    static func responseFields(_ headers: HTTPHeaders) -> HTTPFields {
+        let named = Set(headers[canonicalForm: "connection"].map { $0.lowercased() })
+        var fields = HTTPFields()
+        for header in headers {
+            let lowered = header.name.lowercased()
+            guard !dropped.contains(lowered), !named.contains(lowered), let name = HTTPField.Name(header.name) else { continue }
+            fields.append(HTTPField(name: name, value: header.value))
+        }
+        return fields
+    }
+
     func forward(_ request: Request, context: TenantRequestContext, name: String, base: String) async throws -> Response {
         var upstream = HTTPClientRequest(url: base + request.uri.description)
         upstream.method = .init(rawValue: request.method.rawValue)
-        for field in request.headers where !Self.dropped.contains(field.name.canonicalName) {
-            upstream.headers.add(name: field.name.rawName, value: field.value)
-        }
-        upstream.headers.add(name: "bespoke-tenant", value: context.tenant.rawValue)
-        upstream.headers.add(name: "bespoke-caller-kind", value: context.caller.kind.rawValue)
-        if case .token(let token) = context.caller {
-            upstream.headers.add(name: "bespoke-subject", value: token.subject)
-            upstream.headers.add(name: "bespoke-scopes", value: token.scopes.sorted().joined(separator: " "))
-        }
-        upstream.headers.add(name: "x-request-id", value: context.requestID)
-        upstream.headers.add(name: "traceparent", value: context.traceParent.description)
+        Self.addUpstreamHeaders(
+            to: &upstream.headers, from: request.headers, tenant: context.tenant, caller: context.caller, requestID: context.requestID,
+            traceParent: context.traceParent
+        )
         if request.method != .get, request.method != .head {
             upstream.body = .bytes(ByteBuffer(bytes: try await JSONBody.collect(request, limit: maxBodyBytes)))
         }
         let response: HTTPClientResponse
         do {
-            response = try await client.execute(upstream, timeout: .seconds(timeout.components.seconds))
+            response = try await client.execute(upstream, timeout: timeout.timeAmount)
         } catch {
             context.logger.warning("upstream failed", metadata: ["upstream": "\(name)", "error": "\(error)"])
             throw BespokeError(.upstreamFailed, "the upstream '\(name)' did not answer")
         }
-        var headers = HTTPFields()
-        for header in response.headers where !Self.dropped.contains(header.name.lowercased()) {
-            if let name = HTTPField.Name(header.name) { headers.append(HTTPField(name: name, value: header.value)) }
-        }
         return Response(
-            status: .init(code: Int(response.status.code)), headers: headers,
+            status: .init(code: Int(response.status.code)), headers: Self.responseFields(response.headers),
             body: ResponseBody(asyncSequence: response.body)
         )
+    }
+}
+
+extension Duration {
+    /// As NIO's time amount, to the nanosecond.
+    var timeAmount: TimeAmount {
+        .nanoseconds(components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000)
     }
 }

@@ -1,0 +1,295 @@
+import BespokeAPI
+import BespokeCore
+import BespokeServer
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import NIOPosix
+import Synchronization
+import Testing
+
+/// The gateway's fast path: calls to an upstream that can be decided from memory are proxied in
+/// the connection's pipeline. Every test runs over real HTTP against a real upstream server, and
+/// checks that the fast path was (or was not) taken through the proxy's count.
+@Suite("Gateway: fast path to upstreams")
+struct GatewayFastPathTests {
+    /// An upstream that echoes what it was told, streams a large body, or answers late.
+    struct Upstream {
+        let port: Int
+        let task: Task<Void, any Error>
+        static let bigBody = ByteBuffer(bytes: (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+
+        static func start() async throws -> Upstream {
+            let router = Router()
+            let echo: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, _ in
+                var request = request
+                let body = try await request.collectBody(upTo: 1 << 20)
+                var seen: [String: String] = ["path": request.uri.description, "method": request.method.rawValue, "body": String(buffer: body)]
+                for name in ["Bespoke-Tenant", "Bespoke-Caller-Kind", "Bespoke-Subject", "Bespoke-Scopes", "X-Request-Id", "traceparent", "Authorization", "X-Custom"] {
+                    seen[name] = request.headers[HTTPField.Name(name)!]
+                }
+                let data = try JSONSerialization.data(withJSONObject: seen, options: [.sortedKeys, .withoutEscapingSlashes])
+                return Response(status: .ok, headers: [.contentType: "application/json", .init("X-Upstream")!: "yes"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+            }
+            router.get("v1/tenants/:tenant/echo/big") { _, _ in Response(status: .ok, body: .init(byteBuffer: bigBody)) }
+            router.get("v1/tenants/:tenant/echo/slow") { _, _ -> String in
+                try await Task.sleep(for: .seconds(3))
+                return "late"
+            }
+            router.get("v1/tenants/:tenant/echo/**", use: echo)
+            router.post("v1/tenants/:tenant/echo/**", use: echo)
+            let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+            let app = Application(
+                router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) }
+            )
+            let task = Task { try await app.runService(gracefulShutdownSignals: []) }
+            var port = 0
+            for await listening in ports {
+                port = listening
+                break
+            }
+            return Upstream(port: port, task: task)
+        }
+
+        /// Stops the server and waits until it has closed its connections.
+        func stop() async {
+            task.cancel()
+            _ = try? await task.value
+        }
+    }
+
+    static func fixture(upstream: Upstream, configure: (inout BespokeConfiguration) -> Void = { _ in }) async throws -> APIFixture {
+        try await APIFixture.make {
+            $0.gateway.upstreams = ["echo": "http://127.0.0.1:\(upstream.port)"]
+            configure(&$0)
+        }
+    }
+
+    static func token(_ client: any TestClientProtocol, _ fixture: APIFixture, tenant: String = "acme", scopes: [String] = ["echo"]) async throws -> (
+        token: String, clientID: String
+    ) {
+        let service = try await client.createClient(fixture, tenant: tenant, scopes: scopes)
+        let token = try #require(try await client.clientCredentials(service).json["access_token"] as? String)
+        return (token, service.id)
+    }
+
+    @Test func aRepeatedCallTakesTheFastPathAndTheUpstreamSeesTheSame() async throws {
+        let upstream = try await Upstream.start()
+        defer { upstream.task.cancel() }
+        let fixture = try await Self.fixture(upstream: upstream)
+        let proxy = try #require(fixture.platform.gateway.proxy)
+        try await fixture.test(.live) { client in
+            let (token, clientID) = try await Self.token(client, fixture)
+            var answers: [[String: Any]] = []
+            var fastPathCalls: [Int] = []
+            for round in 0..<3 {
+                let response = try await client.execute(
+                    uri: "/v1/tenants/acme/echo/things?x=\(round)", method: .post,
+                    headers: [
+                        .authorization: "Bearer  \(token) ", .init("X-Request-Id")!: "rid-\(round)", .init("X-Custom")!: "kept",
+                        HTTPField.Name("traceparent")!: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", .contentType: "text/plain",
+                    ],
+                    body: ByteBuffer(string: "ping \(round)")
+                )
+                #expect(response.status == .ok, "\(response.text)")
+                #expect(response.headers[.init("X-Request-Id")!] == "rid-\(round)")
+                #expect(response.headers[.init("X-Upstream")!] == "yes")
+                #expect(response.headers[.server] == "bespoke")
+                // This hop continues the caller's trace with a span of its own.
+                let hop = try #require(response.headers[HTTPField.Name("traceparent")!])
+                #expect(hop.hasPrefix("00-0af7651916cd43dd8448eb211c80319c-") && !hop.contains("b7ad6b7169203331"))
+                answers.append(response.json)
+                fastPathCalls.append(proxy.fastPathCalls)
+            }
+            // The first call verified the token the slow way; the next two were decided from memory.
+            #expect(fastPathCalls == [0, 1, 2])
+            for (round, seen) in answers.enumerated() {
+                #expect(seen["path"] as? String == "/v1/tenants/acme/echo/things?x=\(round)")
+                #expect(seen["method"] as? String == "POST")
+                #expect(seen["body"] as? String == "ping \(round)")
+                #expect(seen["Bespoke-Tenant"] as? String == "acme")
+                #expect(seen["Bespoke-Caller-Kind"] as? String == "service")
+                #expect(seen["Bespoke-Subject"] as? String == clientID)
+                #expect(seen["Bespoke-Scopes"] as? String == "echo")
+                #expect(seen["X-Request-Id"] as? String == "rid-\(round)")
+                #expect(seen["X-Custom"] as? String == "kept")
+                #expect((seen["traceparent"] as? String)?.hasPrefix("00-0af7651916cd43dd8448eb211c80319c-") == true)
+                // The caller's credentials never reach the upstream.
+                #expect(seen["Authorization"] == nil)
+            }
+            // Counted once per call, whichever way it went.
+            let usage = fixture.platform.gateway.counter.counts(tenant: TenantID(trusted: "acme"))
+            #expect(usage[.service] == 3)
+        }
+    }
+
+    @Test func whatTheFastPathCannotDecideGetsTheRoutersAnswer() async throws {
+        let upstream = try await Upstream.start()
+        defer { upstream.task.cancel() }
+        // Seven calls of acme's go through its rate limit below before the eighth is refused:
+        // two client registrations, /a, /b, the two calls without the scope, and /c.
+        let fixture = try await Self.fixture(upstream: upstream) {
+            $0.gateway.rateLimit = 0.001
+            $0.gateway.rateBurst = 7
+        }
+        let proxy = try #require(fixture.platform.gateway.proxy)
+        try await fixture.test(.live) { client in
+            let (token, _) = try await Self.token(client, fixture)
+            let (other, _) = try await Self.token(client, fixture, scopes: ["events:publish"])
+            // Verified (slow), then taken from memory (fast).
+            #expect(try await client.call(.get, "/v1/tenants/acme/echo/a", token: token).status == .ok)
+            #expect(try await client.call(.get, "/v1/tenants/acme/echo/b", token: token).status == .ok)
+            #expect(proxy.fastPathCalls == 1)
+            // Another tenant's path: 404 from the router, as for any cross-tenant call.
+            let crossTenant = try await client.call(.get, "/v1/tenants/globex/echo/a", token: token)
+            #expect(crossTenant.status == .notFound)
+            // A token without the upstream's scope, unknown and then known: 403 from the router.
+            for _ in 0..<2 {
+                let missingScope = try await client.call(.get, "/v1/tenants/acme/echo/a", token: other)
+                #expect(missingScope.status == .forbidden)
+                #expect(missingScope.errorCode == "insufficient_scope")
+            }
+            // A token that was never verified, tampered: 401.
+            let tampered = String(token.dropLast(2)) + (token.hasSuffix("AA") ? "BB" : "AA")
+            #expect(try await client.call(.get, "/v1/tenants/acme/echo/a", token: tampered).status == .unauthorized)
+            #expect(proxy.fastPathCalls == 1)
+            // The burst is spent with /c; /d is the router's 429.
+            #expect(try await client.call(.get, "/v1/tenants/acme/echo/c", token: token).status == .ok)
+            let limited = try await client.call(.get, "/v1/tenants/acme/echo/d", token: token)
+            #expect(limited.status == .tooManyRequests)
+            #expect(limited.headers[.retryAfter] != nil)
+            #expect(proxy.fastPathCalls == 2)
+        }
+    }
+
+    @Test func aSuspendedTenantIsRefusedAtOnce() async throws {
+        let upstream = try await Upstream.start()
+        defer { upstream.task.cancel() }
+        let fixture = try await Self.fixture(upstream: upstream)
+        let proxy = try #require(fixture.platform.gateway.proxy)
+        try await fixture.test(.live) { client in
+            let (token, _) = try await Self.token(client, fixture)
+            #expect(try await client.call(.get, "/v1/tenants/acme/echo/a", token: token).status == .ok)
+            #expect(try await client.call(.get, "/v1/tenants/acme/echo/a", token: token).status == .ok)
+            #expect(proxy.fastPathCalls == 1)
+            #expect(try await client.call(.post, "/v1/admin/tenants/acme/suspend", token: fixture.adminToken).status == .ok)
+            let refused = try await client.call(.get, "/v1/tenants/acme/echo/a", token: token)
+            #expect(refused.status == .forbidden)
+            #expect(refused.errorCode == "tenant_suspended")
+            #expect(proxy.fastPathCalls == 1)
+        }
+    }
+
+    @Test func pipelinedRequestsAreAnsweredInOrderWhicheverWayEachGoes() async throws {
+        let upstream = try await Upstream.start()
+        defer { upstream.task.cancel() }
+        let fixture = try await Self.fixture(upstream: upstream)
+        let proxy = try #require(fixture.platform.gateway.proxy)
+        try await fixture.test(.live) { client in
+            let (token, _) = try await Self.token(client, fixture)
+            #expect(try await client.call(.get, "/v1/tenants/acme/echo/warm", token: token).status == .ok)
+            let port = try #require(client.port)
+            func request(_ path: String, close: Bool = false) -> String {
+                "GET \(path) HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer \(token)\r\n" + (close ? "Connection: close\r\n" : "") + "\r\n"
+            }
+            // The first is proxied on the fast path while the others wait behind it; /health goes
+            // to the router, and so do the two after it, since the router answers a connection's
+            // requests in order (the last one closes the connection).
+            let raw = try await Self.exchangeRaw(
+                port: port,
+                request("/v1/tenants/acme/echo/first") + request("/health") + request("/v1/tenants/acme/echo/third")
+                    + request("/v1/tenants/acme/echo/fourth", close: true)
+            )
+            let order = ["/echo/first", "\"status\"", "/echo/third", "/echo/fourth"].map { raw.range(of: $0)?.lowerBound }
+            #expect(order.allSatisfy { $0 != nil }, "\(raw)")
+            let positions = order.compactMap { $0 }
+            #expect(positions == positions.sorted(), "\(raw)")
+            #expect(raw.components(separatedBy: "HTTP/1.1 200").count - 1 == 4, "\(raw)")
+            #expect(proxy.fastPathCalls == 1)
+        }
+    }
+
+    @Test func aLargeAnswerIsStreamedWhole() async throws {
+        let upstream = try await Upstream.start()
+        defer { upstream.task.cancel() }
+        let fixture = try await Self.fixture(upstream: upstream)
+        let proxy = try #require(fixture.platform.gateway.proxy)
+        try await fixture.test(.live) { client in
+            let (token, _) = try await Self.token(client, fixture)
+            for _ in 0..<2 {
+                let response = try await client.call(.get, "/v1/tenants/acme/echo/big", token: token)
+                #expect(response.status == .ok)
+                #expect(response.body == Upstream.bigBody)
+            }
+            #expect(proxy.fastPathCalls == 1)
+        }
+    }
+
+    @Test func anUpstreamThatIsDownOrLateGetsA502() async throws {
+        let upstream = try await Upstream.start()
+        let fixture = try await Self.fixture(upstream: upstream) { $0.gateway.upstreamTimeout = .milliseconds(500) }
+        let proxy = try #require(fixture.platform.gateway.proxy)
+        try await fixture.test(.live) { client in
+            let (token, _) = try await Self.token(client, fixture)
+            #expect(try await client.call(.get, "/v1/tenants/acme/echo/a", token: token).status == .ok)
+            #expect(try await client.call(.get, "/v1/tenants/acme/echo/a", token: token).status == .ok)
+            // Late: the fast path gives up after the timeout.
+            let started = ContinuousClock.now
+            let late = try await client.call(.get, "/v1/tenants/acme/echo/slow", token: token)
+            #expect(late.status == .badGateway)
+            #expect(late.errorCode == "upstream_failed")
+            #expect(ContinuousClock.now - started < .seconds(2))
+            #expect(proxy.fastPathCalls == 2)
+            // Down: the pooled connection is closed, a new one is refused.
+            await upstream.stop()
+            let down = try await client.call(.get, "/v1/tenants/acme/echo/a", token: token)
+            #expect(down.status == .badGateway)
+            #expect(down.errorCode == "upstream_failed")
+            #expect(down.headers[.init("X-Request-Id")!] != nil)
+            #expect(proxy.fastPathCalls == 3)
+        }
+    }
+
+    @Test func withTheFastPathOffEveryCallTakesTheRoutersWay() async throws {
+        let upstream = try await Upstream.start()
+        defer { upstream.task.cancel() }
+        let fixture = try await Self.fixture(upstream: upstream) { $0.gateway.fastPath = false }
+        let proxy = try #require(fixture.platform.gateway.proxy)
+        try await fixture.test(.live) { client in
+            let (token, _) = try await Self.token(client, fixture)
+            for _ in 0..<3 {
+                let response = try await client.call(.get, "/v1/tenants/acme/echo/a", token: token)
+                #expect(response.status == .ok)
+                #expect(response.json["Bespoke-Tenant"] as? String == "acme")
+            }
+            #expect(proxy.fastPathCalls == 0)
+        }
+    }
+
+    /// Writes `text` on a new connection and reads until the server closes it.
+    static func exchangeRaw(port: Int, _ text: String) async throws -> String {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port) { channel in
+            channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+        }
+        return try await withThrowingTaskGroup(of: String.self) { group in
+            group.addTask {
+                try await channel.executeThenClose { inbound, outbound in
+                    try await outbound.write(ByteBuffer(string: text))
+                    var received = ""
+                    for try await chunk in inbound { received += String(buffer: chunk) }
+                    return received
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: .seconds(10))
+                throw CancellationError()
+            }
+            let result = try await group.next()!
+            group.cancelAll()
+            return result
+        }
+    }
+}
