@@ -212,6 +212,32 @@ struct GatewayFastPathTests {
         }
     }
 
+    @Test func aPipelinedPostWhoseBodyComesLaterAndAHalfClosedClientAreAnswered() async throws {
+        let upstream = try await Upstream.start()
+        defer { upstream.task.cancel() }
+        let fixture = try await Self.fixture(upstream: upstream)
+        let proxy = try #require(fixture.platform.gateway.proxy)
+        try await fixture.test(.live) { client in
+            let (token, _) = try await Self.token(client, fixture)
+            #expect(try await client.call(.get, "/v1/tenants/acme/echo/warm", token: token).status == .ok)
+            let port = try #require(client.port)
+            let auth = "Authorization: Bearer \(token)\r\n"
+            // A proxied GET, then the head of a POST behind it; the POST's body comes later.
+            let first = "GET /v1/tenants/acme/echo/one HTTP/1.1\r\nHost: x\r\n\(auth)\r\n"
+                + "POST /v1/tenants/acme/echo/two HTTP/1.1\r\nHost: x\r\n\(auth)Content-Length: 5\r\n\r\n"
+            let raw = try await Self.exchangeRaw(port: port, [first, "later"], halfClose: true)
+            #expect(raw.components(separatedBy: "HTTP/1.1 200").count - 1 == 2, "\(raw)")
+            #expect(raw.contains("\"body\":\"later\""), "\(raw)")
+            let positions = ["/echo/one", "/echo/two"].compactMap { raw.range(of: $0)?.lowerBound }
+            #expect(positions.count == 2 && positions == positions.sorted(), "\(raw)")
+            #expect(proxy.fastPathCalls == 2)
+            // What the router does not route upstream is not proxied either.
+            #expect(try await client.call(.get, "/v1/tenants/acme/echo/", token: token).status == .notFound)
+            #expect(try await client.call(.options, "/v1/tenants/acme/echo/a", token: token).status != .ok)
+            #expect(proxy.fastPathCalls == 2)
+        }
+    }
+
     @Test func aLargeAnswerIsStreamedWhole() async throws {
         let upstream = try await Upstream.start()
         defer { upstream.task.cancel() }
@@ -271,13 +297,25 @@ struct GatewayFastPathTests {
 
     /// Writes `text` on a new connection and reads until the server closes it.
     static func exchangeRaw(port: Int, _ text: String) async throws -> String {
+        try await exchangeRaw(port: port, [text], halfClose: false)
+    }
+
+    /// Writes each of `parts` 200 ms apart on a new connection, then (with `halfClose`) shuts
+    /// down its sending side, and reads until the server closes the connection.
+    static func exchangeRaw(port: Int, _ parts: [String], halfClose: Bool) async throws -> String {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port) { channel in
-            channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+            channel.eventLoop.makeCompletedFuture {
+                try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
+            }
         }
         return try await withThrowingTaskGroup(of: String.self) { group in
             group.addTask {
                 try await channel.executeThenClose { inbound, outbound in
-                    try await outbound.write(ByteBuffer(string: text))
+                    for (index, part) in parts.enumerated() {
+                        if index > 0 { try await Task.sleep(for: .milliseconds(200)) }
+                        try await outbound.write(ByteBuffer(string: part))
+                    }
+                    if halfClose { outbound.finish() }
                     var received = ""
                     for try await chunk in inbound { received += String(buffer: chunk) }
                     return received

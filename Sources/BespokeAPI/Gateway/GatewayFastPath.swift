@@ -46,6 +46,10 @@ final class GatewayFastPath: ChannelDuplexHandler, RemovableChannelHandler, Upst
     private var passedOutsideRead = false
     private var reading = false
     private var quiesceHeld = false
+    /// The client's end of input, and errors, that came while a proxied request was answered:
+    /// the router would end the connection on them, so they wait until the answer is out.
+    private var heldEvents: [Any] = []
+    private var heldErrors: [any Error] = []
     private var quiescing = false
 
     init(routes: GatewayFastRoutes) {
@@ -120,7 +124,22 @@ final class GatewayFastPath: ChannelDuplexHandler, RemovableChannelHandler, Upst
         context.read()
     }
 
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if isBusy {
+            heldErrors.append(error)
+            return
+        }
+        context.fireErrorCaught(error)
+    }
+
+    /// Whether a proxied request is being answered or requests wait behind one.
+    private var isBusy: Bool { exchange != nil || !queued.isEmpty }
+
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let channelEvent = event as? ChannelEvent, channelEvent == .inputClosed, isBusy {
+            heldEvents.append(event)
+            return
+        }
         if event is ChannelShouldQuiesceEvent {
             // The server is shutting down: take no more requests here, and let the router's
             // connection handling close the connection once the request in flight is answered.
@@ -141,8 +160,10 @@ final class GatewayFastPath: ChannelDuplexHandler, RemovableChannelHandler, Upst
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         // Backpressure: read the upstream's answer only as fast as the client takes it.
-        if let connection = exchange?.connection {
-            connection.channel.setOption(ChannelOptions.autoRead, value: context.channel.isWritable).whenFailure { _ in }
+        if let exchange, let connection = exchange.connection {
+            let writable = context.channel.isWritable
+            if !writable { exchange.upstreamPaused = true }
+            connection.channel.setOption(ChannelOptions.autoRead, value: writable).whenFailure { _ in }
         }
         context.fireChannelWritabilityChanged()
     }
@@ -202,6 +223,9 @@ final class GatewayFastPath: ChannelDuplexHandler, RemovableChannelHandler, Upst
             if head.status.code < 200 { return }
             exchange.responseStarted = true
             exchange.keepAlive = head.isKeepAlive
+            // The timeout bounds the wait for the answer, not how long its body streams.
+            exchange.timeout?.cancel()
+            exchange.timeout = nil
             var fields = UpstreamProxy.responseFields(head.headers)
             fields[.requestID] = exchange.requestID
             fields[.traceparent] = exchange.traceParent.description
@@ -267,7 +291,8 @@ final class GatewayFastPath: ChannelDuplexHandler, RemovableChannelHandler, Upst
         exchange.timeout?.cancel()
         if let connection = exchange.connection {
             exchange.connection = nil
-            if reuseConnection {
+            // A connection whose reading was paused for a slow client is not reused.
+            if reuseConnection && !exchange.upstreamPaused {
                 routes.pool.release(connection)
             } else {
                 connection.handler.receiver = nil
@@ -283,14 +308,20 @@ final class GatewayFastPath: ChannelDuplexHandler, RemovableChannelHandler, Upst
             passedOutsideRead = false
             context.fireChannelReadComplete()
         }
-        guard self.exchange == nil else { return }
+        // Read again unless pipelined requests still wait (a new proxied request may need
+        // its body, which is still to be read).
+        if readHeld, exchange == nil || queued.isEmpty {
+            readHeld = false
+            context.read()
+        }
+        guard !isBusy else { return }
+        for error in heldErrors { context.fireErrorCaught(error) }
+        heldErrors = []
+        for event in heldEvents { context.fireUserInboundEventTriggered(event) }
+        heldEvents = []
         if quiesceHeld {
             quiesceHeld = false
             context.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
-        }
-        if readHeld {
-            readHeld = false
-            context.read()
         }
     }
 
@@ -323,6 +354,8 @@ extension GatewayFastPath {
         var responseStarted = false
         var keepAlive = true
         var retried = false
+        /// Whether reading the upstream was paused for the client (backpressure).
+        var upstreamPaused = false
         var timeout: Scheduled<Void>?
 
         init(target: UpstreamTarget, head: HTTPRequestHead, requestID: String, traceParent: TraceParent) {
@@ -366,6 +399,8 @@ public struct GatewayFastRoutes: Sendable {
     /// The exchange for `request` when the fast path may take it, with the call counted and
     /// rate-limited; nil to hand it to the router.
     func exchange(for request: HTTPRequest) -> GatewayFastPath.Exchange? {
+        // The methods the router's upstream route serves (HEAD is the router's GET without a body).
+        guard [.get, .post, .put, .patch, .delete].contains(request.method) else { return nil }
         guard let path = request.path, let (tenantName, name) = Self.route(of: path), let target = targets[name] else { return nil }
         let fields = request.headerFields
         // Framing the router handles: chunked bodies, expectations, `Connection` other than
@@ -407,8 +442,9 @@ public struct GatewayFastRoutes: Sendable {
         let rest = path.dropFirst(prefix.count)
         let withoutQuery = rest.prefix { $0 != "?" }
         let segments = withoutQuery.split(separator: "/", maxSplits: 2, omittingEmptySubsequences: false)
-        // The tenant, the name, and a remainder (possibly empty after its slash).
-        guard segments.count == 3, !segments[0].isEmpty, !segments[1].isEmpty else { return nil }
+        // The tenant, the name, and a remainder that names something (the router drops empty
+        // path components, so `/{name}/` is not its upstream route).
+        guard segments.count == 3, !segments[0].isEmpty, !segments[1].isEmpty, segments[2].contains(where: { $0 != "/" }) else { return nil }
         return (segments[0], String(segments[1]))
     }
 }
