@@ -76,13 +76,33 @@ struct GatewayFastPathTests {
         return (token, service.id)
     }
 
-    @Test func aRepeatedCallTakesTheFastPathAndTheUpstreamSeesTheSame() async throws {
+    /// What each test works with: the gateway (live over HTTP) in front of a running upstream,
+    /// and a token of an acme service with the upstream's scope.
+    struct Setup: Sendable {
+        let client: any TestClientProtocol
+        let fixture: APIFixture
+        let proxy: UpstreamProxy
+        let upstream: Upstream
+        let token: String
+        let clientID: String
+    }
+
+    static func withFastPath(
+        configure: @escaping (inout BespokeConfiguration) -> Void = { _ in }, _ body: @Sendable (Setup) async throws -> Void
+    ) async throws {
         let upstream = try await Upstream.start()
         defer { upstream.task.cancel() }
-        let fixture = try await Self.fixture(upstream: upstream)
+        let fixture = try await fixture(upstream: upstream, configure: configure)
         let proxy = try #require(fixture.platform.gateway.proxy)
         try await fixture.test(.live) { client in
-            let (token, clientID) = try await Self.token(client, fixture)
+            let (token, clientID) = try await token(client, fixture)
+            try await body(Setup(client: client, fixture: fixture, proxy: proxy, upstream: upstream, token: token, clientID: clientID))
+        }
+    }
+
+    @Test func aRepeatedCallTakesTheFastPathAndTheUpstreamSeesTheSame() async throws {
+        try await Self.withFastPath { setup in
+            let (client, fixture, proxy, token, clientID) = (setup.client, setup.fixture, setup.proxy, setup.token, setup.clientID)
             var answers: [[String: Any]] = []
             var fastPathCalls: [Int] = []
             for round in 0..<3 {
@@ -127,17 +147,13 @@ struct GatewayFastPathTests {
     }
 
     @Test func whatTheFastPathCannotDecideGetsTheRoutersAnswer() async throws {
-        let upstream = try await Upstream.start()
-        defer { upstream.task.cancel() }
         // Seven calls of acme's go through its rate limit below before the eighth is refused:
         // two client registrations, /a, /b, the two calls without the scope, and /c.
-        let fixture = try await Self.fixture(upstream: upstream) {
+        try await Self.withFastPath(configure: {
             $0.gateway.rateLimit = 0.001
             $0.gateway.rateBurst = 7
-        }
-        let proxy = try #require(fixture.platform.gateway.proxy)
-        try await fixture.test(.live) { client in
-            let (token, _) = try await Self.token(client, fixture)
+        }) { setup in
+            let (client, fixture, proxy, token) = (setup.client, setup.fixture, setup.proxy, setup.token)
             let (other, _) = try await Self.token(client, fixture, scopes: ["events:publish"])
             // Verified (slow), then taken from memory (fast).
             #expect(try await client.call(.get, "/v1/tenants/acme/echo/a", token: token).status == .ok)
@@ -166,12 +182,8 @@ struct GatewayFastPathTests {
     }
 
     @Test func aSuspendedTenantIsRefusedAtOnce() async throws {
-        let upstream = try await Upstream.start()
-        defer { upstream.task.cancel() }
-        let fixture = try await Self.fixture(upstream: upstream)
-        let proxy = try #require(fixture.platform.gateway.proxy)
-        try await fixture.test(.live) { client in
-            let (token, _) = try await Self.token(client, fixture)
+        try await Self.withFastPath { setup in
+            let (client, fixture, proxy, token) = (setup.client, setup.fixture, setup.proxy, setup.token)
             #expect(try await client.call(.get, "/v1/tenants/acme/echo/a", token: token).status == .ok)
             #expect(try await client.call(.get, "/v1/tenants/acme/echo/a", token: token).status == .ok)
             #expect(proxy.fastPathCalls == 1)
@@ -184,12 +196,8 @@ struct GatewayFastPathTests {
     }
 
     @Test func pipelinedRequestsAreAnsweredInOrderWhicheverWayEachGoes() async throws {
-        let upstream = try await Upstream.start()
-        defer { upstream.task.cancel() }
-        let fixture = try await Self.fixture(upstream: upstream)
-        let proxy = try #require(fixture.platform.gateway.proxy)
-        try await fixture.test(.live) { client in
-            let (token, _) = try await Self.token(client, fixture)
+        try await Self.withFastPath { setup in
+            let (client, proxy, token) = (setup.client, setup.proxy, setup.token)
             #expect(try await client.call(.get, "/v1/tenants/acme/echo/warm", token: token).status == .ok)
             let port = try #require(client.port)
             func request(_ path: String, close: Bool = false) -> String {
@@ -213,12 +221,8 @@ struct GatewayFastPathTests {
     }
 
     @Test func aPipelinedPostWhoseBodyComesLaterAndAHalfClosedClientAreAnswered() async throws {
-        let upstream = try await Upstream.start()
-        defer { upstream.task.cancel() }
-        let fixture = try await Self.fixture(upstream: upstream)
-        let proxy = try #require(fixture.platform.gateway.proxy)
-        try await fixture.test(.live) { client in
-            let (token, _) = try await Self.token(client, fixture)
+        try await Self.withFastPath { setup in
+            let (client, proxy, token) = (setup.client, setup.proxy, setup.token)
             #expect(try await client.call(.get, "/v1/tenants/acme/echo/warm", token: token).status == .ok)
             let port = try #require(client.port)
             let auth = "Authorization: Bearer \(token)\r\n"
@@ -239,12 +243,8 @@ struct GatewayFastPathTests {
     }
 
     @Test func aLargeAnswerIsStreamedWhole() async throws {
-        let upstream = try await Upstream.start()
-        defer { upstream.task.cancel() }
-        let fixture = try await Self.fixture(upstream: upstream)
-        let proxy = try #require(fixture.platform.gateway.proxy)
-        try await fixture.test(.live) { client in
-            let (token, _) = try await Self.token(client, fixture)
+        try await Self.withFastPath { setup in
+            let (client, proxy, token) = (setup.client, setup.proxy, setup.token)
             for _ in 0..<2 {
                 let response = try await client.call(.get, "/v1/tenants/acme/echo/big", token: token)
                 #expect(response.status == .ok)
@@ -255,11 +255,8 @@ struct GatewayFastPathTests {
     }
 
     @Test func anUpstreamThatIsDownOrLateGetsA502() async throws {
-        let upstream = try await Upstream.start()
-        let fixture = try await Self.fixture(upstream: upstream) { $0.gateway.upstreamTimeout = .milliseconds(500) }
-        let proxy = try #require(fixture.platform.gateway.proxy)
-        try await fixture.test(.live) { client in
-            let (token, _) = try await Self.token(client, fixture)
+        try await Self.withFastPath(configure: { $0.gateway.upstreamTimeout = .milliseconds(500) }) { setup in
+            let (client, proxy, upstream, token) = (setup.client, setup.proxy, setup.upstream, setup.token)
             #expect(try await client.call(.get, "/v1/tenants/acme/echo/a", token: token).status == .ok)
             #expect(try await client.call(.get, "/v1/tenants/acme/echo/a", token: token).status == .ok)
             // Late: the fast path gives up after the timeout.
@@ -280,12 +277,8 @@ struct GatewayFastPathTests {
     }
 
     @Test func withTheFastPathOffEveryCallTakesTheRoutersWay() async throws {
-        let upstream = try await Upstream.start()
-        defer { upstream.task.cancel() }
-        let fixture = try await Self.fixture(upstream: upstream) { $0.gateway.fastPath = false }
-        let proxy = try #require(fixture.platform.gateway.proxy)
-        try await fixture.test(.live) { client in
-            let (token, _) = try await Self.token(client, fixture)
+        try await Self.withFastPath(configure: { $0.gateway.fastPath = false }) { setup in
+            let (client, proxy, token) = (setup.client, setup.proxy, setup.token)
             for _ in 0..<3 {
                 let response = try await client.call(.get, "/v1/tenants/acme/echo/a", token: token)
                 #expect(response.status == .ok)

@@ -1,6 +1,5 @@
 import BespokeCore
 import BespokeIdentity
-import Foundation
 import HTTPTypes
 public import Logging
 public import NIOCore
@@ -406,7 +405,7 @@ public struct GatewayFastRoutes: Sendable {
         // Framing the router handles: chunked bodies, expectations, `Connection` other than
         // keep-alive (close, upgrade).
         guard fields[.transferEncoding] == nil, fields[.expect] == nil,
-            fields[values: .connection].allSatisfy({ $0.split(separator: ",").allSatisfy { Self.isKeepAlive($0) } })
+            UpstreamProxy.connectionOptions(fields).allSatisfy({ $0 == "keep-alive" })
         else { return nil }
         if let length = fields[.contentLength] {
             guard let bytes = Int(length), bytes <= maxBodyBytes else { return nil }
@@ -429,10 +428,6 @@ public struct GatewayFastRoutes: Sendable {
         UpstreamProxy.addUpstreamHeaders(to: &headers, from: fields, tenant: tenant, caller: caller, requestID: requestID, traceParent: traceParent)
         let head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(request.method), uri: target.pathPrefix + path, headers: headers)
         return GatewayFastPath.Exchange(target: target, head: head, requestID: requestID, traceParent: traceParent)
-    }
-
-    static func isKeepAlive(_ token: Substring) -> Bool {
-        token.trimmingCharacters(in: .whitespaces).lowercased() == "keep-alive"
     }
 
     /// The tenant and route name of `/v1/tenants/{tenant}/{name}/...`; nil for any other path.

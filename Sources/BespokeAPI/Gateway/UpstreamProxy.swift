@@ -95,7 +95,7 @@ public final class UpstreamProxy: Service {
     static func addUpstreamHeaders(
         to headers: inout HTTPHeaders, from fields: HTTPFields, tenant: TenantID, caller: Caller, requestID: String, traceParent: TraceParent
     ) {
-        let named = Set(fields[values: .connection].flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces).lowercased() })
+        let named = connectionOptions(fields)
         for field in fields where !dropped.contains(field.name.canonicalName) && !named.contains(field.name.canonicalName) {
             headers.add(name: field.name.rawName, value: field.value)
         }
@@ -107,6 +107,20 @@ public final class UpstreamProxy: Service {
         }
         headers.add(name: "x-request-id", value: requestID)
         headers.add(name: "traceparent", value: traceParent.description)
+    }
+
+    /// The options of a request's `Connection` headers, lower-cased (`keep-alive`, `close`, or
+    /// names of headers that belong to this hop).
+    static func connectionOptions(_ fields: HTTPFields) -> Set<String> {
+        var options: Set<String> = []
+        for value in fields[values: .connection] {
+            for option in value.utf8.split(separator: UInt8(ascii: ",")) {
+                let trimmed = option.drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+                let end = trimmed.lastIndex { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") }
+                if let end { options.insert(String(Substring(trimmed[...end])).lowercased()) }
+            }
+        }
+        return options
     }
 
     /// An upstream response's headers as the caller gets them: without those of one hop (and
