@@ -32,6 +32,7 @@ public struct BusBenchmarkOptions: Sendable {
 public enum BusBenchmark {
     public static func run(_ options: BusBenchmarkOptions, report: @Sendable (String) -> Void) async throws {
         try FileManager.default.createDirectory(atPath: options.directory, withIntermediateDirectories: true)
+        BenchMetrics.bootstrap()
         let envelopeBytes = sampleEvent(options, tenant: "t0", id: "e-0-0").encoded().count
         report("bespoke bench bus: \(options.tenants) tenants x \(options.subscriptionsPerTenant) subscriptions, "
             + "\(options.events) events, envelope \(envelopeBytes) B, durability \(options.durability.rawValue), "
@@ -45,7 +46,7 @@ public enum BusBenchmark {
         report(String(format: "raw SQLite batched inserts (same disk, same row size): %.0f rows/s", raw))
 
         let tenants = (0..<options.tenants).map { TenantID(trusted: "t\($0)") }
-        let peak = try await withBench(options, name: "peak", tenants: tenants) { bench in
+        let peak = try await withBench(options, name: "peak", tenants: tenants, report: report) { bench in
             let start = monotonicNanos()
             try await publishAsFastAsPossible(bench, options: options, tenants: tenants, eventsPerTenant: options.events / options.tenants)
             try await bench.waitForDeliveries(options.events / options.tenants * options.tenants * options.subscriptionsPerTenant)
@@ -59,7 +60,7 @@ public enum BusBenchmark {
         report(String(format: "  publish->deliver at peak (saturated): p50 %.2f ms, p99 %.2f ms, p999 %.2f ms", peak.1.p50, peak.1.p99, peak.1.p999))
 
         let half = peak.0 / 2
-        let paced = try await withBench(options, name: "half", tenants: tenants) { bench in
+        let paced = try await withBench(options, name: "half", tenants: tenants, report: report) { bench in
             let sent = try await publishPaced(bench, options: options, tenants: tenants, ratePerTenant: half / Double(options.tenants))
             try await bench.waitForDeliveries(sent * options.subscriptionsPerTenant)
             return (bench.latencies.percentiles(), bench.confirmations.percentiles())
@@ -72,12 +73,12 @@ public enum BusBenchmark {
 
         let victim = TenantID(trusted: "victim")
         let flood = TenantID(trusted: "flood")
-        let alone = try await withBench(options, name: "alone", tenants: [victim, flood]) { bench in
+        let alone = try await withBench(options, name: "alone", tenants: [victim, flood], report: report) { bench in
             let sent = try await publishPaced(bench, options: options, tenants: [victim], ratePerTenant: options.victimRate)
             try await bench.waitForDeliveries(sent * options.subscriptionsPerTenant)
             return bench.latencies(of: victim).percentiles()
         }
-        let loaded = try await withBench(options, name: "flooded", tenants: [victim, flood]) { bench in
+        let loaded = try await withBench(options, name: "flooded", tenants: [victim, flood], report: report) { bench in
             let stop = Locked(false)
             async let flooding: Void = {
                 while !stop.value {
@@ -180,7 +181,8 @@ public enum BusBenchmark {
 
     /// Runs `body` against a fresh store and bus with consumers on every subscription.
     static func withBench<T: Sendable>(
-        _ options: BusBenchmarkOptions, name: String, tenants: [TenantID], _ body: @Sendable (Bench) async throws -> T
+        _ options: BusBenchmarkOptions, name: String, tenants: [TenantID], report: @Sendable (String) -> Void,
+        _ body: @Sendable (Bench) async throws -> T
     ) async throws -> T {
         let store = try SQLiteStore(path: path(options, name), durability: options.durability)
         for tenant in tenants {
@@ -197,6 +199,7 @@ public enum BusBenchmark {
                 _ = try await bus.createSubscription(tenant: tenant, name: "s\(index)", types: [])
             }
         }
+        BenchMetrics.shared.reset()
         let running = Task { try await bus.run() }
         let checkpointer = Task { try await SQLiteCheckpointer(store: store, logger: logger).run() }
         // Consumers stop before the bus, as the product's services do under ServiceLifecycle.
@@ -220,7 +223,23 @@ public enum BusBenchmark {
         checkpointer.cancel()
         try await checkpointer.value
         try store.close()
+        report(commitProfile(name))
         return result
+    }
+
+    /// Where the phase's commits spent their time, from the bus's own metrics.
+    static func commitProfile(_ phase: String) -> String {
+        let metrics = BenchMetrics.shared
+        let sizes = metrics.samples("bespoke_bus_commit_batch_writes")
+        let commits = metrics.samples("bespoke_bus_commit_duration").percentiles()
+        let maxCommit = Double(metrics.samples("bespoke_bus_commit_duration").rawPercentiles().max) / 1e6
+        let handoff = metrics.samples("bespoke_bus_commit_handoff_duration").percentiles()
+        let writes = sizes.rawPercentiles()
+        return String(
+            format: "  [%@] %d commits, writes/commit p50 %d p99 %d max %d; commit p50 %.2f ms p99 %.2f ms max %.2f ms; "
+                + "handoff to scheduler p50 %.2f ms p99 %.2f ms",
+            phase, sizes.count, writes.p50, writes.p99, writes.max, commits.p50, commits.p99, maxCommit, handoff.p50, handoff.p99
+        )
     }
 }
 

@@ -22,6 +22,14 @@ final class LatencyRecorder: Sendable {
         }
         return (at(0.50), at(0.99), at(0.999))
     }
+
+    /// p50, p99 and the largest sample, as recorded (for samples that are not latencies).
+    func rawPercentiles() -> (p50: UInt64, p99: UInt64, max: UInt64) {
+        let sorted = samples.withLock { $0 }.sorted()
+        guard let last = sorted.last else { return (0, 0, 0) }
+        func at(_ q: Double) -> UInt64 { sorted[min(sorted.count - 1, Int((Double(sorted.count) * q).rounded(.down)))] }
+        return (at(0.50), at(0.99), last)
+    }
 }
 
 /// Monotonic nanoseconds, comparable across tasks of this process.

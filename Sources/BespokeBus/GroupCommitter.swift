@@ -11,12 +11,24 @@ import Synchronization
 /// tenant and batches are filled round-robin, one submission per tenant per turn, so a tenant
 /// flooding the bus fills its own queue while another tenant's write joins the very next
 /// transaction. `maxBatchWrites` bounds a transaction and so the wait behind one.
+///
+/// Commits are pipelined with their hand-off: once a transaction is committed, its results go
+/// to a hand-off task (the `onCommit` hook, then the callers' confirms, in commit order) and
+/// the next transaction starts at once, so a slow hand-off (the scheduler busy) never holds
+/// the next commit back. A caller is still confirmed only after the hook has seen its writes.
 final class GroupCommitter: Sendable {
     typealias CommitHook = @Sendable ([BusWrite], [BusWriteResult]) async -> Void
 
     private struct Pending {
         let writes: [BusWrite]
         let continuation: CheckedContinuation<[BusWriteResult], any Error>
+    }
+
+    /// A committed batch waiting for its hand-off.
+    private struct Committed {
+        let batch: [Pending]
+        let writes: [BusWrite]
+        let results: [BusWriteResult]
     }
 
     private struct State {
@@ -35,13 +47,18 @@ final class GroupCommitter: Sendable {
     private let logger: Logger
     private let batchSize = Recorder(label: "bespoke_bus_commit_batch_writes")
     private let commitTime = Timer(label: "bespoke_bus_commit_duration")
+    /// Time spent handing a commit's events to the scheduler before the next commit can start.
+    private let handoffTime = Timer(label: "bespoke_bus_commit_handoff_duration")
     private let failures = Counter(label: "bespoke_bus_commit_failures_total")
+    private let committed: AsyncStream<Committed>
+    private let committedContinuation: AsyncStream<Committed>.Continuation
 
     init(store: any EventLogStore, maxBatchWrites: Int, logger: Logger, onCommit: @escaping CommitHook) {
         self.store = store
         self.maxBatchWrites = max(1, maxBatchWrites)
         self.logger = logger
         self.onCommit = onCommit
+        (committed, committedContinuation) = AsyncStream.makeStream(of: Committed.self)
     }
 
     /// Queues writes of one tenant and returns their results once committed.
@@ -77,10 +94,30 @@ final class GroupCommitter: Sendable {
         writer?.resume()
     }
 
-    /// The writer loop. Returns once closed and drained.
+    /// The writer loop and the hand-off loop. Returns once closed, drained and handed off.
     func run() async {
+        // Not a child task: cancelling the bus must not end the hand-off (iterating a stream
+        // ends on cancellation) while committed callers still wait for their confirms.
+        let handOff = Task { await self.handOff() }
         while let batch = await nextBatch() {
             await commit(batch)
+        }
+        committedContinuation.finish()
+        await handOff.value
+    }
+
+    /// Hands committed batches to the hook, then confirms their callers, in commit order.
+    private func handOff() async {
+        for await done in committed {
+            let start = ContinuousClock.now
+            await onCommit(done.writes, done.results)
+            handoffTime.record(duration: ContinuousClock.now - start)
+            var offset = 0
+            for pending in done.batch {
+                let end = offset + pending.writes.count
+                pending.continuation.resume(returning: Array(done.results[offset..<end]))
+                offset = end
+            }
         }
     }
 
@@ -131,13 +168,7 @@ final class GroupCommitter: Sendable {
             let store = self.store
             let results = try await Task { try await store.apply(writes) }.value
             commitTime.record(duration: ContinuousClock.now - start)
-            await onCommit(writes, results)
-            var offset = 0
-            for pending in batch {
-                let end = offset + pending.writes.count
-                pending.continuation.resume(returning: Array(results[offset..<end]))
-                offset = end
-            }
+            committedContinuation.yield(Committed(batch: batch, writes: writes, results: results))
         } catch {
             failures.increment()
             guard batch.count > 1 else {

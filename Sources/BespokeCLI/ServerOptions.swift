@@ -55,6 +55,14 @@ struct ServerOptions: ParsableArguments {
     )
     var upstreams: [String] = []
 
+    @Option(help: "Seconds an upstream has to begin its answer before the call fails with 502 (env BESPOKE_UPSTREAM_TIMEOUT). Default 30.")
+    var upstreamTimeout: Double?
+
+    @Option(
+        help: "Proxy upstream calls in the connection's pipeline when they can be decided from memory: true or false (env BESPOKE_GATEWAY_FAST_PATH). Default true."
+    )
+    var gatewayFastPath: Bool?
+
     /// The configuration these options (and the environment) describe. The admin token comes
     /// only from BESPOKE_ADMIN_TOKEN or the data directory, never from a flag (flags show in `ps`).
     func configuration(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> BespokeConfiguration {
@@ -122,7 +130,17 @@ struct ServerOptions: ParsableArguments {
             guard parts.count == 2, !parts[0].isEmpty, parts[0].allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" }),
                 let url = URLComponents(string: parts[1]), url.scheme == "http" || url.scheme == "https", url.host != nil
             else { throw ValidationError("an upstream is NAME=URL, NAME letters, digits and '-': '\(route)'") }
+            guard !GatewayConfiguration.reservedUpstreamNames.contains(parts[0]) else {
+                throw ValidationError("the upstream name '\(parts[0])' is one of the platform's own routes")
+            }
             configuration.gateway.upstreams[parts[0]] = parts[1]
+        }
+        if let seconds = try upstreamTimeout ?? environment["BESPOKE_UPSTREAM_TIMEOUT"].map({ try Self.number($0, "BESPOKE_UPSTREAM_TIMEOUT") }) {
+            guard seconds > 0, seconds <= 3600 else { throw ValidationError("the upstream timeout must be above 0 and at most 3600 seconds") }
+            configuration.gateway.upstreamTimeout = .milliseconds(Int64(seconds * 1000))
+        }
+        if let fast = try gatewayFastPath ?? environment["BESPOKE_GATEWAY_FAST_PATH"].map({ try Self.bool($0, "BESPOKE_GATEWAY_FAST_PATH") }) {
+            configuration.gateway.fastPath = fast
         }
         configuration.adminToken = environment["BESPOKE_ADMIN_TOKEN"]
         return configuration

@@ -56,7 +56,7 @@ public func openPlatform(_ configuration: BespokeConfiguration, logger: Logger) 
         store: store, configuration: identityConfiguration, formKey: sessionKey, isActive: { [index] in !index.isSuspended($0) }
     )
     try await identity.start()
-    let gateway = Gateway(configuration: configuration.gateway, maxBodyBytes: configuration.http.maxBodyBytes)
+    let gateway = try Gateway(configuration: configuration.gateway, maxBodyBytes: configuration.http.maxBodyBytes)
     // The product: its own database, its vocabulary in the catalog, its rows purged with a tenant's.
     let extensions = ExtensionClient(manager: manager, logger: logger)
     let shop = Shop(

@@ -276,6 +276,23 @@ struct GatewayFastPathTests {
         }
     }
 
+    @Test func anIdleUpstreamConnectionIsReusedThenClosedAfterItsIdleTimeout() async throws {
+        try await Self.withFastPath(configure: { $0.gateway.upstreamIdleTimeout = .milliseconds(400) }) { setup in
+            let (client, proxy, token) = (setup.client, setup.proxy, setup.token)
+            for _ in 0..<3 {
+                #expect(try await client.call(.get, "/v1/tenants/acme/echo/a", token: token).status == .ok)
+            }
+            // The two fast calls, one after the other, shared one connection.
+            #expect(proxy.fastPathCalls == 2)
+            #expect(proxy.fastPathConnectionsOpened == 1)
+            // Idle past its timeout (and a sweep), it is closed: the next call opens another.
+            try await Task.sleep(for: .milliseconds(900))
+            #expect(try await client.call(.get, "/v1/tenants/acme/echo/a", token: token).status == .ok)
+            #expect(proxy.fastPathCalls == 3)
+            #expect(proxy.fastPathConnectionsOpened == 2)
+        }
+    }
+
     @Test func withTheFastPathOffEveryCallTakesTheRoutersWay() async throws {
         try await Self.withFastPath(configure: { $0.gateway.fastPath = false }) { setup in
             let (client, proxy, token) = (setup.client, setup.proxy, setup.token)

@@ -12,7 +12,7 @@ struct ConfigurationTests {
         for variable in ["BESPOKE_HOST", "BESPOKE_PORT", "BESPOKE_DATA_DIR", "BESPOKE_DURABILITY", "BESPOKE_MAX_EVENT_BYTES",
             "BESPOKE_MAX_BODY_BYTES", "BESPOKE_LOG_LEVEL", "BESPOKE_ADMIN_TOKEN",
             "BESPOKE_ALLOW_LOOPBACK_ENDPOINTS", "BESPOKE_ALLOW_PRIVATE_ENDPOINTS", "BESPOKE_RATE_LIMIT", "BESPOKE_RATE_BURST",
-            "BESPOKE_ISSUER", "BESPOKE_UPSTREAMS"]
+            "BESPOKE_ISSUER", "BESPOKE_UPSTREAMS", "BESPOKE_UPSTREAM_TIMEOUT", "BESPOKE_GATEWAY_FAST_PATH"]
         {
             #expect(help.contains(variable), "\(variable) is not documented")
         }
@@ -31,6 +31,9 @@ struct ConfigurationTests {
         (["serve", "--issuer", "ftp://x"], [:], "the issuer must be an http(s) URL"),
         (["serve", "--upstream", "shop"], [:], "an upstream is NAME=URL"),
         (["serve"], ["BESPOKE_UPSTREAMS": "a b=http://x"], "an upstream is NAME=URL"),
+        (["serve", "--upstream", "events=http://127.0.0.1:9"], [:], "'events' is one of the platform's own routes"),
+        (["serve", "--upstream-timeout", "0"], [:], "the upstream timeout must be above 0"),
+        (["serve"], ["BESPOKE_GATEWAY_FAST_PATH": "often"], "BESPOKE_GATEWAY_FAST_PATH must be true or false"),
     ])
     func badConfigurationFailsFastWithAClearMessage(arguments: [String], environment: [String: String], message: String) throws {
         let directory = try temporaryDirectory()

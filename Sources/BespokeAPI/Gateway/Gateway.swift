@@ -7,7 +7,14 @@ public struct Gateway: Sendable {
     /// Routes to services running as separate processes; nil when none is configured.
     public let proxy: UpstreamProxy?
 
-    public init(configuration: GatewayConfiguration, maxBodyBytes: Int = 4 * 1024 * 1024) {
+    /// - Throws: ``BespokeError`` `invalid_request` when an upstream is named like one of the
+    ///   platform's own tenant routes (``GatewayConfiguration/reservedUpstreamNames``).
+    public init(configuration: GatewayConfiguration, maxBodyBytes: Int = 4 * 1024 * 1024) throws {
+        if let clash = configuration.upstreams.keys.sorted().first(where: GatewayConfiguration.reservedUpstreamNames.contains) {
+            throw BespokeError(
+                .invalidRequest, "the upstream name '\(clash)' is one of the platform's own routes under /v1/tenants/{tenant}/"
+            )
+        }
         self.limiter = TenantRateLimiter(
             default: .init(rate: configuration.rateLimit, burst: configuration.rateBurst),
             overrides: configuration.tenantRateLimits
@@ -15,7 +22,10 @@ public struct Gateway: Sendable {
         self.counter = APICallCounter()
         self.proxy =
             configuration.upstreams.isEmpty
-            ? nil : UpstreamProxy(upstreams: configuration.upstreams, maxBodyBytes: maxBodyBytes, timeout: configuration.upstreamTimeout)
+            ? nil : UpstreamProxy(
+                upstreams: configuration.upstreams, maxBodyBytes: maxBodyBytes, timeout: configuration.upstreamTimeout,
+                idleTimeout: configuration.upstreamIdleTimeout
+            )
     }
 
     /// Forgets a deleted tenant.
@@ -42,6 +52,14 @@ public struct GatewayConfiguration: Sendable {
     public var fastPath: Bool
     /// How long an upstream has to answer a call (`502 upstream_failed` after it).
     public var upstreamTimeout: Duration
+    /// How long a keep-alive connection to an upstream may stay unused before it is closed.
+    public var upstreamIdleTimeout: Duration = .seconds(60)
+
+    /// Route names of the platform itself under `/v1/tenants/{tenant}/`: no upstream may take
+    /// one, or it would shadow (or be shadowed by) the platform's own API.
+    public static let reservedUpstreamNames: Set<String> = [
+        "clients", "customizations", "dead-letters", "events", "holds", "shop", "subscriptions", "usage", "users",
+    ]
 
     public init(
         rateLimit: Double = 500, rateBurst: Double = 1000, tenantRateLimits: [TenantID: TenantRateLimiter.Limit] = [:],

@@ -9,20 +9,24 @@ import Synchronization
 /// same event loop, so proxying it involves no thread hop and no lock but the pool lookup.
 ///
 /// Each event loop keeps at most ``maxIdlePerUpstream`` idle connections per upstream; more
-/// are closed when they come back. A connection the upstream closed while idle is dropped when
-/// next taken.
+/// are closed when they come back, and one left idle for ``idleTimeout`` is closed by a sweep
+/// that runs on its loop. A connection the upstream closed while idle is dropped when next taken.
 final class UpstreamConnectionPool: Sendable {
     private let loops = Mutex<[ObjectIdentifier: NIOLoopBound<IdleConnections>]>([:])
     private let closed = Mutex(false)
     /// Requests sent through the pool (the fast path's calls), also `bespoke_gateway_fast_path_calls_total`.
     let requests = Atomic<Int>(0)
     private let requestsMetric = Counter(label: "bespoke_gateway_fast_path_calls_total")
+    /// Connections opened to upstreams since the pool was made.
+    let connectionsOpened = Atomic<Int>(0)
     let connectTimeout: TimeAmount
     let maxIdlePerUpstream: Int
+    let idleTimeout: TimeAmount
 
-    init(connectTimeout: TimeAmount = .seconds(5), maxIdlePerUpstream: Int = 128) {
+    init(connectTimeout: TimeAmount = .seconds(5), maxIdlePerUpstream: Int = 128, idleTimeout: TimeAmount = .seconds(60)) {
         self.connectTimeout = connectTimeout
         self.maxIdlePerUpstream = maxIdlePerUpstream
+        self.idleTimeout = idleTimeout
     }
 
     /// Hands an open connection to `target` to `body`, on `eventLoop`: an idle one when there
@@ -45,6 +49,7 @@ final class UpstreamConnectionPool: Sendable {
         to target: UpstreamTarget, on eventLoop: any EventLoop, _ body: @escaping (Result<UpstreamConnection, any Error>) -> Void
     ) {
         eventLoop.preconditionInEventLoop()
+        connectionsOpened.add(1, ordering: .relaxed)
         ClientBootstrap(group: eventLoop)
             .connectTimeout(connectTimeout)
             .channelInitializer { channel in
@@ -78,7 +83,7 @@ final class UpstreamConnectionPool: Sendable {
             return
         }
         let idle = idleConnections(on: eventLoop, create: true)!
-        if !idle.put(connection, max: maxIdlePerUpstream) { connection.channel.close(promise: nil) }
+        if !idle.put(connection, max: maxIdlePerUpstream, now: .now()) { connection.channel.close(promise: nil) }
     }
 
     /// Closes every idle connection; connections in use are closed when they come back.
@@ -99,6 +104,16 @@ final class UpstreamConnectionPool: Sendable {
             guard create else { return nil }
             let bound = NIOLoopBound(IdleConnections(), eventLoop: eventLoop)
             loops[key] = bound
+            // A few sweeps per timeout: an idle connection lives at most 1.25 timeouts.
+            let timeout = idleTimeout
+            let sweep = TimeAmount.nanoseconds(max(timeout.nanoseconds / 4, 1_000_000))
+            eventLoop.scheduleRepeatedTask(initialDelay: sweep, delay: sweep) { [weak self] task in
+                guard let self, !self.closed.withLock({ $0 }) else {
+                    task.cancel()
+                    return
+                }
+                bound.value.closeIdle(since: .now() - timeout)
+            }
             return bound
         }?.value
     }
@@ -121,12 +136,24 @@ final class IdleConnections {
     }
 
     /// Keeps `connection` unless `max` are already idle. - Returns: whether it was kept.
-    func put(_ connection: UpstreamConnection, max: Int) -> Bool {
+    func put(_ connection: UpstreamConnection, max: Int, now: NIODeadline) -> Bool {
         var list = byUpstream[connection.target.name, default: []]
         guard list.count < max else { return false }
+        connection.idleSince = now
         list.append(connection)
         byUpstream[connection.target.name] = list
         return true
+    }
+
+    /// Closes the connections idle since before `cutoff`. Each list is in the order the
+    /// connections came back (taken from the end), so the oldest are at its start.
+    func closeIdle(since cutoff: NIODeadline) {
+        for (name, list) in byUpstream {
+            let stale = list.prefix { $0.idleSince < cutoff }
+            guard !stale.isEmpty else { continue }
+            for connection in stale { connection.channel.close(promise: nil) }
+            byUpstream[name] = Array(list.dropFirst(stale.count))
+        }
     }
 
     func closeAll() {
@@ -143,6 +170,8 @@ final class UpstreamConnection {
     /// Whether it served an exchange before: a request on it may meet a close the upstream
     /// decided while it was idle, and so may be tried again on a new connection.
     var reused = false
+    /// When it last came back to the pool.
+    var idleSince = NIODeadline.uptimeNanoseconds(0)
 
     init(channel: any Channel, target: UpstreamTarget, handler: UpstreamResponseHandler) {
         self.channel = channel

@@ -33,9 +33,11 @@ public final class UpstreamProxy: Service {
     private let client: HTTPClient
     /// The upstreams the fast path reaches (plain `http`), by route name.
     let targets: [String: UpstreamTarget]
-    let pool = UpstreamConnectionPool()
+    let pool: UpstreamConnectionPool
 
-    public init(upstreams: [String: String], maxBodyBytes: Int, timeout: Duration = .seconds(30)) {
+    /// - Parameter idleTimeout: how long a connection of the fast path may stay idle before it is closed.
+    public init(upstreams: [String: String], maxBodyBytes: Int, timeout: Duration = .seconds(30), idleTimeout: Duration = .seconds(60)) {
+        self.pool = UpstreamConnectionPool(idleTimeout: idleTimeout.timeAmount)
         self.upstreams = upstreams.mapValues { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
         self.maxBodyBytes = maxBodyBytes
         self.timeout = timeout
@@ -44,12 +46,15 @@ public final class UpstreamProxy: Service {
         }
         var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5)))
         configuration.decompression = .disabled
-        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 256)
+        configuration.connectionPool = .init(idleTimeout: idleTimeout.timeAmount, concurrentHTTP1ConnectionsPerHostSoftLimit: 256)
         self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
     /// Calls the fast path has proxied since the process started.
     public var fastPathCalls: Int { pool.requests.load(ordering: .relaxed) }
+
+    /// Connections the fast path has opened to upstreams since the process started.
+    public var fastPathConnectionsOpened: Int { pool.connectionsOpened.load(ordering: .relaxed) }
 
     public func run() async throws {
         try? await gracefulShutdown()
