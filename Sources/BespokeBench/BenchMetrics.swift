@@ -52,7 +52,7 @@ final class BenchMetrics: MetricsFactory, Sendable {
         let recorder: LatencyRecorder
         init(_ recorder: LatencyRecorder) { self.recorder = recorder }
         func record(_ value: Int64) { recorder.record(UInt64(max(value, 0))) }
-        func record(_ value: Double) { recorder.record(UInt64(max(value, 0))) }
+        func record(_ value: Double) { recorder.record(value.isFinite ? UInt64(min(max(value, 0), 1e18)) : 0) }
         func recordNanoseconds(_ duration: Int64) { recorder.record(UInt64(max(duration, 0))) }
     }
 

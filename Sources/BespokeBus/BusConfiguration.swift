@@ -1,4 +1,4 @@
-import BespokeCore
+public import BespokeCore
 import BespokeStorage
 
 /// Settings of the event bus. Every limit is explicit and can be changed by the operator.
@@ -34,6 +34,10 @@ public struct BusConfiguration: Sendable {
     /// How long cancelled and dead-lettered holds are kept (for the tenant and the operator to
     /// look at) before they are deleted.
     public var closedHoldRetention: Duration
+    /// How fast each tenant may publish; nil for no limit. The bus's capacity is shared: a
+    /// tenant publishing flat out would otherwise take the commits and the CPU its neighbours'
+    /// events need.
+    public var publishQuota: PublishQuota?
 
     public init(
         limits: EventLimits = EventLimits(),
@@ -49,8 +53,10 @@ public struct BusConfiguration: Sendable {
         maxRetryDelay: Duration = .seconds(24 * 3600),
         maxDepth: Int = 8,
         holdDeadlineCheckInterval: Duration = .milliseconds(100),
-        closedHoldRetention: Duration = .seconds(7 * 24 * 3600)
+        closedHoldRetention: Duration = .seconds(7 * 24 * 3600),
+        publishQuota: PublishQuota? = PublishQuota()
     ) {
+        self.publishQuota = publishQuota
         self.closedHoldRetention = closedHoldRetention
         self.holdDeadlineCheckInterval = holdDeadlineCheckInterval
         self.maxDepth = maxDepth
@@ -65,5 +71,31 @@ public struct BusConfiguration: Sendable {
         self.maxAttemptsLimit = maxAttemptsLimit
         self.maxAckTimeout = maxAckTimeout
         self.maxRetryDelay = maxRetryDelay
+    }
+}
+
+/// Each tenant's share of the bus: events a second on average and at once. A publisher over its
+/// tenant's quota is paced (its publish returns later, in turn) for up to ``maxWait``; past that
+/// it is refused with `rate_limited` and a retry time.
+public struct PublishQuota: Sendable, Equatable {
+    /// Events a second each tenant may publish on average (at least 0.001).
+    public var eventsPerSecond: Double
+    /// Events a tenant may publish at once, above its average (at least 1).
+    public var burst: Double
+    /// The longest a publish waits for its tenant's quota before it is refused.
+    public var maxWait: Duration
+    /// Tenants with another quota than the default.
+    public var overrides: [TenantID: TenantRateLimiter.Limit]
+
+    /// Values out of range are brought into it: a rate of at least 0.001 events/s, a burst of
+    /// at least one event, a wait of zero or more.
+    public init(
+        eventsPerSecond: Double = 5_000, burst: Double = 10_000, maxWait: Duration = .seconds(2),
+        overrides: [TenantID: TenantRateLimiter.Limit] = [:]
+    ) {
+        self.eventsPerSecond = eventsPerSecond.isFinite ? max(eventsPerSecond, 0.001) : 5_000
+        self.burst = burst.isFinite ? max(burst, 1) : 10_000
+        self.maxWait = max(maxWait, .zero)
+        self.overrides = overrides
     }
 }

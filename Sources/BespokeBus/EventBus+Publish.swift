@@ -18,8 +18,18 @@ public struct PublishReceipt: Sendable, Equatable {
 
 extension EventBus {
     /// Publishes one event for `tenant` and returns once it is durably stored.
-    public func publish(_ event: CloudEvent, tenant: TenantID) async throws -> PublishReceipt {
-        try await publish([event], tenant: tenant)[0]
+    public func publish(_ event: CloudEvent, tenant: TenantID, quota: QuotaUse = .tenant) async throws -> PublishReceipt {
+        try await publish([event], tenant: tenant, quota: quota)[0]
+    }
+
+    /// Whether a publish counts against its tenant's ``PublishQuota``.
+    public enum QuotaUse: Sendable {
+        /// The tenant's own events (its API calls, its product's reactions to them): paced,
+        /// then refused, past the quota.
+        case tenant
+        /// The platform's own operational events about the tenant (an endpoint disabled):
+        /// never held back, as they are few and must not be lost.
+        case platform
     }
 
     /// Publishes events for `tenant` in one commit, in order.
@@ -28,13 +38,17 @@ extension EventBus {
     /// tenant intercepts, or with the partition key of an event in custody, goes into custody
     /// instead of the log (see ``resume(tenant:ticket:changes:)``).
     /// - Throws: ``BespokeError`` `tenant_mismatch` when an event names another tenant,
-    ///   `event_too_large`, `depth_exceeded` past ``BusConfiguration/maxDepth``, `unavailable`
-    ///   while shutting down, or a storage error.
-    public func publish(_ events: [CloudEvent], tenant: TenantID) async throws -> [PublishReceipt] {
+    ///   `event_too_large`, `depth_exceeded` past ``BusConfiguration/maxDepth``, `rate_limited`
+    ///   when the tenant's ``PublishQuota`` would make it wait too long, `unavailable` while
+    ///   shutting down, or a storage error.
+    public func publish(_ events: [CloudEvent], tenant: TenantID, quota use: QuotaUse = .tenant) async throws -> [PublishReceipt] {
         try ensureRunning()
         guard events.count <= configuration.limits.maxBatchEvents else {
             throw BespokeError(.payloadTooLarge, "batch has \(events.count) events; the limit is \(configuration.limits.maxBatchEvents)")
         }
+        // Before the time is stamped and custody decided: a paced publish is decided as of
+        // when it goes on, against the registrations then. The batch is charged as sent.
+        if use == .tenant { try await awaitQuota(tenant: tenant, events: events.count) }
         let date = Date()
         let now = RFC3339.format(date)
         let custodyChecks = interception?.hasInterceptors(tenant: tenant) == true || custody.mayHaveCustody(tenant)
@@ -82,5 +96,35 @@ extension EventBus {
         Counter(label: "bespoke_bus_events_published_total", dimensions: [("tenant", tenant.rawValue)])
             .increment(by: receipts.count { !$0.duplicate })
         return receipts
+    }
+
+    /// Paces a publisher over its tenant's quota, or refuses it past the quota's wait.
+    private func awaitQuota(tenant: TenantID, events: Int) async throws {
+        guard let quota, let maxWait = configuration.publishQuota?.maxWait, events > 0 else { return }
+        switch quota.reserve(tenant, tokens: Double(events), maxWait: maxWait) {
+        case .granted:
+            return
+        case .after(let wait):
+            Counter(label: "bespoke_bus_publishes_paced_total", dimensions: [("tenant", tenant.rawValue)]).increment()
+            do {
+                try await Task.sleep(for: wait)
+            } catch {
+                throw BespokeError(.unavailable, "the publish was cancelled while it waited for the tenant's quota")
+            }
+        case .refused(let retryAfter):
+            Counter(label: "bespoke_bus_publishes_refused_total", dimensions: [("tenant", tenant.rawValue)]).increment()
+            let seconds = max(1, Int(retryAfter.seconds.rounded(.up)))
+            let limit = quota.limit(of: tenant)
+            throw BespokeError(
+                .rateLimited,
+                "tenant '\(tenant)' publishes faster than its quota of \(Self.format(limit.rate)) events/s "
+                    + "(\(Self.format(limit.burst)) at once); retry in \(seconds) s",
+                retryAfterSeconds: seconds
+            )
+        }
+    }
+
+    private static func format(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
     }
 }

@@ -43,7 +43,7 @@ extension EventBus {
     }
 
     /// Drops everything the bus keeps in memory for a tenant: its subscriptions' queues and
-    /// waiting receives, and its custody deadlines. Called when the tenant is deleted, before
+    /// waiting receives, its custody deadlines and its publish quota. Called when the tenant is deleted, before
     /// its rows are purged, so nothing of it is delivered or decided on afterwards.
     public func forget(tenant: TenantID) async {
         for subscription in index.subscriptions(tenant: tenant) {
@@ -51,6 +51,7 @@ extension EventBus {
             await scheduler.removeSubscription(subscription.id)
         }
         custody.forget(tenant)
+        quota?.forget(tenant)
     }
 
     /// A subscription of `tenant`, from the in-memory index.

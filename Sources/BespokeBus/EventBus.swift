@@ -28,6 +28,8 @@ public final class EventBus: Service, Sendable {
     /// The customization decision; nil when no Tenant Manager runs (nothing is intercepted).
     let interception: (any InterceptionPolicy)?
     let custody: CustodyTracker
+    /// Each tenant's publish quota; nil when publishing is not limited.
+    let quota: TenantRateLimiter?
     private let refillRequests: AsyncStream<SubscriptionID>
     private let refillContinuation: AsyncStream<SubscriptionID>.Continuation
     private let stopping = Mutex(false)
@@ -39,6 +41,9 @@ public final class EventBus: Service, Sendable {
         self.custody = custody
         self.configuration = configuration
         self.logger = logger
+        self.quota = configuration.publishQuota.map { quota in
+            TenantRateLimiter(default: .init(rate: quota.eventsPerSecond, burst: quota.burst), overrides: quota.overrides)
+        }
         let (stream, continuation) = AsyncStream.makeStream(of: SubscriptionID.self)
         self.refillRequests = stream
         self.refillContinuation = continuation

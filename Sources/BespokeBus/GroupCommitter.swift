@@ -47,7 +47,7 @@ final class GroupCommitter: Sendable {
     private let logger: Logger
     private let batchSize = Recorder(label: "bespoke_bus_commit_batch_writes")
     private let commitTime = Timer(label: "bespoke_bus_commit_duration")
-    /// Time spent handing a commit's events to the scheduler before the next commit can start.
+    /// Time spent handing a commit's events to the scheduler (alongside the next commit).
     private let handoffTime = Timer(label: "bespoke_bus_commit_handoff_duration")
     private let failures = Counter(label: "bespoke_bus_commit_failures_total")
     private let committed: AsyncStream<Committed>
@@ -98,12 +98,12 @@ final class GroupCommitter: Sendable {
     func run() async {
         // Not a child task: cancelling the bus must not end the hand-off (iterating a stream
         // ends on cancellation) while committed callers still wait for their confirms.
-        let handOff = Task { await self.handOff() }
+        let handingOff = Task { await self.handOff() }
         while let batch = await nextBatch() {
             await commit(batch)
         }
         committedContinuation.finish()
-        await handOff.value
+        await handingOff.value
     }
 
     /// Hands committed batches to the hook, then confirms their callers, in commit order.

@@ -23,6 +23,7 @@ struct BenchBusCommand: AsyncParsableCommand {
     @Option(help: "Events per publish call in the saturating phases.") var batch = 1
     @Option(help: "Seconds of each paced phase.") var seconds = 5.0
     @Option(help: "Events/s of the victim tenant in the fairness phase.") var victimRate = 500.0
+    @Option(help: "Per-tenant publish quota (events/s) of the fairness phase's second flood.") var floodQuota = 5000.0
     @OptionGroup var storage: BenchStorageOptions
 
     func run() async throws {
@@ -39,6 +40,7 @@ struct BenchBusCommand: AsyncParsableCommand {
             options.durability = durability
             options.floodPublishers = floodPublishers
             options.maxBatchWrites = maxBatchWrites
+            options.floodQuota = floodQuota
             try await BusBenchmark.run(options) { print($0) }
         }
     }

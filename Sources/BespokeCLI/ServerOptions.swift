@@ -46,6 +46,11 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "Calls a tenant may make at once (env BESPOKE_RATE_BURST). Default 1000.")
     var rateBurst: Double?
 
+    @Option(
+        help: "Events a second each tenant may publish on average, twice that at once; 0 for no limit (env BESPOKE_TENANT_PUBLISH_RATE). Default 5000."
+    )
+    var tenantPublishRate: Double?
+
     @Option(help: "The issuer URL of tokens, as clients reach this server (env BESPOKE_ISSUER). Default http://<host>:<port>.")
     var issuer: String?
 
@@ -117,6 +122,10 @@ struct ServerOptions: ParsableArguments {
         if let burst = try rateBurst ?? environment["BESPOKE_RATE_BURST"].map({ try Self.number($0, "BESPOKE_RATE_BURST") }) {
             guard burst >= 1 else { throw ValidationError("the rate burst must be at least 1") }
             configuration.gateway.rateBurst = burst
+        }
+        if let rate = try tenantPublishRate ?? environment["BESPOKE_TENANT_PUBLISH_RATE"].map({ try Self.number($0, "BESPOKE_TENANT_PUBLISH_RATE") }) {
+            guard rate == 0 || rate >= 1 else { throw ValidationError("the tenant publish rate must be 0 (no limit) or at least 1") }
+            configuration.bus.publishQuota = rate == 0 ? nil : PublishQuota(eventsPerSecond: rate, burst: max(2 * rate, 1))
         }
         if let issuer = issuer ?? environment["BESPOKE_ISSUER"] {
             guard let url = URLComponents(string: issuer), url.scheme == "https" || url.scheme == "http", url.host != nil else {

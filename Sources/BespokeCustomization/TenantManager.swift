@@ -312,7 +312,7 @@ public final class TenantManager: Sendable {
                     "reason": .string(reason),
                 ])
             )
-            _ = try await bus.publish(event, tenant: current.tenant)
+            _ = try await bus.publish(event, tenant: current.tenant, quota: .platform)
         } catch {
             logger.error("disabling an endpoint failed", metadata: ["customization": "\(current.id)", "error": "\(error)"])
         }

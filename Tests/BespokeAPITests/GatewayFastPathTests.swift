@@ -277,7 +277,7 @@ struct GatewayFastPathTests {
     }
 
     @Test func anIdleUpstreamConnectionIsReusedThenClosedAfterItsIdleTimeout() async throws {
-        try await Self.withFastPath(configure: { $0.gateway.upstreamIdleTimeout = .milliseconds(400) }) { setup in
+        try await Self.withFastPath(configure: { $0.gateway.upstreamIdleTimeout = .seconds(1) }) { setup in
             let (client, proxy, token) = (setup.client, setup.proxy, setup.token)
             for _ in 0..<3 {
                 #expect(try await client.call(.get, "/v1/tenants/acme/echo/a", token: token).status == .ok)
@@ -286,7 +286,7 @@ struct GatewayFastPathTests {
             #expect(proxy.fastPathCalls == 2)
             #expect(proxy.fastPathConnectionsOpened == 1)
             // Idle past its timeout (and a sweep), it is closed: the next call opens another.
-            try await Task.sleep(for: .milliseconds(900))
+            try await Task.sleep(for: .milliseconds(2500))
             #expect(try await client.call(.get, "/v1/tenants/acme/echo/a", token: token).status == .ok)
             #expect(proxy.fastPathCalls == 3)
             #expect(proxy.fastPathConnectionsOpened == 2)

@@ -62,7 +62,10 @@ struct EventBusDurabilityTests {
 
     @Test func oneTenantsBacklogAndFailingConsumerDoNotHoldUpAnotherTenant() async throws {
         let store = try await makeStore()
-        try await withRunningBus(store: store) { bus in
+        // No publish quota: the scheduler alone must keep the tenants apart.
+        var configuration = BusConfiguration()
+        configuration.publishQuota = nil
+        try await withRunningBus(store: store, configuration: configuration) { bus in
             _ = try await bus.createSubscription(tenant: acme, name: "flood", types: [], policy: quickPolicy(maxAttempts: 100))
             _ = try await bus.createSubscription(tenant: globex, name: "calm", types: [])
             // Acme: a large backlog and a consumer that fails everything.

@@ -12,7 +12,7 @@ struct ConfigurationTests {
         for variable in ["BESPOKE_HOST", "BESPOKE_PORT", "BESPOKE_DATA_DIR", "BESPOKE_DURABILITY", "BESPOKE_MAX_EVENT_BYTES",
             "BESPOKE_MAX_BODY_BYTES", "BESPOKE_LOG_LEVEL", "BESPOKE_ADMIN_TOKEN",
             "BESPOKE_ALLOW_LOOPBACK_ENDPOINTS", "BESPOKE_ALLOW_PRIVATE_ENDPOINTS", "BESPOKE_RATE_LIMIT", "BESPOKE_RATE_BURST",
-            "BESPOKE_ISSUER", "BESPOKE_UPSTREAMS", "BESPOKE_UPSTREAM_TIMEOUT", "BESPOKE_GATEWAY_FAST_PATH"]
+            "BESPOKE_ISSUER", "BESPOKE_UPSTREAMS", "BESPOKE_UPSTREAM_TIMEOUT", "BESPOKE_GATEWAY_FAST_PATH", "BESPOKE_TENANT_PUBLISH_RATE"]
         {
             #expect(help.contains(variable), "\(variable) is not documented")
         }
@@ -33,6 +33,7 @@ struct ConfigurationTests {
         (["serve"], ["BESPOKE_UPSTREAMS": "a b=http://x"], "an upstream is NAME=URL"),
         (["serve", "--upstream", "events=http://127.0.0.1:9"], [:], "'events' is one of the platform's own routes"),
         (["serve", "--upstream-timeout", "0"], [:], "the upstream timeout must be above 0"),
+        (["serve"], ["BESPOKE_TENANT_PUBLISH_RATE": "-5"], "the tenant publish rate must be 0 (no limit) or at least 1"),
         (["serve"], ["BESPOKE_GATEWAY_FAST_PATH": "often"], "BESPOKE_GATEWAY_FAST_PATH must be true or false"),
     ])
     func badConfigurationFailsFastWithAClearMessage(arguments: [String], environment: [String: String], message: String) throws {
@@ -46,7 +47,12 @@ struct ConfigurationTests {
         let directory = try temporaryDirectory()
         let key = try await createTenant("acme", dataDirectory: directory)
         let server = try await ServerProcess.start(
-            dataDirectory: directory, environment: ["BESPOKE_MAX_EVENT_BYTES": "200000", "BESPOKE_ADMIN_TOKEN": "env-admin-token-123456"]
+            dataDirectory: directory,
+            environment: [
+                "BESPOKE_MAX_EVENT_BYTES": "200000", "BESPOKE_ADMIN_TOKEN": "env-admin-token-123456",
+                // Accepted (the server starts); their effects are tested where they act.
+                "BESPOKE_TENANT_PUBLISH_RATE": "0", "BESPOKE_UPSTREAM_TIMEOUT": "2.5", "BESPOKE_GATEWAY_FAST_PATH": "false",
+            ]
         )
         let pad = String(repeating: "x", count: 100_000)
         let event = #"{"specversion":"1.0","id":"big","source":"/t","type":"T","data":{"pad":"\#(pad)"}}"#

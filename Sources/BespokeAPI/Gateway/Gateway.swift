@@ -58,7 +58,7 @@ public struct GatewayConfiguration: Sendable {
     /// Route names of the platform itself under `/v1/tenants/{tenant}/`: no upstream may take
     /// one, or it would shadow (or be shadowed by) the platform's own API.
     public static let reservedUpstreamNames: Set<String> = [
-        "clients", "customizations", "dead-letters", "events", "holds", "shop", "subscriptions", "usage", "users",
+        "clients", "customizations", "events", "holds", "shop", "subscriptions", "usage", "users",
     ]
 
     public init(

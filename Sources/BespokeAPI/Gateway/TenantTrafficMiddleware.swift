@@ -1,5 +1,5 @@
 public import Hummingbird
-import BespokeCore
+public import BespokeCore
 
 /// On every tenant API call, once the tenant is resolved: takes a token from the tenant's rate
 /// limit (`429 rate_limited` with `Retry-After` when there is none) and counts the call.

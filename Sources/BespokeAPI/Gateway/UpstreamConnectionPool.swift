@@ -17,7 +17,7 @@ final class UpstreamConnectionPool: Sendable {
     /// Requests sent through the pool (the fast path's calls), also `bespoke_gateway_fast_path_calls_total`.
     let requests = Atomic<Int>(0)
     private let requestsMetric = Counter(label: "bespoke_gateway_fast_path_calls_total")
-    /// Connections opened to upstreams since the pool was made.
+    /// Connections the pool began to open to upstreams (whether or not they connected).
     let connectionsOpened = Atomic<Int>(0)
     let connectTimeout: TimeAmount
     let maxIdlePerUpstream: Int
@@ -26,7 +26,7 @@ final class UpstreamConnectionPool: Sendable {
     init(connectTimeout: TimeAmount = .seconds(5), maxIdlePerUpstream: Int = 128, idleTimeout: TimeAmount = .seconds(60)) {
         self.connectTimeout = connectTimeout
         self.maxIdlePerUpstream = maxIdlePerUpstream
-        self.idleTimeout = idleTimeout
+        self.idleTimeout = max(idleTimeout, .milliseconds(100))
     }
 
     /// Hands an open connection to `target` to `body`, on `eventLoop`: an idle one when there
@@ -99,11 +99,14 @@ final class UpstreamConnectionPool: Sendable {
 
     private func idleConnections(on eventLoop: any EventLoop, create: Bool = false) -> IdleConnections? {
         let key = ObjectIdentifier(eventLoop)
-        return loops.withLock { loops -> NIOLoopBound<IdleConnections>? in
-            if let bound = loops[key] { return bound }
-            guard create else { return nil }
+        let (bound, created) = loops.withLock { loops -> (NIOLoopBound<IdleConnections>?, Bool) in
+            if let bound = loops[key] { return (bound, false) }
+            guard create else { return (nil, false) }
             let bound = NIOLoopBound(IdleConnections(), eventLoop: eventLoop)
             loops[key] = bound
+            return (bound, true)
+        }
+        if let bound, created {
             // A few sweeps per timeout: an idle connection lives at most 1.25 timeouts.
             let timeout = idleTimeout
             let sweep = TimeAmount.nanoseconds(max(timeout.nanoseconds / 4, 1_000_000))
@@ -114,8 +117,8 @@ final class UpstreamConnectionPool: Sendable {
                 }
                 bound.value.closeIdle(since: .now() - timeout)
             }
-            return bound
-        }?.value
+        }
+        return bound?.value
     }
 }
 
