@@ -16,6 +16,8 @@ public struct BusBenchmarkOptions: Sendable {
     public var publishBatch = 1
     public var pacedSeconds = 5.0
     public var victimRate = 500.0
+    /// Publishers per tenant in the paced phases (each sends its share on a schedule).
+    public var pacedPublishers = 16
     public var durability: SQLiteStore.Durability = .full
     public var maxBatchWrites = BusConfiguration().maxBatchWrites
     /// Publishers of the flooding tenant in the fairness phase.
@@ -168,29 +170,30 @@ public enum BusBenchmark {
         }
     }
 
-    /// Publishes single events at a steady rate per tenant for `pacedSeconds`; returns how many per tenant.
+    /// Publishes single events at a steady rate per tenant for `pacedSeconds`, from
+    /// ``BusBenchmarkOptions/pacedPublishers`` publishers per tenant (each a client sending on
+    /// its own schedule, interleaved with the others); returns how many per tenant.
     static func publishPaced(_ bench: Bench, options: BusBenchmarkOptions, tenants: [TenantID], ratePerTenant: Double) async throws -> Int {
-        let start = monotonicNanos()
-        let duration = options.pacedSeconds
-        let sentPerTenant = Int(duration * ratePerTenant)
+        let sentPerTenant = Int(options.pacedSeconds * ratePerTenant)
+        let publishers = max(1, min(options.pacedPublishers, sentPerTenant))
+        let clock = ContinuousClock()
+        let start = clock.now
         try await withThrowingTaskGroup(of: Void.self) { group in
-            var sent = 0
-            while sent < sentPerTenant {
-                let elapsed = Double(monotonicNanos() - start) / 1e9
-                let due = min(sentPerTenant, Int(elapsed * ratePerTenant))
-                while sent < due {
-                    let index = sent
-                    for tenant in tenants {
-                        group.addTask {
-                            let start = monotonicNanos()
-                            let event = sampleEvent(options, tenant: tenant.rawValue, id: "e-\(start)-\(bench.nextID())-\(index)")
+            for tenant in tenants {
+                for publisher in 0..<publishers {
+                    group.addTask {
+                        // Event n of the tenant is due at n / rate; this publisher sends every
+                        // `publishers`-th one.
+                        for index in stride(from: publisher, to: sentPerTenant, by: publishers) {
+                            let due = start + .nanoseconds(Int64(Double(index) / ratePerTenant * 1e9))
+                            if due > clock.now { try await Task.sleep(until: due, tolerance: .microseconds(100), clock: clock) }
+                            let sent = monotonicNanos()
+                            let event = sampleEvent(options, tenant: tenant.rawValue, id: "e-\(sent)-\(bench.nextID())-\(index)")
                             _ = try await bench.bus.publish(event, tenant: tenant)
-                            bench.confirmations.record(monotonicNanos() - start)
+                            bench.confirmations.record(monotonicNanos() - sent)
                         }
                     }
-                    sent += 1
                 }
-                try await Task.sleep(for: .microseconds(500))
             }
             try await group.waitForAll()
         }

@@ -293,6 +293,101 @@ struct GatewayFastPathTests {
         }
     }
 
+    @Test func aTenantAPIKeyTakesTheFastPathOnlyForItsOwnTenant() async throws {
+        try await Self.withFastPath { setup in
+            let (client, fixture, proxy) = (setup.client, setup.fixture, setup.proxy)
+            for round in 0..<3 {
+                let response = try await client.call(.get, "/v1/tenants/acme/echo/key-\(round)", token: fixture.acmeKey)
+                #expect(response.status == .ok)
+                #expect(response.json["Bespoke-Tenant"] as? String == "acme")
+                #expect(response.json["Authorization"] == nil)
+            }
+            // Keys are known in memory: every call after the first at most is decided there.
+            #expect(proxy.fastPathCalls >= 2)
+            let proxied = proxy.fastPathCalls
+            // Acme's key on globex's route: never proxied, and the router answers 404, not 403.
+            let other = try await client.call(.get, "/v1/tenants/globex/echo/key", token: fixture.acmeKey)
+            #expect(other.status == .notFound)
+            #expect(proxy.fastPathCalls == proxied)
+        }
+    }
+
+    /// An upstream that misbehaves on purpose, per path: `/ok` answers, `/cut` promises 1000
+    /// bytes, sends 10 and closes, `/drop` closes without answering.
+    struct RawUpstream {
+        let channel: any Channel
+        var port: Int { channel.localAddress?.port ?? 0 }
+
+        final class Handler: ChannelInboundHandler {
+            typealias InboundIn = ByteBuffer
+            typealias OutboundOut = ByteBuffer
+            private var pending = ""
+
+            func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+                pending += String(buffer: unwrapInboundIn(data))
+                while let end = pending.range(of: "\r\n\r\n") {
+                    let head = pending[..<end.lowerBound]
+                    pending = String(pending[end.upperBound...])
+                    let path = head.split(separator: " ").dropFirst().first.map(String.init) ?? ""
+                    if path.hasSuffix("/cut") {
+                        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789")), promise: nil)
+                        context.close(promise: nil)
+                        return
+                    }
+                    if path.hasSuffix("/drop") {
+                        context.close(promise: nil)
+                        return
+                    }
+                    context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok")), promise: nil)
+                }
+            }
+        }
+
+        static func start() async throws -> RawUpstream {
+            let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Handler()) }
+                }
+                .bind(host: "127.0.0.1", port: 0).get()
+            return RawUpstream(channel: channel)
+        }
+    }
+
+    @Test func anUpstreamThatClosesBeforeOrWhileAnsweringNeverHangsTheGateway() async throws {
+        let upstream = try await RawUpstream.start()
+        defer { upstream.channel.close(promise: nil) }
+        let fixture = try await APIFixture.make { $0.gateway.upstreams = ["echo": "http://127.0.0.1:\(upstream.port)"] }
+        let proxy = try #require(fixture.platform.gateway.proxy)
+        try await fixture.test(.live) { client in
+            let (token, _) = try await Self.token(client, fixture)
+            for _ in 0..<2 {
+                let fine = try await client.call(.get, "/v1/tenants/acme/echo/ok", token: token)
+                #expect(fine.status == .ok)
+                #expect(fine.text == "ok")
+            }
+            #expect(proxy.fastPathCalls == 1)
+            // Closed before any answer: a clear 502, on the fast path.
+            let dropped = try await client.call(.get, "/v1/tenants/acme/echo/drop", token: token)
+            #expect(dropped.status == .badGateway)
+            #expect(dropped.errorCode == "upstream_failed")
+            #expect(proxy.fastPathCalls == 2)
+            // Closed in the middle of the body, after the head went out: the gateway cannot answer
+            // 502 any more, so it closes the client's connection rather than leave it waiting for
+            // bytes that will never come (exchangeRaw fails after 10 s of waiting).
+            let port = try #require(client.port)
+            let raw = try await Self.exchangeRaw(
+                port: port, "GET /v1/tenants/acme/echo/cut HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\n\r\n"
+            )
+            #expect(raw.hasPrefix("HTTP/1.1 200"), "\(raw)")
+            #expect(raw.hasSuffix("0123456789"), "\(raw)")
+            #expect(proxy.fastPathCalls == 3)
+            // The gateway carries on: the broken connection was not pooled.
+            let after = try await client.call(.get, "/v1/tenants/acme/echo/ok", token: token)
+            #expect(after.status == .ok)
+            #expect(after.text == "ok")
+        }
+    }
+
     @Test func withTheFastPathOffEveryCallTakesTheRoutersWay() async throws {
         try await Self.withFastPath(configure: { $0.gateway.fastPath = false }) { setup in
             let (client, proxy, token) = (setup.client, setup.proxy, setup.token)
