@@ -46,10 +46,33 @@ extension EventBus {
         guard events.count <= configuration.limits.maxBatchEvents else {
             throw BespokeError(.payloadTooLarge, "batch has \(events.count) events; the limit is \(configuration.limits.maxBatchEvents)")
         }
-        // Before the time is stamped and custody decided: a paced publish is decided as of
-        // when it goes on, against the registrations then. The batch is charged as sent.
-        if use == .tenant { try await awaitQuota(tenant: tenant, events: events.count) }
-        let date = Date()
+        var writes = try stamp(events, tenant: tenant, at: Date())
+        // Validated first, so a refused event costs no quota; a publish that was paced is
+        // stamped again, so its time and custody are decided as of when it goes on.
+        if use == .tenant, try await awaitQuota(tenant: tenant, events: events.count) {
+            writes = try stamp(events, tenant: tenant, at: Date())
+        }
+        let results = try await committer.submit(writes, tenant: tenant)
+        var receipts: [PublishReceipt] = []
+        receipts.reserveCapacity(results.count)
+        for (event, result) in zip(events, results) {
+            switch result {
+            case .published(let seq, let storedAt, let duplicate):
+                receipts.append(PublishReceipt(sequence: seq, holdID: nil, eventID: event.id, storedAt: storedAt, duplicate: duplicate))
+            case .held(let hold, let duplicate):
+                receipts.append(PublishReceipt(sequence: nil, holdID: hold.id, eventID: event.id, storedAt: hold.createdAt, duplicate: duplicate))
+            default:
+                throw BespokeError(.storageFailure, "store returned no receipt for event '\(event.id)'")
+            }
+        }
+        Counter(label: "bespoke_bus_events_published_total", dimensions: [("tenant", tenant.rawValue)])
+            .increment(by: receipts.count { !$0.duplicate })
+        return receipts
+    }
+
+    /// The writes that store `events` for `tenant` as of `date`: `tenantid` and a missing
+    /// `time` set, each validated (tenant, size, depth), custody decided from memory.
+    private func stamp(_ events: [CloudEvent], tenant: TenantID, at date: Date) throws -> [BusWrite] {
         let now = RFC3339.format(date)
         let custodyChecks = interception?.hasInterceptors(tenant: tenant) == true || custody.mayHaveCustody(tenant)
         var writes: [BusWrite] = []
@@ -80,37 +103,27 @@ extension EventBus {
                 writes.append(.publish(stored))
             }
         }
-        let results = try await committer.submit(writes, tenant: tenant)
-        var receipts: [PublishReceipt] = []
-        receipts.reserveCapacity(results.count)
-        for (event, result) in zip(events, results) {
-            switch result {
-            case .published(let seq, let storedAt, let duplicate):
-                receipts.append(PublishReceipt(sequence: seq, holdID: nil, eventID: event.id, storedAt: storedAt, duplicate: duplicate))
-            case .held(let hold, let duplicate):
-                receipts.append(PublishReceipt(sequence: nil, holdID: hold.id, eventID: event.id, storedAt: hold.createdAt, duplicate: duplicate))
-            default:
-                throw BespokeError(.storageFailure, "store returned no receipt for event '\(event.id)'")
-            }
-        }
-        Counter(label: "bespoke_bus_events_published_total", dimensions: [("tenant", tenant.rawValue)])
-            .increment(by: receipts.count { !$0.duplicate })
-        return receipts
+        return writes
     }
 
     /// Paces a publisher over its tenant's quota, or refuses it past the quota's wait.
-    private func awaitQuota(tenant: TenantID, events: Int) async throws {
-        guard let quota, let maxWait = configuration.publishQuota?.maxWait, events > 0 else { return }
+    /// - Returns: whether the publisher waited.
+    private func awaitQuota(tenant: TenantID, events: Int) async throws -> Bool {
+        guard let quota, let maxWait = configuration.publishQuota?.maxWait, events > 0 else { return false }
         switch quota.reserve(tenant, tokens: Double(events), maxWait: maxWait) {
         case .granted:
-            return
+            return false
         case .after(let wait):
             Counter(label: "bespoke_bus_publishes_paced_total", dimensions: [("tenant", tenant.rawValue)]).increment()
             do {
                 try await Task.sleep(for: wait)
             } catch {
+                // Nothing is stored: the tokens taken ahead go back.
+                quota.refund(tenant, tokens: Double(events))
                 throw BespokeError(.unavailable, "the publish was cancelled while it waited for the tenant's quota")
             }
+            try ensureRunning()
+            return true
         case .refused(let retryAfter):
             Counter(label: "bespoke_bus_publishes_refused_total", dimensions: [("tenant", tenant.rawValue)]).increment()
             let seconds = max(1, Int(retryAfter.seconds.rounded(.up)))

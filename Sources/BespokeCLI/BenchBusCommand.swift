@@ -22,7 +22,7 @@ struct BenchBusCommand: AsyncParsableCommand {
     var maxBatchWrites = 512
     @Option(help: "Events per publish call in the saturating phases.") var batch = 1
     @Option(help: "Seconds of each paced phase.") var seconds = 5.0
-    @Option(help: "Publishers per tenant in the paced phases, each sending its share on a schedule.") var pacedPublishers = 16
+    @Option(help: "Publishers per tenant in the paced phases, each sending its share on a schedule.") var pacedPublishers = 64
     @Option(help: "Events/s of the victim tenant in the fairness phase.") var victimRate = 500.0
     @Option(help: "Per-tenant publish quota (events/s) of the fairness phase's second flood.") var floodQuota = 5000.0
     @OptionGroup var storage: BenchStorageOptions

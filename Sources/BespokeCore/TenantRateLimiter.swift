@@ -32,8 +32,11 @@ public final class TenantRateLimiter: Sendable {
         self.overrides = overrides
     }
 
-    /// The allowance of `tenant`.
-    public func limit(of tenant: TenantID) -> Limit { overrides[tenant] ?? defaultLimit }
+    /// The allowance of `tenant`, brought into range: a rate above 0, a burst of at least 1.
+    public func limit(of tenant: TenantID) -> Limit {
+        let limit = overrides[tenant] ?? defaultLimit
+        return Limit(rate: Self.minimumRate(limit.rate), burst: limit.burst.isFinite ? max(limit.burst, 1) : 1)
+    }
 
     /// Takes one token from the tenant's bucket. - Returns: nil when allowed, else how long
     /// until a token is there.
@@ -83,6 +86,18 @@ public final class TenantRateLimiter: Sendable {
             if wait > maxWait { return .refused(retryAfter: wait) }
             bucket.tokens = balance
             return .after(wait)
+        }
+    }
+
+    /// Gives back tokens taken by a reservation whose work was not done (up to `burst`).
+    public func refund(_ tenant: TenantID, tokens: Double) {
+        guard tokens.isFinite, tokens > 0 else { return }
+        let burst = limit(of: tenant).burst
+        buckets.withLock { buckets in
+            if var bucket = buckets[tenant] {
+                bucket.tokens = min(burst, bucket.tokens + tokens)
+                buckets[tenant] = bucket
+            }
         }
     }
 
