@@ -266,10 +266,14 @@ public enum BusBenchmark {
         let maxCommit = Double(metrics.samples("bespoke_bus_commit_duration").rawPercentiles().max) / 1e6
         let handoff = metrics.samples("bespoke_bus_commit_handoff_duration").percentiles()
         let writes = sizes.rawPercentiles()
+        let restarts = metrics.samples("bespoke_sqlite_checkpoint_restart_duration")
+        let passive = metrics.samples("bespoke_sqlite_checkpoint_passive_duration").rawPercentiles()
         return "  [\(phase)] \(sizes.count) commits, writes/commit p50 \(writes.p50) p99 \(writes.p99) max \(writes.max); "
             + String(
-                format: "commit p50 %.2f ms p99 %.2f ms max %.2f ms; handoff to scheduler p50 %.2f ms p99 %.2f ms",
-                commits.p50, commits.p99, maxCommit, handoff.p50, handoff.p99
+                format: "commit p50 %.2f ms p99 %.2f ms max %.2f ms; handoff to scheduler p50 %.2f ms p99 %.2f ms; "
+                    + "WAL checkpoints: passive max %.2f ms, %d restarts (writers wait), max %.2f ms",
+                commits.p50, commits.p99, maxCommit, handoff.p50, handoff.p99,
+                Double(passive.max) / 1e6, restarts.count, Double(restarts.rawPercentiles().max) / 1e6
             )
     }
 }

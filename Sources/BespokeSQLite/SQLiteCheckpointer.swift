@@ -1,5 +1,6 @@
 import GRDB
 public import Logging
+import Metrics
 public import ServiceLifecycle
 
 /// Checkpoints the WAL in the background, on a connection of its own.
@@ -16,6 +17,8 @@ public struct SQLiteCheckpointer: Service {
     let interval: Duration
     let restartFrames: Int
     let logger: Logger
+    private static let passiveTime = Timer(label: "bespoke_sqlite_checkpoint_passive_duration")
+    private static let restartTime = Timer(label: "bespoke_sqlite_checkpoint_restart_duration")
 
     /// - Parameters:
     ///   - store: the store whose database to checkpoint.
@@ -38,9 +41,14 @@ public struct SQLiteCheckpointer: Service {
                 let restart = restartFrames
                 try await connection.writeWithoutTransaction { db in
                     // Columns: busy, frames in the WAL, frames copied to the database.
+                    let started = ContinuousClock.now
                     let passive = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(PASSIVE)")
+                    let restarting = ContinuousClock.now
+                    Self.passiveTime.record(duration: restarting - started)
                     if let frames: Int = passive?[1], frames > restart {
                         try db.execute(sql: "PRAGMA wal_checkpoint(RESTART)")
+                        // Writers wait for this one: it is the checkpoint's share of a commit's tail.
+                        Self.restartTime.record(duration: ContinuousClock.now - restarting)
                     }
                 }
             } catch is CancellationError {
