@@ -243,8 +243,11 @@ struct TenantManagerAPITests {
             try await fixture.eventually("a success clears it") {
                 try await client.call(.get, path, token: fixture.acmeKey).json["failingSince"] == nil
             }
-            try await reloaded.load(from: fixture.platform.store)
-            #expect(reloaded.customization(tenant: TenantID(trusted: "acme"), id: id)?.failingSince == nil)
+            // The index is cleared first, the store right after.
+            try await fixture.eventually("the store cleared too") {
+                try await reloaded.load(from: fixture.platform.store)
+                return reloaded.customization(tenant: TenantID(trusted: "acme"), id: id)?.failingSince == nil
+            }
         }
     }
 
