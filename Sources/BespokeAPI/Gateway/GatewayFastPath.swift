@@ -35,7 +35,9 @@ final class GatewayFastPath: ChannelDuplexHandler, RemovableChannelHandler, Upst
     private var exchange: Exchange?
     /// Whether the parts arriving belong to a request handed to the router.
     private var passing = false
-    /// Requests handed to the router whose response has not ended yet.
+    /// Requests handed to the router whose response has not ended yet. A client that read a
+    /// Content-Length body whole may send its next request before the router's end of response
+    /// has come by here; that request then goes to the router too (the same answer, slower).
     private var passedInFlight = 0
     /// Parts that came while a proxied request was being answered.
     private var queued: [HTTPRequestPart] = []
