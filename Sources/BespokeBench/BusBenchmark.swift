@@ -262,8 +262,9 @@ public enum BusBenchmark {
     static func commitProfile(_ phase: String) -> String {
         let metrics = BenchMetrics.shared
         let sizes = metrics.samples("bespoke_bus_commit_batch_writes")
-        let commits = metrics.samples("bespoke_bus_commit_duration").percentiles()
-        let maxCommit = Double(metrics.samples("bespoke_bus_commit_duration").rawPercentiles().max) / 1e6
+        let commitSamples = metrics.samples("bespoke_bus_commit_duration")
+        let commits = commitSamples.percentiles()
+        let maxCommit = Double(commitSamples.rawPercentiles().max) / 1e6
         let handoff = metrics.samples("bespoke_bus_commit_handoff_duration").percentiles()
         let writes = sizes.rawPercentiles()
         let restarts = metrics.samples("bespoke_sqlite_checkpoint_restart_duration")

@@ -27,6 +27,12 @@ struct BenchBusCommand: AsyncParsableCommand {
     @Option(help: "Per-tenant publish quota (events/s) of the fairness phase's second flood.") var floodQuota = 5000.0
     @OptionGroup var storage: BenchStorageOptions
 
+    func validate() throws {
+        guard floodQuota >= 1, floodQuota.isFinite else { throw ValidationError("--flood-quota must be at least 1 event/s") }
+        guard pacedPublishers >= 1 else { throw ValidationError("--paced-publishers must be at least 1") }
+        guard victimRate > 0, victimRate.isFinite else { throw ValidationError("--victim-rate must be above 0") }
+    }
+
     func run() async throws {
         try await storage.withStorage { durability, directory in
             var options = BusBenchmarkOptions(directory: directory)

@@ -139,8 +139,10 @@ struct ServerOptions: ParsableArguments {
             guard parts.count == 2, !parts[0].isEmpty, parts[0].allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" }),
                 let url = URLComponents(string: parts[1]), url.scheme == "http" || url.scheme == "https", url.host != nil
             else { throw ValidationError("an upstream is NAME=URL, NAME letters, digits and '-': '\(route)'") }
-            guard !GatewayConfiguration.reservedUpstreamNames.contains(parts[0]) else {
-                throw ValidationError("the upstream name '\(parts[0])' is one of the platform's own routes")
+            do {
+                try GatewayConfiguration.checkUpstreamName(parts[0])
+            } catch {
+                throw ValidationError(error.message)
             }
             configuration.gateway.upstreams[parts[0]] = parts[1]
         }

@@ -49,7 +49,7 @@ public final class TenantRateLimiter: Sendable {
                 bucket.tokens -= 1
                 return nil
             }
-            return Self.duration(seconds: (1 - bucket.tokens) / Self.minimumRate(limit.rate))
+            return Self.duration(seconds: (1 - bucket.tokens) / limit.rate)
         }
     }
 
@@ -71,7 +71,6 @@ public final class TenantRateLimiter: Sendable {
     /// refused for good, and never cheaper than small ones.
     public func reserve(_ tenant: TenantID, tokens: Double, maxWait: Duration, now: ContinuousClock.Instant = .now) -> Reservation {
         let limit = limit(of: tenant)
-        let rate = Self.minimumRate(limit.rate)
         let tokens = tokens.isFinite ? max(tokens, 0) : 0
         return buckets.withLock { buckets in
             var bucket = Self.refilled(buckets[tenant], limit: limit, now: now)
@@ -82,7 +81,7 @@ public final class TenantRateLimiter: Sendable {
                 return .granted
             }
             // Oversized requests wait for a full bucket; others for their own tokens.
-            let wait = Self.duration(seconds: (min(tokens, limit.burst) - bucket.tokens) / rate)
+            let wait = Self.duration(seconds: (min(tokens, limit.burst) - bucket.tokens) / limit.rate)
             if wait > maxWait { return .refused(retryAfter: wait) }
             bucket.tokens = balance
             return .after(wait)
@@ -112,14 +111,15 @@ public final class TenantRateLimiter: Sendable {
         return .nanoseconds(Int64((min(seconds, 86_400) * 1e9).rounded(.up)))
     }
 
-    /// The bucket as of `now`: refilled for the time since it was last used, up to `burst`.
-    /// A caller that read the clock before another one does not move the bucket back in time.
+    /// The bucket as of `now`: refilled for the time since it was last used, up to `burst`
+    /// (`limit` as ``limit(of:)`` gives it). A caller that read the clock before another one
+    /// does not move the bucket back in time.
     private static func refilled(_ bucket: Bucket?, limit: Limit, now: ContinuousClock.Instant) -> Bucket {
         guard var bucket else { return Bucket(tokens: limit.burst, updated: now) }
         guard now > bucket.updated else { return bucket }
         let elapsed = now - bucket.updated
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        bucket.tokens = min(limit.burst, bucket.tokens + seconds * minimumRate(limit.rate))
+        bucket.tokens = min(limit.burst, bucket.tokens + seconds * limit.rate)
         bucket.updated = now
         return bucket
     }

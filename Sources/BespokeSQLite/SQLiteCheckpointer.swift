@@ -17,8 +17,8 @@ public struct SQLiteCheckpointer: Service {
     let interval: Duration
     let restartFrames: Int
     let logger: Logger
-    private static let passiveTime = Timer(label: "bespoke_sqlite_checkpoint_passive_duration")
-    private static let restartTime = Timer(label: "bespoke_sqlite_checkpoint_restart_duration")
+    private let passiveTime = Timer(label: "bespoke_sqlite_checkpoint_passive_duration")
+    private let restartTime = Timer(label: "bespoke_sqlite_checkpoint_restart_duration")
 
     /// - Parameters:
     ///   - store: the store whose database to checkpoint.
@@ -38,17 +38,17 @@ public struct SQLiteCheckpointer: Service {
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
             try? await Task.sleep(for: interval)
             do {
-                let restart = restartFrames
+                let (restart, passiveTime, restartTime) = (restartFrames, passiveTime, restartTime)
                 try await connection.writeWithoutTransaction { db in
                     // Columns: busy, frames in the WAL, frames copied to the database.
                     let started = ContinuousClock.now
                     let passive = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(PASSIVE)")
                     let restarting = ContinuousClock.now
-                    Self.passiveTime.record(duration: restarting - started)
+                    passiveTime.record(duration: restarting - started)
                     if let frames: Int = passive?[1], frames > restart {
                         try db.execute(sql: "PRAGMA wal_checkpoint(RESTART)")
                         // Writers wait for this one: it is the checkpoint's share of a commit's tail.
-                        Self.restartTime.record(duration: ContinuousClock.now - restarting)
+                        restartTime.record(duration: ContinuousClock.now - restarting)
                     }
                 }
             } catch is CancellationError {

@@ -10,11 +10,7 @@ public struct Gateway: Sendable {
     /// - Throws: ``BespokeError`` `invalid_request` when an upstream is named like one of the
     ///   platform's own tenant routes (``GatewayConfiguration/reservedUpstreamNames``).
     public init(configuration: GatewayConfiguration, maxBodyBytes: Int = 4 * 1024 * 1024) throws {
-        if let clash = configuration.upstreams.keys.sorted().first(where: GatewayConfiguration.reservedUpstreamNames.contains) {
-            throw BespokeError(
-                .invalidRequest, "the upstream name '\(clash)' is one of the platform's own routes under /v1/tenants/{tenant}/"
-            )
-        }
+        for name in configuration.upstreams.keys.sorted() { try GatewayConfiguration.checkUpstreamName(name) }
         self.limiter = TenantRateLimiter(
             default: .init(rate: configuration.rateLimit, burst: configuration.rateBurst),
             overrides: configuration.tenantRateLimits
@@ -60,6 +56,12 @@ public struct GatewayConfiguration: Sendable {
     public static let reservedUpstreamNames: Set<String> = [
         "clients", "customizations", "events", "holds", "shop", "subscriptions", "usage", "users",
     ]
+
+    /// - Throws: ``BespokeError`` `invalid_request` when `name` is one of ``reservedUpstreamNames``.
+    public static func checkUpstreamName(_ name: String) throws(BespokeError) {
+        guard reservedUpstreamNames.contains(name) else { return }
+        throw BespokeError(.invalidRequest, "the upstream name '\(name)' is one of the platform's own routes under /v1/tenants/{tenant}/")
+    }
 
     public init(
         rateLimit: Double = 500, rateBurst: Double = 1000, tenantRateLimits: [TenantID: TenantRateLimiter.Limit] = [:],
