@@ -51,6 +51,20 @@ extension TestClientProtocol {
         if json != nil { headers[.contentType] = contentType }
         return try await execute(uri: uri, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) })
     }
+
+    /// Pulls from a subscription (`path` ends in `/pull`) until `count` messages came or
+    /// `timeout` passed, and returns them in the order they came. One pull answers with what is
+    /// ready, which can be fewer than asked for: just after a subscription is created, its
+    /// window is still being filled from the store while the first events are committed.
+    func pull(_ path: String, token: String, count: Int, timeout: Duration = .seconds(5)) async throws -> [[String: Any]] {
+        var messages: [[String: Any]] = []
+        let deadline = ContinuousClock.now + timeout
+        while messages.count < count, ContinuousClock.now < deadline {
+            let response = try await call(.post, path, token: token, json: #"{"max":\#(count - messages.count),"waitMs":500}"#)
+            messages += response.json["messages"] as? [[String: Any]] ?? []
+        }
+        return messages
+    }
 }
 
 extension TestResponse {

@@ -106,9 +106,8 @@ struct BusAPITests {
             for id in ["o1", "o2"] {
                 #expect(try await client.call(.post, "/v1/tenants/acme/events", token: key, json: cloudEvent(id)).status == .created)
             }
-            let pulled = try await client.call(.post, "\(base)/ordering/pull", token: key, json: #"{"max":10,"waitMs":2000}"#)
-            let messages = try #require(pulled.json["messages"] as? [[String: Any]])
-            #expect(messages.count == 2)
+            let messages = try await client.pull("\(base)/ordering/pull", token: key, count: 2)
+            try #require(messages.count == 2)
             let ids = messages.compactMap { $0["deliveryId"] as? String }
             #expect((messages.first?["event"] as? [String: Any])?["tenantid"] as? String == "acme")
             #expect(messages.first?["attempt"] as? Int == 1)

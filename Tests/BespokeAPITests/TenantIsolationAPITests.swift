@@ -20,9 +20,8 @@ struct TenantIsolationAPITests {
             for id in ["g1", "g2"] {
                 _ = try await client.call(.post, "/v1/tenants/globex/events", token: globex, json: cloudEvent(id))
             }
-            let pulled = try await client.call(.post, "\(base)/secret/pull", token: globex, json: #"{"max":2,"waitMs":2000}"#)
-            let ids = try #require(pulled.json["messages"] as? [[String: Any]]).compactMap { $0["deliveryId"] as? String }
-            #expect(ids.count == 2)
+            let ids = try await client.pull("\(base)/secret/pull", token: globex, count: 2).compactMap { $0["deliveryId"] as? String }
+            try #require(ids.count == 2)
             _ = try await client.call(.post, "\(base)/secret/deliveries/\(ids[1])/nack", token: globex, json: "{}")
             let letters = try await client.call(.get, "\(base)/secret/dead-letters", token: globex)
             let letterID = try #require((letters.json["deadLetters"] as? [[String: Any]])?.first?["id"] as? String)
