@@ -33,7 +33,7 @@ public struct SQLiteCheckpointer: Service {
 
     public func run() async throws {
         var configuration = Configuration()
-        configuration.busyMode = .timeout(5)
+        configuration.busyMode = .shortSteps(timeout: .seconds(5))
         let connection = try DatabaseQueue(path: path, configuration: configuration)
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
             try? await Task.sleep(for: interval)

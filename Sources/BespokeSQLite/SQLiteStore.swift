@@ -26,7 +26,7 @@ public final class SQLiteStore: Sendable {
     /// Opens (and migrates) the database at `path`, creating it if needed.
     public init(path: String, durability: Durability = .full) throws {
         var configuration = Configuration()
-        configuration.busyMode = .timeout(10)
+        configuration.busyMode = .shortSteps(timeout: .seconds(10))
         configuration.foreignKeysEnabled = true
         let synchronous = durability == .full ? "FULL" : "NORMAL"
         configuration.prepareDatabase { db in

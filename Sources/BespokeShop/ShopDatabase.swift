@@ -11,7 +11,7 @@ public struct ShopDatabase: Sendable {
     /// Opens (and migrates) the database at `path`.
     public init(path: String, durability: SQLiteStore.Durability = .full) throws {
         var configuration = Configuration()
-        configuration.busyMode = .timeout(10)
+        configuration.busyMode = .shortSteps(timeout: .seconds(10))
         let synchronous = durability == .full ? "FULL" : "NORMAL"
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
