@@ -19,7 +19,8 @@ import Synchronization
 /// endpoint delays only its own tenant's pushes. Failed pushes are retried on the configured
 /// schedule (`Retry-After` is honoured); 410 Gone, or failing for
 /// ``CustomizationConfiguration/disableAfter``, disables the endpoint and tells its tenant with
-/// an operational event. Every attempt is logged.
+/// an operational event. Every attempt is logged. Pushes to `http` endpoints go through a lean
+/// keep-alive client (``PlainHTTPPushClient``), to `https` ones through AsyncHTTPClient.
 public final class WebhookDispatcher: Service {
     let bus: EventBus
     let manager: TenantManager
@@ -44,32 +45,36 @@ public final class WebhookDispatcher: Service {
         )
         httpConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
         httpConfiguration.decompression = .disabled
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
+        let client = PushClients(
+            plain: PlainHTTPPushClient(connectTimeout: configuration.connectTimeout),
+            tls: HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
+        )
         await withTaskCancellationOrGracefulShutdownHandler {
             await self.runLoops(client)
         } onCancelOrGracefulShutdown: {
             self.stopping.withLock { $0 = true }
         }
         await flushAttempts()
-        try await client.shutdown()
+        client.plain.shutdown()
+        try await client.tls.shutdown()
         logger.info("webhook dispatcher stopped")
     }
 
     private var isStopping: Bool { stopping.withLock { $0 } }
 
-    private func runLoops(_ client: HTTPClient) async {
+    private func runLoops(_ client: PushClients) async {
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 group.addTask { await self.pushHeldEvents(client) }
                 group.addTask { await self.superviseObservers(client) }
-                group.addTask { await self.flushAttemptsPeriodically() }
+                group.addTask { await self.flushAttemptsPeriodically(closingIdleOf: client.plain) }
             }
         }
     }
 
     // MARK: Interceptors
 
-    private func pushHeldEvents(_ client: HTTPClient) async {
+    private func pushHeldEvents(_ client: PushClients) async {
         await withDiscardingTaskGroup { group in
             for await hold in bus.heldEvents {
                 group.addTask { await self.push(hold, client: client) }
@@ -79,7 +84,7 @@ public final class WebhookDispatcher: Service {
 
     /// Pushes a held event to its interceptor until the endpoint accepts it, the retries are
     /// used up, or the hold moves on; the hold's deadline governs what happens to it then.
-    private func push(_ hold: Hold, client: HTTPClient) async {
+    private func push(_ hold: Hold, client: PushClients) async {
         guard let stage = hold.stage else { return }
         var event: CloudEvent
         do {
@@ -127,7 +132,7 @@ public final class WebhookDispatcher: Service {
     // MARK: Observers
 
     /// Keeps one loop running per enabled observer, picking up registration changes.
-    private func superviseObservers(_ client: HTTPClient) async {
+    private func superviseObservers(_ client: PushClients) async {
         var running: [String: Task<Void, Never>] = [:]
         while !Task.isCancelled, !isStopping {
             let wanted = Dictionary(uniqueKeysWithValues: manager.index.enabledObservers().map { ($0.id, $0) })
@@ -147,7 +152,7 @@ public final class WebhookDispatcher: Service {
     /// Keeps up to ``CustomizationConfiguration/endpointConcurrency`` pushes of one observer in
     /// flight: as soon as one ends, the next delivery is leased (the bus hands out one event
     /// per partition key at a time, so pushes in flight together never reorder a key).
-    private func observe(_ registered: Customization, client: HTTPClient) async {
+    private func observe(_ registered: Customization, client: PushClients) async {
         let tenant = registered.tenant
         let subscription = registered.subscriptionName
         let limit = configuration.endpointConcurrency
@@ -198,7 +203,7 @@ public final class WebhookDispatcher: Service {
         }
     }
 
-    private func deliver(_ delivery: Delivery, to registered: Customization, client: HTTPClient) async {
+    private func deliver(_ delivery: Delivery, to registered: Customization, client: PushClients) async {
         // As registered now: the URL or the secrets may have changed while the loop waited.
         guard let customization = manager.index.customization(tenant: registered.tenant, id: registered.id) else { return }
         let outcome = await push(
@@ -229,7 +234,7 @@ public final class WebhookDispatcher: Service {
     /// observer's loop keeps its own pushes within the limit; an interceptor's pushes (one task
     /// per held event) share a limiter.
     private func push(
-        _ body: Data, to customization: Customization, messageID: String, eventID: String, traceparent: String?, client: HTTPClient
+        _ body: Data, to customization: Customization, messageID: String, eventID: String, traceparent: String?, client: PushClients
     ) async -> PushOutcome
     {
         let attemptedAt = Date()
@@ -262,26 +267,31 @@ public final class WebhookDispatcher: Service {
     }
 
     private func send(
-        _ body: Data, to customization: Customization, messageID: String, traceparent: String?, client: HTTPClient
+        _ body: Data, to customization: Customization, messageID: String, traceparent: String?, client: PushClients
     ) async -> PushOutcome {
         let started = ContinuousClock.now
         if let refusal = manager.endpointChecks.refusal(for: customization.url) {
             return PushOutcome(status: nil, latency: .zero, error: refusal.message, retryAfter: nil)
         }
         let secrets = customization.activeSecrets(at: Date()).compactMap { try? WebhookSecret($0.secret) }
+        var headers = [("content-type", "application/cloudevents+json"), ("user-agent", "Bespoke-Webhooks/1")]
+        headers += WebhookSignature.headers(id: messageID, timestamp: Int64(Date().timeIntervalSince1970), body: body, secrets: secrets)
+        if let traceparent { headers.append(("traceparent", traceparent)) }
+        if let url = URL(string: customization.url), url.scheme == "http" || url.scheme?.lowercased() == "http" {
+            do {
+                let answer = try await client.plain.post(url, headers: headers, body: ByteBuffer(bytes: body), timeout: customization.timeout)
+                let failure = (200..<300).contains(answer.status) ? nil : "endpoint answered \(answer.status)"
+                return PushOutcome(status: answer.status, latency: ContinuousClock.now - started, error: failure, retryAfter: answer.retryAfter)
+            } catch {
+                return PushOutcome(status: nil, latency: ContinuousClock.now - started, error: "\(error)", retryAfter: nil)
+            }
+        }
         var request = HTTPClientRequest(url: customization.url)
         request.method = .POST
-        request.headers.add(name: "content-type", value: "application/cloudevents+json")
-        request.headers.add(name: "user-agent", value: "Bespoke-Webhooks/1")
-        for (name, value) in WebhookSignature.headers(
-            id: messageID, timestamp: Int64(Date().timeIntervalSince1970), body: body, secrets: secrets
-        ) {
-            request.headers.add(name: name, value: value)
-        }
-        if let traceparent { request.headers.add(name: "traceparent", value: traceparent) }
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
         request.body = .bytes(ByteBuffer(bytes: body))
         do {
-            let response = try await client.execute(request, timeout: .milliseconds(customization.timeout.wholeMilliseconds))
+            let response = try await client.tls.execute(request, timeout: .milliseconds(customization.timeout.wholeMilliseconds))
             // Read (and drop) what the endpoint answers, within bounds, so the connection can be reused.
             _ = try? await response.body.collect(upTo: 64 * 1024)
             let retryAfter = response.headers.first(name: "retry-after").flatMap(Int.init).map { Duration.seconds(max(0, $0)) }
@@ -325,10 +335,11 @@ public final class WebhookDispatcher: Service {
 
     // MARK: Attempt log
 
-    private func flushAttemptsPeriodically() async {
+    private func flushAttemptsPeriodically(closingIdleOf plain: PlainHTTPPushClient) async {
         while !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(100))
             await flushAttempts()
+            plain.closeIdle()
         }
     }
 
@@ -339,4 +350,10 @@ public final class WebhookDispatcher: Service {
         }
         if !attempts.isEmpty { await manager.recordAttempts(attempts) }
     }
+}
+
+/// The dispatcher's two HTTP clients: a lean one for `http` endpoints, AsyncHTTPClient for `https`.
+struct PushClients: Sendable {
+    let plain: PlainHTTPPushClient
+    let tls: HTTPClient
 }

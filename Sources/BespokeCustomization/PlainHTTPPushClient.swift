@@ -1,0 +1,280 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+
+/// A small keep-alive HTTP/1.1 client for webhook pushes to `http://` endpoints.
+///
+/// A push is one POST whose answer is only its status and `Retry-After`; AsyncHTTPClient
+/// spends several times the CPU of the exchange itself on what a push does not need (request
+/// bags, state machines, a task and its executor per response body). This client writes the
+/// request straight into a pooled channel and completes a promise from the channel's handler
+/// when the response ends. `https://` endpoints keep going through AsyncHTTPClient.
+///
+/// Idle connections are kept per host and port, at most ``maxIdlePerHost`` of them, and closed
+/// after ``idleTimeout`` (by ``closeIdle()``, which the dispatcher calls periodically). A push
+/// on a kept connection that the endpoint had closed meanwhile is made once more on a new one.
+final class PlainHTTPPushClient: Sendable {
+    /// Why a push got no answer.
+    enum Failure: Error, Equatable, CustomStringConvertible {
+        case connectTimeout
+        case connectFailed(String)
+        case timedOut
+        /// The connection closed (or failed) before the response ended.
+        case closed(responseStarted: Bool)
+        case responseTooLarge
+
+        var description: String {
+            switch self {
+            case .connectTimeout: "connection timed out"
+            case .connectFailed(let reason): "could not connect: \(reason)"
+            case .timedOut: "timed out"
+            case .closed(let started): started ? "the endpoint closed the connection mid-answer" : "the endpoint closed the connection"
+            case .responseTooLarge: "the answer was too large"
+            }
+        }
+    }
+
+    /// What a push's answer says.
+    struct Answer: Sendable {
+        let status: Int
+        let retryAfter: Duration?
+    }
+
+    private struct IdleConnection {
+        let channel: any Channel
+        let since: NIODeadline
+    }
+
+    private struct Pool {
+        var idle: [String: [IdleConnection]] = [:]
+        var closed = false
+    }
+
+    private let pool = Mutex(Pool())
+    private let group: any EventLoopGroup
+    let connectTimeout: TimeAmount
+    let idleTimeout: TimeAmount
+    let maxIdlePerHost: Int
+    /// The most of an answer's body read (and dropped) before the answer is refused.
+    let maxResponseBytes: Int
+    /// Connections opened, for tests and benchmarks.
+    let connectionsOpened = Atomic<Int>(0)
+
+    init(
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, connectTimeout: Duration, idleTimeout: Duration = .seconds(60),
+        maxIdlePerHost: Int = 64, maxResponseBytes: Int = 64 * 1024
+    ) {
+        self.group = group
+        self.connectTimeout = .nanoseconds(Int64(connectTimeout.seconds * 1e9))
+        self.idleTimeout = .nanoseconds(Int64(idleTimeout.seconds * 1e9))
+        self.maxIdlePerHost = maxIdlePerHost
+        self.maxResponseBytes = maxResponseBytes
+    }
+
+    /// Posts `body` to `url` (an `http` URL) with `headers` and returns the answer, within `timeout`.
+    /// - Throws: ``Failure``.
+    func post(_ url: URL, headers: [(String, String)], body: ByteBuffer, timeout: Duration) async throws -> Answer {
+        guard let host = url.host, !host.isEmpty else { throw Failure.connectFailed("no host in \(url)") }
+        let port = url.port ?? 80
+        var target = url.path.isEmpty ? "/" : url.path
+        if let query = url.query { target += "?" + query }
+        var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: target)
+        head.headers.add(name: "host", value: url.port.map { "\(host):\($0)" } ?? host)
+        for (name, value) in headers { head.headers.add(name: name, value: value) }
+        head.headers.add(name: "content-length", value: String(body.readableBytes))
+        let deadline = NIODeadline.now() + .nanoseconds(Int64(timeout.seconds * 1e9))
+        let key = "\(host):\(port)"
+
+        if let idle = takeIdle(key) {
+            do {
+                return try await exchange(on: idle, key: key, head: head, body: body, deadline: deadline)
+            } catch Failure.closed(responseStarted: false) {
+                // The endpoint closed the kept connection while it was idle: once more, on a new one.
+            }
+        }
+        let channel = try await connect(host: host, port: port, deadline: deadline)
+        return try await exchange(on: channel, key: key, head: head, body: body, deadline: deadline)
+    }
+
+    /// Closes idle connections older than ``idleTimeout``.
+    func closeIdle() {
+        let cutoff = NIODeadline.now() - idleTimeout
+        let stale = pool.withLock { pool -> [any Channel] in
+            var stale: [any Channel] = []
+            for (key, list) in pool.idle {
+                let old = list.prefix { $0.since < cutoff }
+                guard !old.isEmpty else { continue }
+                stale += old.map(\.channel)
+                pool.idle[key] = Array(list.dropFirst(old.count))
+            }
+            return stale
+        }
+        for channel in stale { channel.close(promise: nil) }
+    }
+
+    /// Closes every idle connection; connections in use are closed when their push ends.
+    func shutdown() {
+        let all = pool.withLock { pool in
+            pool.closed = true
+            defer { pool.idle = [:] }
+            return pool.idle.values.joined().map(\.channel)
+        }
+        for channel in all { channel.close(promise: nil) }
+    }
+
+    private func takeIdle(_ key: String) -> (any Channel)? {
+        pool.withLock { pool in
+            while let idle = pool.idle[key]?.popLast() {
+                if idle.channel.isActive { return idle.channel }
+                idle.channel.close(promise: nil)
+            }
+            return nil
+        }
+    }
+
+    private func putIdle(_ channel: any Channel, key: String) {
+        let kept = pool.withLock { pool in
+            guard !pool.closed, pool.idle[key, default: []].count < maxIdlePerHost else { return false }
+            pool.idle[key, default: []].append(IdleConnection(channel: channel, since: .now()))
+            return true
+        }
+        if !kept { channel.close(promise: nil) }
+    }
+
+    /// Opens a connection within the connect timeout, and within what is left of the push's.
+    private func connect(host: String, port: Int, deadline: NIODeadline) async throws -> any Channel {
+        let left = deadline - .now()
+        guard left > .zero else { throw Failure.timedOut }
+        connectionsOpened.add(1, ordering: .relaxed)
+        let maxResponseBytes = self.maxResponseBytes
+        do {
+            return try await ClientBootstrap(group: group)
+                .connectTimeout(min(connectTimeout, left))
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                        try channel.pipeline.syncOperations.addHandler(PushExchangeHandler(maxResponseBytes: maxResponseBytes))
+                    }
+                }
+                .connect(host: host, port: port)
+                .get()
+        } catch let error as ChannelError {
+            if case .connectTimeout = error { throw Failure.connectTimeout }
+            throw Failure.connectFailed("\(error)")
+        } catch {
+            throw Failure.connectFailed("\(error)")
+        }
+    }
+
+    private func exchange(
+        on channel: any Channel, key: String, head: HTTPRequestHead, body: ByteBuffer, deadline: NIODeadline
+    ) async throws -> Answer {
+        let promise = channel.eventLoop.makePromise(of: PushExchangeHandler.Result.self)
+        channel.writeAndFlush(PushExchangeHandler.Exchange(head: head, body: body, deadline: deadline, promise: promise), promise: nil)
+        let result: PushExchangeHandler.Result
+        do {
+            result = try await promise.futureResult.get()
+        } catch {
+            channel.close(promise: nil)
+            throw error as? Failure ?? Failure.closed(responseStarted: false)
+        }
+        if result.keepAlive { putIdle(channel, key: key) } else { channel.close(promise: nil) }
+        return Answer(status: result.status, retryAfter: result.retryAfter)
+    }
+}
+
+/// The last handler of a push connection: writes an exchange's request and completes its
+/// promise when the response ends, or fails it when the deadline passes or the connection
+/// closes first. One exchange at a time; used on its channel's event loop only.
+final class PushExchangeHandler: ChannelDuplexHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundIn = Exchange
+    typealias OutboundOut = HTTPClientRequestPart
+
+    struct Exchange: Sendable {
+        let head: HTTPRequestHead
+        let body: ByteBuffer
+        let deadline: NIODeadline
+        let promise: EventLoopPromise<Result>
+    }
+
+    struct Result: Sendable {
+        let status: Int
+        let retryAfter: Duration?
+        let keepAlive: Bool
+    }
+
+    private let maxResponseBytes: Int
+    private var promise: EventLoopPromise<Result>?
+    private var timeout: Scheduled<Void>?
+    private var head: HTTPResponseHead?
+    private var bodyBytes = 0
+
+    init(maxResponseBytes: Int) {
+        self.maxResponseBytes = maxResponseBytes
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise writePromise: EventLoopPromise<Void>?) {
+        let exchange = unwrapOutboundIn(data)
+        guard self.promise == nil else {
+            // Never happens (the pool lends a connection to one push at a time); refuse rather than interleave.
+            exchange.promise.fail(PlainHTTPPushClient.Failure.closed(responseStarted: false))
+            return
+        }
+        promise = exchange.promise
+        head = nil
+        bodyBytes = 0
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        timeout = context.eventLoop.scheduleTask(deadline: exchange.deadline) {
+            let (handler, context) = loopBound.value
+            handler.fail(.timedOut, context: context)
+        }
+        context.write(wrapOutboundOut(.head(exchange.head)), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(exchange.body))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: writePromise)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard promise != nil else {
+            // An answer nobody asked for: the connection is out of step.
+            context.close(promise: nil)
+            return
+        }
+        switch unwrapInboundIn(data) {
+        case .head(let responseHead):
+            head = responseHead
+        case .body(let buffer):
+            bodyBytes += buffer.readableBytes
+            if bodyBytes > maxResponseBytes { fail(.responseTooLarge, context: context) }
+        case .end:
+            guard let head, let promise else { return }
+            self.promise = nil
+            timeout?.cancel()
+            timeout = nil
+            let retryAfter = head.headers.first(name: "retry-after").flatMap(Int.init).map { Duration.seconds(max(0, $0)) }
+            promise.succeed(Result(status: Int(head.status.code), retryAfter: retryAfter, keepAlive: head.isKeepAlive))
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        fail(.closed(responseStarted: head != nil), context: nil)
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        fail(.closed(responseStarted: head != nil), context: context)
+    }
+
+    /// Fails the exchange in progress, if any, and closes the connection.
+    private func fail(_ failure: PlainHTTPPushClient.Failure, context: ChannelHandlerContext?) {
+        timeout?.cancel()
+        timeout = nil
+        let promise = self.promise
+        self.promise = nil
+        promise?.fail(failure)
+        context?.close(promise: nil)
+    }
+}

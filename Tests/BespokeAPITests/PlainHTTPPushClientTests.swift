@@ -1,0 +1,170 @@
+@testable import BespokeCustomization
+import Foundation
+import NIOCore
+import NIOPosix
+import Synchronization
+import Testing
+
+@Suite("Webhook push client (plain HTTP)")
+struct PlainHTTPPushClientTests {
+    /// An HTTP/1.1 endpoint scripted by path, written on raw bytes so that it can misbehave.
+    struct ScriptedEndpoint {
+        /// Connections accepted.
+        final class Accepted: Sendable {
+            let count = Atomic<Int>(0)
+        }
+
+        let channel: any Channel
+        let accepted: Accepted
+        var port: Int { channel.localAddress?.port ?? 0 }
+
+        final class Handler: ChannelInboundHandler {
+            typealias InboundIn = ByteBuffer
+            typealias OutboundOut = ByteBuffer
+            private var pending = ""
+
+            func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+                pending += String(buffer: unwrapInboundIn(data))
+                while let end = pending.range(of: "\r\n\r\n") {
+                    let head = String(pending[..<end.lowerBound])
+                    let length = head.split(separator: "\r\n")
+                        .first { $0.lowercased().hasPrefix("content-length:") }
+                        .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) } ?? 0
+                    let rest = pending[end.upperBound...]
+                    guard rest.utf8.count >= length else { return }
+                    pending = String(rest.dropFirst(length))
+                    let path = head.split(separator: " ").dropFirst().first.map(String.init) ?? ""
+                    answer(path, context: context)
+                }
+            }
+
+            private func answer(_ path: String, context: ChannelHandlerContext) {
+                func send(_ text: String) {
+                    context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: text)), promise: nil)
+                }
+                switch path {
+                case "/ok": send("HTTP/1.1 204 No Content\r\n\r\n")
+                case "/busy": send("HTTP/1.1 503 Service Unavailable\r\nRetry-After: 7\r\nContent-Length: 4\r\n\r\nbusy")
+                case "/close": send("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+                case "/big": send("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + String(repeating: "x", count: 100_000))
+                case "/slow": break
+                case "/drop": context.close(promise: nil)
+                case "/cut":
+                    let cut = ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789")
+                    context.writeAndFlush(wrapOutboundOut(cut)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+                default: send("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+                }
+            }
+        }
+
+        static func start() async throws -> ScriptedEndpoint {
+            let accepted = Accepted()
+            let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .childChannelInitializer { channel in
+                    accepted.count.add(1, ordering: .relaxed)
+                    return channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Handler()) }
+                }
+                .bind(host: "127.0.0.1", port: 0).get()
+            return ScriptedEndpoint(channel: channel, accepted: accepted)
+        }
+
+        func url(_ path: String) -> URL { URL(string: "http://127.0.0.1:\(port)\(path)")! }
+    }
+
+    private let body = ByteBuffer(string: #"{"specversion":"1.0","id":"1","source":"/t","type":"T"}"#)
+    private let headers = [("content-type", "application/cloudevents+json"), ("webhook-id", "msg-1")]
+
+    @Test func pushesReuseOneConnectionAndReadTheAnswer() async throws {
+        let endpoint = try await ScriptedEndpoint.start()
+        defer { endpoint.channel.close(promise: nil) }
+        let client = PlainHTTPPushClient(connectTimeout: .seconds(2))
+        defer { client.shutdown() }
+        for _ in 0..<5 {
+            let answer = try await client.post(endpoint.url("/ok"), headers: headers, body: body, timeout: .seconds(2))
+            #expect(answer.status == 204)
+            #expect(answer.retryAfter == nil)
+        }
+        let busy = try await client.post(endpoint.url("/busy"), headers: headers, body: body, timeout: .seconds(2))
+        #expect(busy.status == 503)
+        #expect(busy.retryAfter == .seconds(7))
+        #expect(client.connectionsOpened.load(ordering: .relaxed) == 1)
+        #expect(endpoint.accepted.count.load(ordering: .relaxed) == 1)
+
+        // An answer that closes the connection is honoured: the next push opens a new one.
+        #expect(try await client.post(endpoint.url("/close"), headers: headers, body: body, timeout: .seconds(2)).status == 200)
+        #expect(try await client.post(endpoint.url("/ok"), headers: headers, body: body, timeout: .seconds(2)).status == 204)
+        #expect(client.connectionsOpened.load(ordering: .relaxed) == 2)
+    }
+
+    @Test func anEndpointThatNeverAnswersTimesOutAndLeavesThePoolClean() async throws {
+        let endpoint = try await ScriptedEndpoint.start()
+        defer { endpoint.channel.close(promise: nil) }
+        let client = PlainHTTPPushClient(connectTimeout: .seconds(2))
+        defer { client.shutdown() }
+        let start = ContinuousClock.now
+        await #expect(throws: PlainHTTPPushClient.Failure.timedOut) {
+            try await client.post(endpoint.url("/slow"), headers: headers, body: body, timeout: .milliseconds(200))
+        }
+        #expect(ContinuousClock.now - start < .seconds(2))
+        // The timed-out connection is not lent again (its answer could still come).
+        #expect(try await client.post(endpoint.url("/ok"), headers: headers, body: body, timeout: .seconds(2)).status == 204)
+        #expect(client.connectionsOpened.load(ordering: .relaxed) == 2)
+    }
+
+    @Test func closedConnectionsAndOversizedAnswersAreFailures() async throws {
+        let endpoint = try await ScriptedEndpoint.start()
+        defer { endpoint.channel.close(promise: nil) }
+        let client = PlainHTTPPushClient(connectTimeout: .seconds(2), maxResponseBytes: 64 * 1024)
+        defer { client.shutdown() }
+        #expect(try await client.post(endpoint.url("/ok"), headers: headers, body: body, timeout: .seconds(2)).status == 204)
+        // Closed with no answer on a kept connection (which the endpoint may have closed while
+        // it was idle): made once more on a new connection, which is closed too.
+        await #expect(throws: PlainHTTPPushClient.Failure.closed(responseStarted: false)) {
+            try await client.post(endpoint.url("/drop"), headers: headers, body: body, timeout: .seconds(2))
+        }
+        #expect(client.connectionsOpened.load(ordering: .relaxed) == 2)
+        // Closed mid-answer: not made again (the endpoint may have acted on it).
+        await #expect(throws: PlainHTTPPushClient.Failure.closed(responseStarted: true)) {
+            try await client.post(endpoint.url("/cut"), headers: headers, body: body, timeout: .seconds(2))
+        }
+        #expect(client.connectionsOpened.load(ordering: .relaxed) == 3)
+        await #expect(throws: PlainHTTPPushClient.Failure.responseTooLarge) {
+            try await client.post(endpoint.url("/big"), headers: headers, body: body, timeout: .seconds(2))
+        }
+        // And it goes on.
+        #expect(try await client.post(endpoint.url("/ok"), headers: headers, body: body, timeout: .seconds(2)).status == 204)
+    }
+
+    @Test func anEndpointNobodyListensOnCannotBeReached() async throws {
+        let endpoint = try await ScriptedEndpoint.start()
+        let url = endpoint.url("/ok")
+        try await endpoint.channel.close()
+        let client = PlainHTTPPushClient(connectTimeout: .seconds(2))
+        defer { client.shutdown() }
+        do {
+            _ = try await client.post(url, headers: headers, body: body, timeout: .seconds(2))
+            Issue.record("a push to a closed port succeeded")
+        } catch let failure as PlainHTTPPushClient.Failure {
+            guard case .connectFailed = failure else {
+                Issue.record("expected a connect failure, got \(failure)")
+                return
+            }
+            #expect(failure.description.hasPrefix("could not connect"))
+        }
+    }
+
+    @Test func idleConnectionsAreClosedAfterTheirTimeout() async throws {
+        let endpoint = try await ScriptedEndpoint.start()
+        defer { endpoint.channel.close(promise: nil) }
+        let client = PlainHTTPPushClient(connectTimeout: .seconds(2), idleTimeout: .milliseconds(100))
+        defer { client.shutdown() }
+        #expect(try await client.post(endpoint.url("/ok"), headers: headers, body: body, timeout: .seconds(2)).status == 204)
+        client.closeIdle()
+        #expect(try await client.post(endpoint.url("/ok"), headers: headers, body: body, timeout: .seconds(2)).status == 204)
+        #expect(client.connectionsOpened.load(ordering: .relaxed) == 1, "a fresh idle connection is kept")
+        try await Task.sleep(for: .milliseconds(150))
+        client.closeIdle()
+        #expect(try await client.post(endpoint.url("/ok"), headers: headers, body: body, timeout: .seconds(2)).status == 204)
+        #expect(client.connectionsOpened.load(ordering: .relaxed) == 2, "a stale idle connection was closed")
+    }
+}
