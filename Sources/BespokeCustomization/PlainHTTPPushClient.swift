@@ -74,28 +74,56 @@ final class PlainHTTPPushClient: Sendable {
     }
 
     /// Posts `body` to `url` (an `http` URL) with `headers` and returns the answer, within `timeout`.
+    /// The headers' values must be valid (they are written as they are).
     /// - Throws: ``Failure``.
-    func post(_ url: URL, headers: [(String, String)], body: ByteBuffer, timeout: Duration) async throws -> Answer {
-        guard let host = url.host, !host.isEmpty else { throw Failure.connectFailed("no host in \(url)") }
-        let port = url.port ?? 80
-        var target = url.path.isEmpty ? "/" : url.path
-        if let query = url.query { target += "?" + query }
-        var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: target)
-        head.headers.add(name: "host", value: url.port.map { "\(host):\($0)" } ?? host)
+    func post(_ url: String, headers: [(String, String)], body: ByteBuffer, timeout: Duration) async throws -> Answer {
+        let target = try self.target(url)
+        var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: target.path)
+        head.headers.reserveCapacity(headers.count + 2)
+        head.headers.add(name: "host", value: target.hostHeader)
         for (name, value) in headers { head.headers.add(name: name, value: value) }
         head.headers.add(name: "content-length", value: String(body.readableBytes))
         let deadline = NIODeadline.now() + .nanoseconds(Int64(timeout.seconds * 1e9))
-        let key = "\(host):\(port)"
 
-        if let idle = takeIdle(key) {
+        if let idle = takeIdle(target.key) {
             do {
-                return try await exchange(on: idle, key: key, head: head, body: body, deadline: deadline)
+                return try await exchange(on: idle, key: target.key, head: head, body: body, deadline: deadline)
             } catch Failure.closed(responseStarted: false) {
                 // The endpoint closed the kept connection while it was idle: once more, on a new one.
             }
         }
-        let channel = try await connect(host: host, port: port, deadline: deadline)
-        return try await exchange(on: channel, key: key, head: head, body: body, deadline: deadline)
+        let channel = try await connect(host: target.host, port: target.port, deadline: deadline)
+        return try await exchange(on: channel, key: target.key, head: head, body: body, deadline: deadline)
+    }
+
+    /// Where an endpoint URL points, parsed once per URL (an endpoint is pushed to again and
+    /// again; parsing its URL each time would cost more than writing the request).
+    private struct Target: Sendable {
+        let host: String
+        let port: Int
+        let path: String
+        let hostHeader: String
+        var key: String { "\(host):\(port)" }
+    }
+
+    private let targets = Mutex<[String: Target]>([:])
+
+    private func target(_ url: String) throws -> Target {
+        if let known = targets.withLock({ $0[url] }) { return known }
+        guard let parsed = URL(string: url), parsed.scheme?.lowercased() == "http", let host = parsed.host, !host.isEmpty else {
+            throw Failure.connectFailed("not an http URL: \(url)")
+        }
+        var path = parsed.path.isEmpty ? "/" : parsed.path
+        if let query = parsed.query { path += "?" + query }
+        let target = Target(
+            host: host, port: parsed.port ?? 80, path: path, hostHeader: parsed.port.map { "\(host):\($0)" } ?? host
+        )
+        targets.withLock { targets in
+            // Endpoints come and go: a bounded cache, emptied when full.
+            if targets.count >= 4096 { targets.removeAll() }
+            targets[url] = target
+        }
+        return target
     }
 
     /// Closes idle connections older than ``idleTimeout``.
@@ -155,7 +183,9 @@ final class PlainHTTPPushClient: Sendable {
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                        // Every header of a push is built by the platform (an event's traceparent is
+                        // checked when it is published), so NIO need not check them again.
+                        try channel.pipeline.syncOperations.addHTTPClientHandlers(enableOutboundHeaderValidation: false)
                         try channel.pipeline.syncOperations.addHandler(PushExchangeHandler(maxResponseBytes: maxResponseBytes))
                     }
                 }

@@ -277,9 +277,9 @@ public final class WebhookDispatcher: Service {
         var headers = [("content-type", "application/cloudevents+json"), ("user-agent", "Bespoke-Webhooks/1")]
         headers += WebhookSignature.headers(id: messageID, timestamp: Int64(Date().timeIntervalSince1970), body: body, secrets: secrets)
         if let traceparent { headers.append(("traceparent", traceparent)) }
-        if let url = URL(string: customization.url), url.scheme == "http" || url.scheme?.lowercased() == "http" {
+        if customization.url.utf8.prefix(7).map({ $0 | 0x20 }).elementsEqual("http://".utf8) {
             do {
-                let answer = try await client.plain.post(url, headers: headers, body: ByteBuffer(bytes: body), timeout: customization.timeout)
+                let answer = try await client.plain.post(customization.url, headers: headers, body: ByteBuffer(bytes: body), timeout: customization.timeout)
                 let failure = (200..<300).contains(answer.status) ? nil : "endpoint answered \(answer.status)"
                 return PushOutcome(status: answer.status, latency: ContinuousClock.now - started, error: failure, retryAfter: answer.retryAfter)
             } catch {

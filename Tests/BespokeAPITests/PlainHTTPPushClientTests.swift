@@ -68,7 +68,7 @@ struct PlainHTTPPushClientTests {
             return ScriptedEndpoint(channel: channel, accepted: accepted)
         }
 
-        func url(_ path: String) -> URL { URL(string: "http://127.0.0.1:\(port)\(path)")! }
+        func url(_ path: String) -> String { "http://127.0.0.1:\(port)\(path)" }
     }
 
     private let body = ByteBuffer(string: #"{"specversion":"1.0","id":"1","source":"/t","type":"T"}"#)
