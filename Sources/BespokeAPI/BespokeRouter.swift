@@ -6,6 +6,7 @@ public import BespokeStorage
 import Foundation
 public import Hummingbird
 import Mustache
+public import Prometheus
 
 /// Builds the router of the public HTTP API: the gateway in front of every route.
 ///
@@ -13,7 +14,7 @@ import Mustache
 ///   become JSON (`ErrorMiddleware`).
 /// - `/health`, `/ready`, `/openapi.yaml`, discovery, JWKS and the OAuth2 endpoints:
 ///   unauthenticated (the token endpoint authenticates clients itself).
-/// - `/v1/admin/...`: the operator's admin token.
+/// - `/v1/admin/...` and `/metrics` (when `metrics` is given): the operator's admin token.
 /// - `/v1/tenants/{tenant}/...`: an access token or API key of that tenant; the tenant is
 ///   resolved once into ``TenantRequestContext``, rate-limited and counted per tenant, and
 ///   each route checks its scope.
@@ -26,7 +27,8 @@ public func buildRouter(
     gateway: Gateway,
     limits: HTTPLimits,
     storeCheck: @escaping @Sendable () async throws -> Void,
-    products: [any ProductRoutes] = []
+    products: [any ProductRoutes] = [],
+    metrics: PrometheusCollectorRegistry? = nil
 ) async throws -> Router<BespokeRequestContext> {
     let router = Router(context: BespokeRequestContext.self)
     router.add(middleware: RequestTracingMiddleware())
@@ -41,6 +43,11 @@ public func buildRouter(
     }
     OAuthController(identity: identity, library: try await MustacheLibrary(directory: templates))
         .addRoutes(to: router, authenticated: router.group().add(middleware: authentication))
+
+    if let metrics {
+        MetricsController(registry: metrics)
+            .addRoutes(to: router.group("metrics").add(middleware: authentication).group(context: AdminRequestContext.self))
+    }
 
     let v1 = router.group("v1").add(middleware: authentication)
     let admin = v1.group("admin", context: AdminRequestContext.self)

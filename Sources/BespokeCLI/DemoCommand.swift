@@ -58,6 +58,7 @@ struct DemoCommand: AsyncParsableCommand {
         configuration.shop.gracePeriod = .milliseconds(Int64(gracePeriod * 1000))
         // The demo's tenant services run on this machine.
         configuration.customization.outbound.allowLoopback = true
+        configuration.metrics = PrometheusExport.registry
         var logger = Logger(label: "bespoke")
         logger.logLevel = .notice
         let platform = try await openPlatform(configuration, logger: logger)

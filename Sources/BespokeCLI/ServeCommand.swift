@@ -11,17 +11,20 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: """
             The admin token for /v1/admin is BESPOKE_ADMIN_TOKEN, or else the one generated in \
             <data-dir>/admin-token on first start. Create a tenant and its first API key with \
-            `bespoke tenant create` or POST /v1/admin/tenants. The API is described at /openapi.yaml.
+            `bespoke tenant create` or POST /v1/admin/tenants. The API is described at /openapi.yaml. \
+            Metrics are at /metrics in the Prometheus format, for the admin token.
             """
     )
 
     @OptionGroup var options: ServerOptions
 
     func run() async throws {
-        let configuration = try options.configuration()
+        var configuration = try options.configuration()
+        configuration.metrics = PrometheusExport.registry
+        let host = configuration.host
         let app = try await buildApplication(configuration) { port in
             // One line on stdout that scripts (and the tests) can wait for.
-            FileHandle.standardOutput.write(Data("bespoke listening on http://\(configuration.host):\(port)\n".utf8))
+            FileHandle.standardOutput.write(Data("bespoke listening on http://\(host):\(port)\n".utf8))
         }
         try await app.runService()
     }

@@ -118,7 +118,8 @@ public func buildApplication(
         gateway: platform.gateway,
         limits: configuration.http,
         storeCheck: { _ = try await store.tenant(TenantID(trusted: "readiness-probe")) },
-        products: platform.products
+        products: platform.products,
+        metrics: configuration.metrics
     )
     let serverName = "bespoke"
     let fastPath = configuration.gateway.fastPath ? platform.gateway.proxy.map { proxy in

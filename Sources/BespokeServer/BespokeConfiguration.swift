@@ -7,6 +7,7 @@ public import BespokeSQLite
 public import BespokeShop
 import Foundation
 public import Logging
+public import Prometheus
 
 /// Everything `bespoke serve` is configured with. Defaults work with no flags; the CLI
 /// overrides them from flags and `BESPOKE_*` environment variables.
@@ -32,6 +33,9 @@ public struct BespokeConfiguration: Sendable {
     /// which is created (mode 0600) with a random token on first start.
     public var adminToken: String?
     public var logLevel: Logger.Level
+    /// The registry `GET /metrics` shows (for the admin token); no such route when nil. The
+    /// CLI sets ``PrometheusExport/registry``, with which swift-metrics is bootstrapped.
+    public var metrics: PrometheusCollectorRegistry?
 
     public init(
         host: String = "127.0.0.1",

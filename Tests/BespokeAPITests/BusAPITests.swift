@@ -1,4 +1,5 @@
 import BespokeAPI
+import BespokeServer
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -23,7 +24,8 @@ struct BusAPITests {
         let fixture = try await APIFixture.make()
         let router = try await buildRouter(
             bus: fixture.platform.bus, manager: fixture.platform.manager, tenants: fixture.platform.store, authenticator: fixture.platform.authenticator,
-            identity: fixture.platform.identity, gateway: fixture.platform.gateway, limits: fixture.configuration.http, storeCheck: {}, products: fixture.platform.products
+            identity: fixture.platform.identity, gateway: fixture.platform.gateway, limits: fixture.configuration.http, storeCheck: {}, products: fixture.platform.products,
+            metrics: PrometheusExport.registry
         )
         let document = String(decoding: OpenAPIDocument.yaml, as: UTF8.self)
         // Paths are the keys indented by two spaces under `paths:`; methods by four.

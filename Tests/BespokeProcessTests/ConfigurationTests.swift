@@ -1,4 +1,6 @@
+import AsyncHTTPClient
 import Foundation
+import NIOCore
 import Testing
 
 #if canImport(Glibc)
@@ -60,6 +62,13 @@ struct ConfigurationTests {
         #expect(try await client.send(.POST, "\(server.baseURL)/v1/tenants/acme/events", json: event).status == 201)
         let admin = JSONClient(key: "env-admin-token-123456")
         #expect(try await admin.send(.GET, "\(server.baseURL)/v1/admin/tenants").status == 200)
+        // `serve` exports its metrics, for the admin token.
+        var scrape = HTTPClientRequest(url: "\(server.baseURL)/metrics")
+        scrape.headers.add(name: "Authorization", value: "Bearer env-admin-token-123456")
+        let metrics = try await HTTPClient.shared.execute(scrape, timeout: .seconds(10))
+        #expect(metrics.status == .ok)
+        let text = String(buffer: try await metrics.body.collect(upTo: 4 * 1024 * 1024))
+        #expect(text.contains(#"bespoke_bus_events_published_total{tenant="acme"} 1"#), "\(text)")
         server.signal(SIGTERM)
         #expect(try await server.waitForExit() == 0)
     }
