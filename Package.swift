@@ -297,6 +297,7 @@ let package = Package(
                 "BespokeSQLite",
                 "BespokeTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
         ),
