@@ -26,7 +26,7 @@ extension EventBus {
         }
         guard let got else { throw BespokeError.notFound("subscription") }
         if !got.isEmpty {
-            Counter(label: "bespoke_bus_deliveries_total", dimensions: [("tenant", tenant.rawValue)]).increment(by: got.count)
+            deliveredCounters[tenant.rawValue].increment(by: got.count)
         }
         return got
     }

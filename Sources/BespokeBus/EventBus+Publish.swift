@@ -65,8 +65,7 @@ extension EventBus {
                 throw BespokeError(.storageFailure, "store returned no receipt for event '\(event.id)'")
             }
         }
-        Counter(label: "bespoke_bus_events_published_total", dimensions: [("tenant", tenant.rawValue)])
-            .increment(by: receipts.count { !$0.duplicate })
+        publishedCounters[tenant.rawValue].increment(by: receipts.count { !$0.duplicate })
         return receipts
     }
 

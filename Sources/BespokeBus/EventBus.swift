@@ -33,6 +33,9 @@ public final class EventBus: Service, Sendable {
     private let refillRequests: AsyncStream<SubscriptionID>
     private let refillContinuation: AsyncStream<SubscriptionID>.Continuation
     private let stopping = Mutex(false)
+    /// Per-tenant counters of the hot paths.
+    let publishedCounters = MetricHandles { Counter(label: "bespoke_bus_events_published_total", dimensions: [("tenant", $0)]) }
+    let deliveredCounters = MetricHandles { Counter(label: "bespoke_bus_deliveries_total", dimensions: [("tenant", $0)]) }
 
     private init(store: any Store, configuration: BusConfiguration, interception: (any InterceptionPolicy)?, logger: Logger) {
         self.store = store

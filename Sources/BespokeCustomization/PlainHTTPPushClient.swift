@@ -14,7 +14,9 @@ import Synchronization
 ///
 /// Idle connections are kept per host and port, at most ``maxIdlePerHost`` of them, and closed
 /// after ``idleTimeout`` (by ``closeIdle()``, which the dispatcher calls periodically). A push
-/// on a kept connection that the endpoint had closed meanwhile is made once more on a new one.
+/// on a kept connection that the endpoint had closed meanwhile is made once more on a new one
+/// (should the endpoint have taken it before closing, it gets it twice: pushes are at least
+/// once, and receivers tell copies apart by `webhook-id`).
 final class PlainHTTPPushClient: Sendable {
     /// Why a push got no answer.
     enum Failure: Error, Equatable, CustomStringConvertible {
@@ -59,7 +61,7 @@ final class PlainHTTPPushClient: Sendable {
     let maxIdlePerHost: Int
     /// The most of an answer's body read (and dropped) before the answer is refused.
     let maxResponseBytes: Int
-    /// Connections opened, for tests and benchmarks.
+    /// Connections the client began to open (whether or not they connected), for tests.
     let connectionsOpened = Atomic<Int>(0)
 
     init(
@@ -90,6 +92,7 @@ final class PlainHTTPPushClient: Sendable {
                 return try await exchange(on: idle, key: target.key, head: head, body: body, deadline: deadline)
             } catch Failure.closed(responseStarted: false) {
                 // The endpoint closed the kept connection while it was idle: once more, on a new one.
+                try Task.checkCancellation()
             }
         }
         let channel = try await connect(host: target.host, port: target.port, deadline: deadline)
@@ -113,10 +116,13 @@ final class PlainHTTPPushClient: Sendable {
         guard let parsed = URL(string: url), parsed.scheme?.lowercased() == "http", let host = parsed.host, !host.isEmpty else {
             throw Failure.connectFailed("not an http URL: \(url)")
         }
-        var path = parsed.path.isEmpty ? "/" : parsed.path
-        if let query = parsed.query { path += "?" + query }
+        // As written in the URL: percent-encoded, with its trailing slash.
+        let written = parsed.path(percentEncoded: true)
+        var path = written.isEmpty ? "/" : written
+        if let query = parsed.query(percentEncoded: true) { path += "?" + query }
+        let authority = host.contains(":") ? "[\(host)]" : host
         let target = Target(
-            host: host, port: parsed.port ?? 80, path: path, hostHeader: parsed.port.map { "\(host):\($0)" } ?? host
+            host: host, port: parsed.port ?? 80, path: path, hostHeader: parsed.port.map { "\(authority):\($0)" } ?? authority
         )
         targets.withLock { targets in
             // Endpoints come and go: a bounded cache, emptied when full.
@@ -135,7 +141,7 @@ final class PlainHTTPPushClient: Sendable {
                 let old = list.prefix { $0.since < cutoff }
                 guard !old.isEmpty else { continue }
                 stale += old.map(\.channel)
-                pool.idle[key] = Array(list.dropFirst(old.count))
+                pool.idle[key] = old.count == list.count ? nil : Array(list.dropFirst(old.count))
             }
             return stale
         }
@@ -154,6 +160,7 @@ final class PlainHTTPPushClient: Sendable {
 
     private func takeIdle(_ key: String) -> (any Channel)? {
         pool.withLock { pool in
+            defer { if pool.idle[key]?.isEmpty == true { pool.idle[key] = nil } }
             while let idle = pool.idle[key]?.popLast() {
                 if idle.channel.isActive { return idle.channel }
                 idle.channel.close(promise: nil)
@@ -203,12 +210,22 @@ final class PlainHTTPPushClient: Sendable {
         on channel: any Channel, key: String, head: HTTPRequestHead, body: ByteBuffer, deadline: NIODeadline
     ) async throws -> Answer {
         let promise = channel.eventLoop.makePromise(of: PushExchangeHandler.Result.self)
-        channel.writeAndFlush(PushExchangeHandler.Exchange(head: head, body: body, deadline: deadline, promise: promise), promise: nil)
+        // A write that fails (the connection closed before the request reached the handler, or
+        // while it was written) fails the exchange: nothing else would complete it.
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenFailure { _ in promise.fail(Failure.closed(responseStarted: false)) }
+        channel.writeAndFlush(PushExchangeHandler.Exchange(head: head, body: body, deadline: deadline, promise: promise), promise: written)
         let result: PushExchangeHandler.Result
         do {
-            result = try await promise.futureResult.get()
+            result = try await withTaskCancellationHandler {
+                try await promise.futureResult.get()
+            } onCancel: {
+                promise.fail(CancellationError())
+                channel.close(promise: nil)
+            }
         } catch {
             channel.close(promise: nil)
+            if error is CancellationError { throw error }
             throw error as? Failure ?? Failure.closed(responseStarted: false)
         }
         if result.keepAlive { putIdle(channel, key: key) } else { channel.close(promise: nil) }
@@ -252,6 +269,7 @@ final class PushExchangeHandler: ChannelDuplexHandler {
         guard self.promise == nil else {
             // Never happens (the pool lends a connection to one push at a time); refuse rather than interleave.
             exchange.promise.fail(PlainHTTPPushClient.Failure.closed(responseStarted: false))
+            writePromise?.fail(PlainHTTPPushClient.Failure.closed(responseStarted: false))
             return
         }
         promise = exchange.promise
@@ -287,6 +305,10 @@ final class PushExchangeHandler: ChannelDuplexHandler {
             let retryAfter = head.headers.first(name: "retry-after").flatMap(Int.init).map { Duration.seconds(max(0, $0)) }
             promise.succeed(Result(status: Int(head.status.code), retryAfter: retryAfter, keepAlive: head.isKeepAlive))
         }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        fail(.closed(responseStarted: head != nil), context: nil)
     }
 
     func channelInactive(context: ChannelHandlerContext) {

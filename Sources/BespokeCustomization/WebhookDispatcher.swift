@@ -29,6 +29,13 @@ public final class WebhookDispatcher: Service {
     private let attemptBuffer = Mutex<[DeliveryAttempt]>([])
     /// Set once the dispatcher stops: observer loops (unstructured tasks) end at their next turn.
     private let stopping = Mutex(false)
+    private let pushMetrics = MetricHandles { tenant in
+        (
+            succeeded: Counter(label: "bespoke_webhook_pushes_total", dimensions: [("tenant", tenant), ("outcome", "success")]),
+            failed: Counter(label: "bespoke_webhook_pushes_total", dimensions: [("tenant", tenant), ("outcome", "failure")]),
+            duration: Timer(label: "bespoke_webhook_push_duration", dimensions: [("tenant", tenant)])
+        )
+    }
 
     public init(bus: EventBus, manager: TenantManager, logger: Logger) {
         self.bus = bus
@@ -258,10 +265,9 @@ public final class WebhookDispatcher: Service {
                 )
             )
         }
-        let dimensions = [("tenant", customization.tenant.rawValue), ("outcome", outcome.succeeded ? "success" : "failure")]
-        Counter(label: "bespoke_webhook_pushes_total", dimensions: dimensions).increment()
-        Timer(label: "bespoke_webhook_push_duration", dimensions: [("tenant", customization.tenant.rawValue)])
-            .recordNanoseconds(Int64(outcome.latency.seconds * 1e9))
+        let metrics = pushMetrics[customization.tenant.rawValue]
+        (outcome.succeeded ? metrics.succeeded : metrics.failed).increment()
+        metrics.duration.recordNanoseconds(Int64(outcome.latency.seconds * 1e9))
         await track(outcome, of: customization)
         return outcome
     }

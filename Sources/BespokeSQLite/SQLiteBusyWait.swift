@@ -19,7 +19,8 @@ extension Database.BusyMode {
         let fine: Int64 = 50
         let coarse: Int64 = 250
         let total = timeout.components.seconds * 1_000_000 + timeout.components.attoseconds / 1_000_000_000_000
-        let coarseSteps = max(0, (total - Int64(fineSteps) * fine) / coarse)
+        // Rounded up: the steps add up to at least the timeout.
+        let coarseSteps = max(0, (total - Int64(fineSteps) * fine + coarse - 1) / coarse)
         return .callback { tries in
             guard tries < fineSteps + Int(coarseSteps) else { return false }
             usleep(UInt32(tries < fineSteps ? fine : coarse))

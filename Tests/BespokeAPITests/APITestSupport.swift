@@ -61,6 +61,8 @@ extension TestClientProtocol {
         let deadline = ContinuousClock.now + timeout
         while messages.count < count, ContinuousClock.now < deadline {
             let response = try await call(.post, path, token: token, json: #"{"max":\#(count - messages.count),"waitMs":500}"#)
+            // An error is not "nothing yet": stop, and let the caller's count tell.
+            guard response.status == .ok else { break }
             messages += response.json["messages"] as? [[String: Any]] ?? []
         }
         return messages

@@ -20,20 +20,21 @@ struct MetricsAPITests {
         let fixture = try await APIFixture.make { $0.metrics = PrometheusExport.registry }
         try await fixture.test { client in
             let admin = fixture.adminToken
-            let created = try await client.call(.post, "/v1/admin/tenants", token: admin, json: #"{"id":"metrics-probe"}"#)
+            let tenant = "metrics-" + UUID().uuidString.prefix(8).lowercased()
+            let created = try await client.call(.post, "/v1/admin/tenants", token: admin, json: #"{"id":"\#(tenant)"}"#)
             let key = try #require((created.json["apiKey"] as? [String: Any])?["secret"] as? String)
             for id in ["m1", "m2", "m3"] {
-                #expect(try await client.call(.post, "/v1/tenants/metrics-probe/events", token: key, json: cloudEvent(id)).status == .created)
+                #expect(try await client.call(.post, "/v1/tenants/\(tenant)/events", token: key, json: cloudEvent(id)).status == .created)
             }
             // A duplicate is acknowledged but not published again.
-            _ = try await client.call(.post, "/v1/tenants/metrics-probe/events", token: key, json: cloudEvent("m1"))
+            _ = try await client.call(.post, "/v1/tenants/\(tenant)/events", token: key, json: cloudEvent("m1"))
 
             let scraped = try await client.call(.get, "/metrics", token: admin)
             #expect(scraped.status == .ok)
             #expect(scraped.headers[.contentType]?.hasPrefix("text/plain; version=0.0.4") == true)
             #expect(scraped.text.contains("# TYPE bespoke_bus_events_published_total counter"))
-            #expect(value(of: #"bespoke_bus_events_published_total{tenant="metrics-probe"}"#, in: scraped.text) == 3, "\(scraped.text)")
-            #expect(value(of: #"bespoke_api_calls_total{tenant="metrics-probe",caller="key"}"#, in: scraped.text) == 4)
+            #expect(value(of: #"bespoke_bus_events_published_total{tenant="\#(tenant)"}"#, in: scraped.text) == 3, "\(scraped.text)")
+            #expect(value(of: #"bespoke_api_calls_total{tenant="\#(tenant)",caller="key"}"#, in: scraped.text) == 4)
             // Timers are histograms in seconds.
             #expect(scraped.text.contains("# TYPE bespoke_bus_commit_duration histogram"))
 

@@ -44,9 +44,15 @@ struct PlainHTTPPushClientTests {
                 }
                 switch path {
                 case "/ok": send("HTTP/1.1 204 No Content\r\n\r\n")
+                case "/ok-then-close":
+                    // Keep-alive by its headers, then closed at once: a kept connection that is
+                    // gone by the time the next push takes it (or while it is written).
+                    let answer = ByteBuffer(string: "HTTP/1.1 204 No Content\r\n\r\n")
+                    context.writeAndFlush(wrapOutboundOut(answer)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
                 case "/busy": send("HTTP/1.1 503 Service Unavailable\r\nRetry-After: 7\r\nContent-Length: 4\r\n\r\nbusy")
                 case "/close": send("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
                 case "/big": send("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + String(repeating: "x", count: 100_000))
+                case "/hooks/a%20b/?x=1%2F2": send("HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n")
                 case "/slow": break
                 case "/drop": context.close(promise: nil)
                 case "/cut":
@@ -89,6 +95,8 @@ struct PlainHTTPPushClientTests {
         #expect(busy.retryAfter == .seconds(7))
         #expect(client.connectionsOpened.load(ordering: .relaxed) == 1)
         #expect(endpoint.accepted.count.load(ordering: .relaxed) == 1)
+        // The path and query go as written: percent-encoded, with the trailing slash.
+        #expect(try await client.post(endpoint.url("/hooks/a%20b/?x=1%2F2"), headers: headers, body: body, timeout: .seconds(2)).status == 202)
 
         // An answer that closes the connection is honoured: the next push opens a new one.
         #expect(try await client.post(endpoint.url("/close"), headers: headers, body: body, timeout: .seconds(2)).status == 200)
@@ -123,7 +131,9 @@ struct PlainHTTPPushClientTests {
             try await client.post(endpoint.url("/drop"), headers: headers, body: body, timeout: .seconds(2))
         }
         #expect(client.connectionsOpened.load(ordering: .relaxed) == 2)
-        // Closed mid-answer: not made again (the endpoint may have acted on it).
+        // Closed mid-answer on a kept connection: not made again (the endpoint may have acted on it).
+        #expect(try await client.post(endpoint.url("/ok"), headers: headers, body: body, timeout: .seconds(2)).status == 204)
+        #expect(client.connectionsOpened.load(ordering: .relaxed) == 3)
         await #expect(throws: PlainHTTPPushClient.Failure.closed(responseStarted: true)) {
             try await client.post(endpoint.url("/cut"), headers: headers, body: body, timeout: .seconds(2))
         }
@@ -133,6 +143,36 @@ struct PlainHTTPPushClientTests {
         }
         // And it goes on.
         #expect(try await client.post(endpoint.url("/ok"), headers: headers, body: body, timeout: .seconds(2)).status == 204)
+    }
+
+    /// Each answer comes with keep-alive and the connection is then closed: whether the next
+    /// push finds it closed in the pool, while writing, or after writing, it is made on a new
+    /// connection and never hangs.
+    @Test func connectionsClosedRightAfterAnsweringNeverHangAPush() async throws {
+        let endpoint = try await ScriptedEndpoint.start()
+        defer { endpoint.channel.close(promise: nil) }
+        let client = PlainHTTPPushClient(connectTimeout: .seconds(2))
+        defer { client.shutdown() }
+        let (url, headers, body) = (endpoint.url("/ok-then-close"), headers, body)
+        let answered = try await withThrowingTaskGroup(of: Int?.self) { group in
+            group.addTask {
+                var answered = 0
+                for _ in 0..<500 {
+                    // No timeout of its own would fire for a push whose request never reached the handler.
+                    let answer = try await client.post(url, headers: headers, body: body, timeout: .seconds(60))
+                    if answer.status == 204 { answered += 1 }
+                }
+                return answered
+            }
+            group.addTask {
+                try await Task.sleep(for: .seconds(30))
+                return nil
+            }
+            let first = try await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        #expect(answered == 500, "a push hung (or failed)")
     }
 
     @Test func anEndpointNobodyListensOnCannotBeReached() async throws {
@@ -156,13 +196,13 @@ struct PlainHTTPPushClientTests {
     @Test func idleConnectionsAreClosedAfterTheirTimeout() async throws {
         let endpoint = try await ScriptedEndpoint.start()
         defer { endpoint.channel.close(promise: nil) }
-        let client = PlainHTTPPushClient(connectTimeout: .seconds(2), idleTimeout: .milliseconds(100))
+        let client = PlainHTTPPushClient(connectTimeout: .seconds(2), idleTimeout: .seconds(1))
         defer { client.shutdown() }
         #expect(try await client.post(endpoint.url("/ok"), headers: headers, body: body, timeout: .seconds(2)).status == 204)
         client.closeIdle()
         #expect(try await client.post(endpoint.url("/ok"), headers: headers, body: body, timeout: .seconds(2)).status == 204)
         #expect(client.connectionsOpened.load(ordering: .relaxed) == 1, "a fresh idle connection is kept")
-        try await Task.sleep(for: .milliseconds(150))
+        try await Task.sleep(for: .milliseconds(1200))
         client.closeIdle()
         #expect(try await client.post(endpoint.url("/ok"), headers: headers, body: body, timeout: .seconds(2)).status == 204)
         #expect(client.connectionsOpened.load(ordering: .relaxed) == 2, "a stale idle connection was closed")

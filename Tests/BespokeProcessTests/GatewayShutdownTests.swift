@@ -12,11 +12,13 @@ import Glibc
 
 @Suite("Real process: the gateway at shutdown", .serialized)
 struct GatewayShutdownTests {
-    /// An upstream service in this process: `/ping` answers at once, `/slow` after `delay`.
-    private static func startUpstream(delay: Duration) async throws -> (port: Int, task: Task<Void, any Error>) {
+    /// An upstream service in this process: `/ping` answers at once, `/slow` after `delay`;
+    /// `arrived` counts the slow calls that reached it.
+    private static func startUpstream(delay: Duration, arrived: Locked<Int>) async throws -> (port: Int, task: Task<Void, any Error>) {
         let router = Router()
         router.get("**") { request, _ -> String in
             if request.uri.path.hasSuffix("/slow") {
+                arrived.withLock { $0 += 1 }
                 try await Task.sleep(for: delay)
                 return "slow answer"
             }
@@ -46,7 +48,8 @@ struct GatewayShutdownTests {
     /// pipeline, and the router's proxy route.
     @Test(arguments: [true, false])
     func sigtermLetsProxiedCallsFinish(fastPath: Bool) async throws {
-        let upstream = try await Self.startUpstream(delay: .milliseconds(1500))
+        let arrived = Locked(0)
+        let upstream = try await Self.startUpstream(delay: .seconds(2), arrived: arrived)
         defer { upstream.task.cancel() }
         let directory = try temporaryDirectory()
         let key = try await createTenant("acme", dataDirectory: directory)
@@ -64,9 +67,12 @@ struct GatewayShutdownTests {
         #expect(warm.body == "pong")
 
         let calls = (0..<3).map { _ in Task { try await Self.get("\(base)/slow", key: key) } }
-        try await Task.sleep(for: .milliseconds(400))
-        // The calls are on their way: on the fast path when it is on (at least one of them:
-        // a call can take the router's way while the connection's previous answer ends).
+        // The signal comes once every call reached the upstream, while all are being answered.
+        let deadline = ContinuousClock.now + .seconds(10)
+        while arrived.withLock({ $0 }) < 3, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        try #require(arrived.withLock { $0 } == 3)
+        // On the fast path when it is on (at least one of them: a call can take the router's
+        // way while the connection's previous answer ends).
         let metrics = try await Self.get("\(server.baseURL)/metrics", key: "gateway-admin-token-0123")
         let fastCalls = metrics.body.split(separator: "\n").first { $0.hasPrefix("bespoke_gateway_fast_path_calls_total ") }
             .flatMap { Double($0.split(separator: " ")[1]) } ?? 0

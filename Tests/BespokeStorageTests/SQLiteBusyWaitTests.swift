@@ -23,8 +23,10 @@ struct SQLiteBusyWaitTests {
                 try db.execute(sql: "BEGIN IMMEDIATE")
                 locked.continuation.yield()
                 Thread.sleep(forTimeInterval: hold.seconds)
+                // Taken before the lock goes: a writer cannot go on before this.
+                let releasing = ContinuousClock.now
                 try db.execute(sql: "COMMIT")
-                return ContinuousClock.now
+                return releasing
             }
         }
         for await _ in locked.stream { break }
@@ -58,8 +60,10 @@ struct SQLiteBusyWaitTests {
     @Test func aWriterGoesOnSoonAfterTheLockIsFree() async throws {
         let (wrote, released) = try await whileLocked(for: .milliseconds(130)) { path in
             let queue = try writer(path, timeout: .seconds(5))
-            try await queue.write { db in try db.execute(sql: "INSERT INTO t VALUES (1)") }
-            return ContinuousClock.now
+            return try await queue.write { db in
+                try db.execute(sql: "INSERT INTO t VALUES (1)")
+                return ContinuousClock.now
+            }
         }
         #expect(wrote > released)
         #expect(wrote - released < .milliseconds(25), "the writer went on \(wrote - released) after the lock was free")
