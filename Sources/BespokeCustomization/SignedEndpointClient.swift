@@ -9,10 +9,18 @@ import Synchronization
 
 /// The HTTP client of calls the platform makes while a request waits (UI slots, extension
 /// points): opened when its service runs, closed at shutdown, and posting JSON signed like a
-/// webhook with the registration's secrets, within a deadline.
+/// webhook with the registration's secrets, within a deadline. `http` endpoints are called
+/// through ``PlainHTTPClient``, `https` ones through AsyncHTTPClient.
 final class SignedEndpointClient: Sendable {
-    private let client = Mutex<HTTPClient?>(nil)
+    private struct Clients {
+        let plain: PlainHTTPClient
+        let tls: HTTPClient
+    }
+
+    private let client = Mutex<Clients?>(nil)
     let checks: EndpointChecks
+    /// The most of an answer read.
+    static let maxAnswerBytes = 256 * 1024
 
     init(checks: EndpointChecks) {
         self.checks = checks
@@ -24,11 +32,21 @@ final class SignedEndpointClient: Sendable {
             redirectConfiguration: .disallow, timeout: .init(connect: .milliseconds(connectTimeout.wholeMilliseconds))
         )
         configuration.decompression = .disabled
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-        self.client.withLock { $0 = client }
-        try? await gracefulShutdown()
+        let clients = Clients(
+            plain: PlainHTTPClient(connectTimeout: connectTimeout),
+            tls: HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        )
+        self.client.withLock { $0 = clients }
+        // Until graceful shutdown (or cancellation), closing connections idle past their timeout.
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try await Task.sleep(for: .seconds(10))
+                clients.plain.closeIdle()
+            }
+        }
         self.client.withLock { $0 = nil }
-        try await client.shutdown()
+        clients.plain.shutdown()
+        try await clients.tls.shutdown()
     }
 
     /// Whether the client is open (the service runs).
@@ -44,17 +62,26 @@ final class SignedEndpointClient: Sendable {
         guard let client = client.withLock({ $0 }) else { throw BespokeError(.unavailable, "the platform is shutting down") }
         if let refusal = checks.refusal(for: customization.url) { throw refusal }
         let secrets = customization.activeSecrets(at: Date()).compactMap { try? WebhookSecret($0.secret) }
+        var fields = [("content-type", "application/json")] + headers
+        fields += WebhookSignature.headers(id: messageID, timestamp: Int64(Date().timeIntervalSince1970), body: payload, secrets: secrets)
+        if PlainHTTPClient.isPlainHTTP(customization.url) {
+            do {
+                let answer = try await client.plain.post(
+                    customization.url, headers: fields, body: ByteBuffer(bytes: payload), timeout: deadline, keepingBodyUpTo: Self.maxAnswerBytes
+                )
+                return (UInt(answer.status), answer.body ?? ByteBuffer())
+            } catch PlainHTTPClient.Failure.timedOut {
+                // The callers tell timeouts apart by AsyncHTTPClient's errors, for both clients.
+                throw HTTPClientError.deadlineExceeded
+            } catch PlainHTTPClient.Failure.connectTimeout {
+                throw HTTPClientError.connectTimeout
+            }
+        }
         var request = HTTPClientRequest(url: customization.url)
         request.method = .POST
-        request.headers.add(name: "content-type", value: "application/json")
-        for (name, value) in headers { request.headers.add(name: name, value: value) }
-        for (name, value) in WebhookSignature.headers(
-            id: messageID, timestamp: Int64(Date().timeIntervalSince1970), body: payload, secrets: secrets
-        ) {
-            request.headers.add(name: name, value: value)
-        }
+        for (name, value) in fields { request.headers.add(name: name, value: value) }
         request.body = .bytes(ByteBuffer(bytes: payload))
-        let response = try await client.execute(request, deadline: .now() + .milliseconds(deadline.wholeMilliseconds))
-        return (response.status.code, try await response.body.collect(upTo: 256 * 1024))
+        let response = try await client.tls.execute(request, deadline: .now() + .milliseconds(deadline.wholeMilliseconds))
+        return (response.status.code, try await response.body.collect(upTo: Self.maxAnswerBytes))
     }
 }

@@ -20,7 +20,7 @@ import Synchronization
 /// schedule (`Retry-After` is honoured); 410 Gone, or failing for
 /// ``CustomizationConfiguration/disableAfter``, disables the endpoint and tells its tenant with
 /// an operational event. Every attempt is logged. Pushes to `http` endpoints go through a lean
-/// keep-alive client (``PlainHTTPPushClient``), to `https` ones through AsyncHTTPClient.
+/// keep-alive client (``PlainHTTPClient``), to `https` ones through AsyncHTTPClient.
 public final class WebhookDispatcher: Service {
     let bus: EventBus
     let manager: TenantManager
@@ -53,7 +53,7 @@ public final class WebhookDispatcher: Service {
         httpConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
         httpConfiguration.decompression = .disabled
         let client = PushClients(
-            plain: PlainHTTPPushClient(connectTimeout: configuration.connectTimeout),
+            plain: PlainHTTPClient(connectTimeout: configuration.connectTimeout),
             tls: HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
         )
         await withTaskCancellationOrGracefulShutdownHandler {
@@ -283,7 +283,7 @@ public final class WebhookDispatcher: Service {
         var headers = [("content-type", "application/cloudevents+json"), ("user-agent", "Bespoke-Webhooks/1")]
         headers += WebhookSignature.headers(id: messageID, timestamp: Int64(Date().timeIntervalSince1970), body: body, secrets: secrets)
         if let traceparent { headers.append(("traceparent", traceparent)) }
-        if customization.url.utf8.prefix(7).map({ $0 | 0x20 }).elementsEqual("http://".utf8) {
+        if PlainHTTPClient.isPlainHTTP(customization.url) {
             do {
                 let answer = try await client.plain.post(customization.url, headers: headers, body: ByteBuffer(bytes: body), timeout: customization.timeout)
                 let failure = (200..<300).contains(answer.status) ? nil : "endpoint answered \(answer.status)"
@@ -341,7 +341,7 @@ public final class WebhookDispatcher: Service {
 
     // MARK: Attempt log
 
-    private func flushAttemptsPeriodically(closingIdleOf plain: PlainHTTPPushClient) async {
+    private func flushAttemptsPeriodically(closingIdleOf plain: PlainHTTPClient) async {
         while !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(100))
             await flushAttempts()
@@ -360,6 +360,6 @@ public final class WebhookDispatcher: Service {
 
 /// The dispatcher's two HTTP clients: a lean one for `http` endpoints, AsyncHTTPClient for `https`.
 struct PushClients: Sendable {
-    let plain: PlainHTTPPushClient
+    let plain: PlainHTTPClient
     let tls: HTTPClient
 }

@@ -4,20 +4,22 @@ import NIOHTTP1
 import NIOPosix
 import Synchronization
 
-/// A small keep-alive HTTP/1.1 client for webhook pushes to `http://` endpoints.
+/// A small keep-alive HTTP/1.1 client for the platform's POSTs to tenants' `http://` endpoints:
+/// webhook pushes, and the synchronous calls of extension points and UI slots.
 ///
-/// A push is one POST whose answer is only its status and `Retry-After`; AsyncHTTPClient
-/// spends several times the CPU of the exchange itself on what a push does not need (request
-/// bags, state machines, a task and its executor per response body). This client writes the
-/// request straight into a pooled channel and completes a promise from the channel's handler
-/// when the response ends. `https://` endpoints keep going through AsyncHTTPClient.
+/// A push is one POST whose answer is only its status and `Retry-After` (a synchronous call
+/// also reads a small body); AsyncHTTPClient spends several times the CPU of the exchange
+/// itself on what these do not need (request bags, state machines, a task and its executor per
+/// response body). This client writes the request straight into a pooled channel and completes
+/// a promise from the channel's handler when the response ends. `https://` endpoints keep going
+/// through AsyncHTTPClient.
 ///
 /// Idle connections are kept per host and port, at most ``maxIdlePerHost`` of them, and closed
 /// after ``idleTimeout`` (by ``closeIdle()``, which the dispatcher calls periodically). A push
 /// on a kept connection that the endpoint had closed meanwhile is made once more on a new one
 /// (should the endpoint have taken it before closing, it gets it twice: pushes are at least
 /// once, and receivers tell copies apart by `webhook-id`).
-final class PlainHTTPPushClient: Sendable {
+final class PlainHTTPClient: Sendable {
     /// Why a push got no answer.
     enum Failure: Error, Equatable, CustomStringConvertible {
         case connectTimeout
@@ -38,10 +40,12 @@ final class PlainHTTPPushClient: Sendable {
         }
     }
 
-    /// What a push's answer says.
+    /// What an answer says.
     struct Answer: Sendable {
         let status: Int
         let retryAfter: Duration?
+        /// The answer's body, when asked for (``post(_:headers:body:timeout:keepingBodyUpTo:)``).
+        let body: ByteBuffer?
     }
 
     private struct IdleConnection {
@@ -59,7 +63,7 @@ final class PlainHTTPPushClient: Sendable {
     let connectTimeout: TimeAmount
     let idleTimeout: TimeAmount
     let maxIdlePerHost: Int
-    /// The most of an answer's body read (and dropped) before the answer is refused.
+    /// The most of a push's answer read (and dropped) before the answer is refused.
     let maxResponseBytes: Int
     /// Connections the client began to open (whether or not they connected), for tests.
     let connectionsOpened = Atomic<Int>(0)
@@ -77,8 +81,13 @@ final class PlainHTTPPushClient: Sendable {
 
     /// Posts `body` to `url` (an `http` URL) with `headers` and returns the answer, within `timeout`.
     /// The headers' values must be valid (they are written as they are).
-    /// - Throws: ``Failure``.
-    func post(_ url: String, headers: [(String, String)], body: ByteBuffer, timeout: Duration) async throws -> Answer {
+    /// - Parameter keepingBodyUpTo: when given, the answer's body is kept, up to that many
+    ///   bytes (a longer one fails with ``Failure/responseTooLarge``); otherwise it is read and
+    ///   dropped, up to ``maxResponseBytes``.
+    /// - Throws: ``Failure``, or `CancellationError`.
+    func post(
+        _ url: String, headers: [(String, String)], body: ByteBuffer, timeout: Duration, keepingBodyUpTo: Int? = nil
+    ) async throws -> Answer {
         let target = try self.target(url)
         var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: target.path)
         head.headers.reserveCapacity(headers.count + 2)
@@ -86,17 +95,24 @@ final class PlainHTTPPushClient: Sendable {
         for (name, value) in headers { head.headers.add(name: name, value: value) }
         head.headers.add(name: "content-length", value: String(body.readableBytes))
         let deadline = NIODeadline.now() + .nanoseconds(Int64(timeout.seconds * 1e9))
+        let answer = AnswerLimit(bytes: keepingBodyUpTo ?? maxResponseBytes, keep: keepingBodyUpTo != nil)
 
         if let idle = takeIdle(target.key) {
             do {
-                return try await exchange(on: idle, key: target.key, head: head, body: body, deadline: deadline)
+                return try await exchange(on: idle, key: target.key, head: head, body: body, answer: answer, deadline: deadline)
             } catch Failure.closed(responseStarted: false) {
                 // The endpoint closed the kept connection while it was idle: once more, on a new one.
                 try Task.checkCancellation()
             }
         }
         let channel = try await connect(host: target.host, port: target.port, deadline: deadline)
-        return try await exchange(on: channel, key: target.key, head: head, body: body, deadline: deadline)
+        return try await exchange(on: channel, key: target.key, head: head, body: body, answer: answer, deadline: deadline)
+    }
+
+    /// How much of an answer's body is read, and whether it is kept.
+    struct AnswerLimit: Sendable {
+        let bytes: Int
+        let keep: Bool
     }
 
     /// Where an endpoint URL points, parsed once per URL (an endpoint is pushed to again and
@@ -130,6 +146,11 @@ final class PlainHTTPPushClient: Sendable {
             targets[url] = target
         }
         return target
+    }
+
+    /// Whether `url` is an `http` URL (any case), the URLs this client calls.
+    static func isPlainHTTP(_ url: String) -> Bool {
+        url.utf8.prefix(7).map { $0 | 0x20 }.elementsEqual("http://".utf8)
     }
 
     /// Closes idle connections older than ``idleTimeout``.
@@ -183,7 +204,6 @@ final class PlainHTTPPushClient: Sendable {
         let left = deadline - .now()
         guard left > .zero else { throw Failure.timedOut }
         connectionsOpened.add(1, ordering: .relaxed)
-        let maxResponseBytes = self.maxResponseBytes
         do {
             return try await ClientBootstrap(group: group)
                 .connectTimeout(min(connectTimeout, left))
@@ -193,7 +213,7 @@ final class PlainHTTPPushClient: Sendable {
                         // Every header of a push is built by the platform (an event's traceparent is
                         // checked when it is published), so NIO need not check them again.
                         try channel.pipeline.syncOperations.addHTTPClientHandlers(enableOutboundHeaderValidation: false)
-                        try channel.pipeline.syncOperations.addHandler(PushExchangeHandler(maxResponseBytes: maxResponseBytes))
+                        try channel.pipeline.syncOperations.addHandler(PushExchangeHandler())
                     }
                 }
                 .connect(host: host, port: port)
@@ -207,14 +227,16 @@ final class PlainHTTPPushClient: Sendable {
     }
 
     private func exchange(
-        on channel: any Channel, key: String, head: HTTPRequestHead, body: ByteBuffer, deadline: NIODeadline
+        on channel: any Channel, key: String, head: HTTPRequestHead, body: ByteBuffer, answer: AnswerLimit, deadline: NIODeadline
     ) async throws -> Answer {
         let promise = channel.eventLoop.makePromise(of: PushExchangeHandler.Result.self)
         // A write that fails (the connection closed before the request reached the handler, or
         // while it was written) fails the exchange: nothing else would complete it.
         let written = channel.eventLoop.makePromise(of: Void.self)
         written.futureResult.whenFailure { _ in promise.fail(Failure.closed(responseStarted: false)) }
-        channel.writeAndFlush(PushExchangeHandler.Exchange(head: head, body: body, deadline: deadline, promise: promise), promise: written)
+        channel.writeAndFlush(
+            PushExchangeHandler.Exchange(head: head, body: body, answer: answer, deadline: deadline, promise: promise), promise: written
+        )
         let result: PushExchangeHandler.Result
         do {
             result = try await withTaskCancellationHandler {
@@ -229,7 +251,7 @@ final class PlainHTTPPushClient: Sendable {
             throw error as? Failure ?? Failure.closed(responseStarted: false)
         }
         if result.keepAlive { putIdle(channel, key: key) } else { channel.close(promise: nil) }
-        return Answer(status: result.status, retryAfter: result.retryAfter)
+        return Answer(status: result.status, retryAfter: result.retryAfter, body: result.body)
     }
 }
 
@@ -244,6 +266,7 @@ final class PushExchangeHandler: ChannelDuplexHandler {
     struct Exchange: Sendable {
         let head: HTTPRequestHead
         let body: ByteBuffer
+        let answer: PlainHTTPClient.AnswerLimit
         let deadline: NIODeadline
         let promise: EventLoopPromise<Result>
     }
@@ -252,29 +275,29 @@ final class PushExchangeHandler: ChannelDuplexHandler {
         let status: Int
         let retryAfter: Duration?
         let keepAlive: Bool
+        let body: ByteBuffer?
     }
 
-    private let maxResponseBytes: Int
     private var promise: EventLoopPromise<Result>?
     private var timeout: Scheduled<Void>?
     private var head: HTTPResponseHead?
+    private var limit = PlainHTTPClient.AnswerLimit(bytes: 0, keep: false)
     private var bodyBytes = 0
-
-    init(maxResponseBytes: Int) {
-        self.maxResponseBytes = maxResponseBytes
-    }
+    private var body: ByteBuffer?
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise writePromise: EventLoopPromise<Void>?) {
         let exchange = unwrapOutboundIn(data)
         guard self.promise == nil else {
             // Never happens (the pool lends a connection to one push at a time); refuse rather than interleave.
-            exchange.promise.fail(PlainHTTPPushClient.Failure.closed(responseStarted: false))
-            writePromise?.fail(PlainHTTPPushClient.Failure.closed(responseStarted: false))
+            exchange.promise.fail(PlainHTTPClient.Failure.closed(responseStarted: false))
+            writePromise?.fail(PlainHTTPClient.Failure.closed(responseStarted: false))
             return
         }
         promise = exchange.promise
         head = nil
+        limit = exchange.answer
         bodyBytes = 0
+        body = nil
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         timeout = context.eventLoop.scheduleTask(deadline: exchange.deadline) {
             let (handler, context) = loopBound.value
@@ -293,17 +316,24 @@ final class PushExchangeHandler: ChannelDuplexHandler {
         }
         switch unwrapInboundIn(data) {
         case .head(let responseHead):
-            head = responseHead
-        case .body(let buffer):
+            // An interim answer (103 Early Hints) is not the answer; its end is passed over.
+            if responseHead.status.code >= 200 { head = responseHead }
+        case .body(var buffer):
             bodyBytes += buffer.readableBytes
-            if bodyBytes > maxResponseBytes { fail(.responseTooLarge, context: context) }
+            if bodyBytes > limit.bytes {
+                fail(.responseTooLarge, context: context)
+            } else if limit.keep {
+                if body == nil { body = buffer } else { body?.writeBuffer(&buffer) }
+            }
         case .end:
             guard let head, let promise else { return }
             self.promise = nil
             timeout?.cancel()
             timeout = nil
             let retryAfter = head.headers.first(name: "retry-after").flatMap(Int.init).map { Duration.seconds(max(0, $0)) }
-            promise.succeed(Result(status: Int(head.status.code), retryAfter: retryAfter, keepAlive: head.isKeepAlive))
+            let kept = limit.keep ? (body ?? ByteBuffer()) : nil
+            body = nil
+            promise.succeed(Result(status: Int(head.status.code), retryAfter: retryAfter, keepAlive: head.isKeepAlive, body: kept))
         }
     }
 
@@ -321,7 +351,7 @@ final class PushExchangeHandler: ChannelDuplexHandler {
     }
 
     /// Fails the exchange in progress, if any, and closes the connection.
-    private func fail(_ failure: PlainHTTPPushClient.Failure, context: ChannelHandlerContext?) {
+    private func fail(_ failure: PlainHTTPClient.Failure, context: ChannelHandlerContext?) {
         timeout?.cancel()
         timeout = nil
         let promise = self.promise

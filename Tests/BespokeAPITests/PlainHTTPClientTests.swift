@@ -6,7 +6,7 @@ import Synchronization
 import Testing
 
 @Suite("Webhook push client (plain HTTP)")
-struct PlainHTTPPushClientTests {
+struct PlainHTTPClientTests {
     /// An HTTP/1.1 endpoint scripted by path, written on raw bytes so that it can misbehave.
     struct ScriptedEndpoint {
         /// Connections accepted.
@@ -83,7 +83,7 @@ struct PlainHTTPPushClientTests {
     @Test func pushesReuseOneConnectionAndReadTheAnswer() async throws {
         let endpoint = try await ScriptedEndpoint.start()
         defer { endpoint.channel.close(promise: nil) }
-        let client = PlainHTTPPushClient(connectTimeout: .seconds(2))
+        let client = PlainHTTPClient(connectTimeout: .seconds(2))
         defer { client.shutdown() }
         for _ in 0..<5 {
             let answer = try await client.post(endpoint.url("/ok"), headers: headers, body: body, timeout: .seconds(2))
@@ -107,10 +107,10 @@ struct PlainHTTPPushClientTests {
     @Test func anEndpointThatNeverAnswersTimesOutAndLeavesThePoolClean() async throws {
         let endpoint = try await ScriptedEndpoint.start()
         defer { endpoint.channel.close(promise: nil) }
-        let client = PlainHTTPPushClient(connectTimeout: .seconds(2))
+        let client = PlainHTTPClient(connectTimeout: .seconds(2))
         defer { client.shutdown() }
         let start = ContinuousClock.now
-        await #expect(throws: PlainHTTPPushClient.Failure.timedOut) {
+        await #expect(throws: PlainHTTPClient.Failure.timedOut) {
             try await client.post(endpoint.url("/slow"), headers: headers, body: body, timeout: .milliseconds(200))
         }
         #expect(ContinuousClock.now - start < .seconds(2))
@@ -122,23 +122,23 @@ struct PlainHTTPPushClientTests {
     @Test func closedConnectionsAndOversizedAnswersAreFailures() async throws {
         let endpoint = try await ScriptedEndpoint.start()
         defer { endpoint.channel.close(promise: nil) }
-        let client = PlainHTTPPushClient(connectTimeout: .seconds(2), maxResponseBytes: 64 * 1024)
+        let client = PlainHTTPClient(connectTimeout: .seconds(2), maxResponseBytes: 64 * 1024)
         defer { client.shutdown() }
         #expect(try await client.post(endpoint.url("/ok"), headers: headers, body: body, timeout: .seconds(2)).status == 204)
         // Closed with no answer on a kept connection (which the endpoint may have closed while
         // it was idle): made once more on a new connection, which is closed too.
-        await #expect(throws: PlainHTTPPushClient.Failure.closed(responseStarted: false)) {
+        await #expect(throws: PlainHTTPClient.Failure.closed(responseStarted: false)) {
             try await client.post(endpoint.url("/drop"), headers: headers, body: body, timeout: .seconds(2))
         }
         #expect(client.connectionsOpened.load(ordering: .relaxed) == 2)
         // Closed mid-answer on a kept connection: not made again (the endpoint may have acted on it).
         #expect(try await client.post(endpoint.url("/ok"), headers: headers, body: body, timeout: .seconds(2)).status == 204)
         #expect(client.connectionsOpened.load(ordering: .relaxed) == 3)
-        await #expect(throws: PlainHTTPPushClient.Failure.closed(responseStarted: true)) {
+        await #expect(throws: PlainHTTPClient.Failure.closed(responseStarted: true)) {
             try await client.post(endpoint.url("/cut"), headers: headers, body: body, timeout: .seconds(2))
         }
         #expect(client.connectionsOpened.load(ordering: .relaxed) == 3)
-        await #expect(throws: PlainHTTPPushClient.Failure.responseTooLarge) {
+        await #expect(throws: PlainHTTPClient.Failure.responseTooLarge) {
             try await client.post(endpoint.url("/big"), headers: headers, body: body, timeout: .seconds(2))
         }
         // And it goes on.
@@ -151,7 +151,7 @@ struct PlainHTTPPushClientTests {
     @Test func connectionsClosedRightAfterAnsweringNeverHangAPush() async throws {
         let endpoint = try await ScriptedEndpoint.start()
         defer { endpoint.channel.close(promise: nil) }
-        let client = PlainHTTPPushClient(connectTimeout: .seconds(2))
+        let client = PlainHTTPClient(connectTimeout: .seconds(2))
         defer { client.shutdown() }
         let (url, headers, body) = (endpoint.url("/ok-then-close"), headers, body)
         let answered = try await withThrowingTaskGroup(of: Int?.self) { group in
@@ -179,12 +179,12 @@ struct PlainHTTPPushClientTests {
         let endpoint = try await ScriptedEndpoint.start()
         let url = endpoint.url("/ok")
         try await endpoint.channel.close()
-        let client = PlainHTTPPushClient(connectTimeout: .seconds(2))
+        let client = PlainHTTPClient(connectTimeout: .seconds(2))
         defer { client.shutdown() }
         do {
             _ = try await client.post(url, headers: headers, body: body, timeout: .seconds(2))
             Issue.record("a push to a closed port succeeded")
-        } catch let failure as PlainHTTPPushClient.Failure {
+        } catch let failure as PlainHTTPClient.Failure {
             guard case .connectFailed = failure else {
                 Issue.record("expected a connect failure, got \(failure)")
                 return
@@ -196,7 +196,7 @@ struct PlainHTTPPushClientTests {
     @Test func idleConnectionsAreClosedAfterTheirTimeout() async throws {
         let endpoint = try await ScriptedEndpoint.start()
         defer { endpoint.channel.close(promise: nil) }
-        let client = PlainHTTPPushClient(connectTimeout: .seconds(2), idleTimeout: .seconds(1))
+        let client = PlainHTTPClient(connectTimeout: .seconds(2), idleTimeout: .seconds(1))
         defer { client.shutdown() }
         #expect(try await client.post(endpoint.url("/ok"), headers: headers, body: body, timeout: .seconds(2)).status == 204)
         client.closeIdle()
