@@ -321,47 +321,20 @@ struct GatewayFastPathTests {
 
     /// An upstream that misbehaves on purpose, per path: `/ok` answers, `/cut` promises 1000
     /// bytes, sends 10 and closes, `/drop` closes without answering.
-    struct RawUpstream {
-        let channel: any Channel
-        var port: Int { channel.localAddress?.port ?? 0 }
-
-        final class Handler: ChannelInboundHandler {
-            typealias InboundIn = ByteBuffer
-            typealias OutboundOut = ByteBuffer
-            private var pending = ""
-
-            func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-                pending += String(buffer: unwrapInboundIn(data))
-                while let end = pending.range(of: "\r\n\r\n") {
-                    let head = pending[..<end.lowerBound]
-                    pending = String(pending[end.upperBound...])
-                    let path = head.split(separator: " ").dropFirst().first.map(String.init) ?? ""
-                    if path.hasSuffix("/cut") {
-                        let cut = ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789")
-                        context.writeAndFlush(wrapOutboundOut(cut)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
-                        return
-                    }
-                    if path.hasSuffix("/drop") {
-                        context.close(promise: nil)
-                        return
-                    }
-                    context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok")), promise: nil)
-                }
+    private static func misbehavingUpstream() async throws -> ScriptedHTTPServer {
+        try await ScriptedHTTPServer.start { path, reply in
+            if path.hasSuffix("/cut") {
+                reply.sendThenClose("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789")
+            } else if path.hasSuffix("/drop") {
+                reply.close()
+            } else {
+                reply.send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok")
             }
-        }
-
-        static func start() async throws -> RawUpstream {
-            let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .childChannelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Handler()) }
-                }
-                .bind(host: "127.0.0.1", port: 0).get()
-            return RawUpstream(channel: channel)
         }
     }
 
     @Test func anUpstreamThatClosesBeforeOrWhileAnsweringNeverHangsTheGateway() async throws {
-        let upstream = try await RawUpstream.start()
+        let upstream = try await Self.misbehavingUpstream()
         defer { upstream.channel.close(promise: nil) }
         let fixture = try await APIFixture.make { $0.gateway.upstreams = ["echo": "http://127.0.0.1:\(upstream.port)"] }
         let proxy = try #require(fixture.platform.gateway.proxy)

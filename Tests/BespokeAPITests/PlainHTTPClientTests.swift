@@ -7,81 +7,32 @@ import Testing
 
 @Suite("Webhook push client (plain HTTP)")
 struct PlainHTTPClientTests {
-    /// An HTTP/1.1 endpoint scripted by path, written on raw bytes so that it can misbehave.
-    struct ScriptedEndpoint {
-        /// Connections accepted.
-        final class Accepted: Sendable {
-            let count = Atomic<Int>(0)
-        }
-
-        let channel: any Channel
-        let accepted: Accepted
-        var port: Int { channel.localAddress?.port ?? 0 }
-
-        final class Handler: ChannelInboundHandler {
-            typealias InboundIn = ByteBuffer
-            typealias OutboundOut = ByteBuffer
-            private var pending = ""
-
-            func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-                pending += String(buffer: unwrapInboundIn(data))
-                while let end = pending.range(of: "\r\n\r\n") {
-                    let head = String(pending[..<end.lowerBound])
-                    let length = head.split(separator: "\r\n")
-                        .first { $0.lowercased().hasPrefix("content-length:") }
-                        .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) } ?? 0
-                    let rest = pending[end.upperBound...]
-                    guard rest.utf8.count >= length else { return }
-                    pending = String(rest.dropFirst(length))
-                    let path = head.split(separator: " ").dropFirst().first.map(String.init) ?? ""
-                    answer(path, context: context)
-                }
-            }
-
-            private func answer(_ path: String, context: ChannelHandlerContext) {
-                func send(_ text: String) {
-                    context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: text)), promise: nil)
-                }
-                switch path {
-                case "/ok": send("HTTP/1.1 204 No Content\r\n\r\n")
-                case "/ok-then-close":
-                    // Keep-alive by its headers, then closed at once: a kept connection that is
-                    // gone by the time the next push takes it (or while it is written).
-                    let answer = ByteBuffer(string: "HTTP/1.1 204 No Content\r\n\r\n")
-                    context.writeAndFlush(wrapOutboundOut(answer)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
-                case "/busy": send("HTTP/1.1 503 Service Unavailable\r\nRetry-After: 7\r\nContent-Length: 4\r\n\r\nbusy")
-                case "/close": send("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
-                case "/big": send("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + String(repeating: "x", count: 100_000))
-                case "/hooks/a%20b/?x=1%2F2": send("HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n")
-                case "/slow": break
-                case "/drop": context.close(promise: nil)
-                case "/cut":
-                    let cut = ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789")
-                    context.writeAndFlush(wrapOutboundOut(cut)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
-                default: send("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
-                }
+    /// The endpoint the tests push to, scripted by path.
+    private static func endpoint() async throws -> ScriptedHTTPServer {
+        try await ScriptedHTTPServer.start { path, reply in
+            switch path {
+            case "/ok": reply.send("HTTP/1.1 204 No Content\r\n\r\n")
+            case "/ok-then-close":
+                // Keep-alive by its headers, then closed at once: a kept connection that is
+                // gone by the time the next push takes it (or while it is written).
+                reply.sendThenClose("HTTP/1.1 204 No Content\r\n\r\n")
+            case "/busy": reply.send("HTTP/1.1 503 Service Unavailable\r\nRetry-After: 7\r\nContent-Length: 4\r\n\r\nbusy")
+            case "/close": reply.send("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+            case "/big": reply.send("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + String(repeating: "x", count: 100_000))
+            case "/hooks/a%20b/?x=1%2F2": reply.send("HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n")
+            case "/slow": break
+            case "/drop": reply.close()
+            case "/cut": reply.sendThenClose("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789")
+            default: reply.send("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
             }
         }
-
-        static func start() async throws -> ScriptedEndpoint {
-            let accepted = Accepted()
-            let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .childChannelInitializer { channel in
-                    accepted.count.add(1, ordering: .relaxed)
-                    return channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Handler()) }
-                }
-                .bind(host: "127.0.0.1", port: 0).get()
-            return ScriptedEndpoint(channel: channel, accepted: accepted)
-        }
-
-        func url(_ path: String) -> String { "http://127.0.0.1:\(port)\(path)" }
     }
 
     private let body = ByteBuffer(string: #"{"specversion":"1.0","id":"1","source":"/t","type":"T"}"#)
     private let headers = [("content-type", "application/cloudevents+json"), ("webhook-id", "msg-1")]
 
     @Test func pushesReuseOneConnectionAndReadTheAnswer() async throws {
-        let endpoint = try await ScriptedEndpoint.start()
+        let endpoint = try await Self.endpoint()
         defer { endpoint.channel.close(promise: nil) }
         let client = PlainHTTPClient(connectTimeout: .seconds(2))
         defer { client.shutdown() }
@@ -105,7 +56,7 @@ struct PlainHTTPClientTests {
     }
 
     @Test func anEndpointThatNeverAnswersTimesOutAndLeavesThePoolClean() async throws {
-        let endpoint = try await ScriptedEndpoint.start()
+        let endpoint = try await Self.endpoint()
         defer { endpoint.channel.close(promise: nil) }
         let client = PlainHTTPClient(connectTimeout: .seconds(2))
         defer { client.shutdown() }
@@ -120,7 +71,7 @@ struct PlainHTTPClientTests {
     }
 
     @Test func closedConnectionsAndOversizedAnswersAreFailures() async throws {
-        let endpoint = try await ScriptedEndpoint.start()
+        let endpoint = try await Self.endpoint()
         defer { endpoint.channel.close(promise: nil) }
         let client = PlainHTTPClient(connectTimeout: .seconds(2), maxResponseBytes: 64 * 1024)
         defer { client.shutdown() }
@@ -149,7 +100,7 @@ struct PlainHTTPClientTests {
     /// push finds it closed in the pool, while writing, or after writing, it is made on a new
     /// connection and never hangs.
     @Test func connectionsClosedRightAfterAnsweringNeverHangAPush() async throws {
-        let endpoint = try await ScriptedEndpoint.start()
+        let endpoint = try await Self.endpoint()
         defer { endpoint.channel.close(promise: nil) }
         let client = PlainHTTPClient(connectTimeout: .seconds(2))
         defer { client.shutdown() }
@@ -176,7 +127,7 @@ struct PlainHTTPClientTests {
     }
 
     @Test func anEndpointNobodyListensOnCannotBeReached() async throws {
-        let endpoint = try await ScriptedEndpoint.start()
+        let endpoint = try await Self.endpoint()
         let url = endpoint.url("/ok")
         try await endpoint.channel.close()
         let client = PlainHTTPClient(connectTimeout: .seconds(2))
@@ -194,7 +145,7 @@ struct PlainHTTPClientTests {
     }
 
     @Test func idleConnectionsAreClosedAfterTheirTimeout() async throws {
-        let endpoint = try await ScriptedEndpoint.start()
+        let endpoint = try await Self.endpoint()
         defer { endpoint.channel.close(promise: nil) }
         let client = PlainHTTPClient(connectTimeout: .seconds(2), idleTimeout: .seconds(1))
         defer { client.shutdown() }
