@@ -32,6 +32,12 @@ public func buildRouter(
 ) async throws -> Router<BespokeRequestContext> {
     let router = Router(context: BespokeRequestContext.self)
     router.add(middleware: RequestTracingMiddleware())
+    if metrics != nil {
+        // Requests per route, method and status, and their durations, as answered (after the
+        // error middleware below has made errors responses). Calls the gateway's fast path
+        // proxies never reach the router: `bespoke_api_calls_total` counts those.
+        router.add(middleware: MetricsMiddleware())
+    }
     router.add(middleware: ErrorMiddleware())
     router.add(middleware: LogRequestsMiddleware(.debug))
     SystemController(bus: bus, storeCheck: storeCheck).addRoutes(to: router)

@@ -37,6 +37,9 @@ struct MetricsAPITests {
             #expect(value(of: #"bespoke_api_calls_total{tenant="\#(tenant)",caller="key"}"#, in: scraped.text) == 4)
             // Timers are histograms in seconds.
             #expect(scraped.text.contains("# TYPE bespoke_bus_commit_duration histogram"))
+            // Requests per route, method and status (the registry is the process's: at least this test's).
+            let route = #"hb_requests{http_route="/v1/tenants/{tenant}/events",http_request_method="POST",http_response_status_code="201"}"#
+            #expect((value(of: route, in: scraped.text) ?? 0) >= 3, "\(scraped.text)")
 
             // Series name tenants: a tenant's key, or no credentials, read nothing.
             #expect(try await client.call(.get, "/metrics", token: key).status == .unauthorized)
