@@ -59,7 +59,8 @@ public final class ExtensionClient: ExtensionPointCaller, Service {
         var failure: String?
         var answer: JSONValue?
         // A spent budget is the request's doing, not the endpoint's: decided before the breaker.
-        switch deadline > .milliseconds(1) ? breaker.permit(customization.id) : nil {
+        let permit = deadline > .milliseconds(1) ? breaker.permit(customization.id) : nil
+        switch permit {
         case nil:
             outcome = "budget"
             failure = "the request's synchronous budget of \(configuration.extensionBudget.wholeMilliseconds) ms is spent"
@@ -74,6 +75,11 @@ public final class ExtensionClient: ExtensionPointCaller, Service {
             } catch let error as ExtensionFailure {
                 breaker.failed(customization.id)
                 (outcome, failure) = (error.outcome, error.reason)
+            } catch let error where error is CancellationError || (error as? HTTPClientError) == .cancelled {
+                // The request went away: that says nothing of the endpoint, but a half-open
+                // circuit's trial must not stay pending for ever.
+                if permit == .trial { breaker.failed(customization.id) }
+                throw CancellationError()
             } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
                 breaker.failed(customization.id)
                 (outcome, failure) = ("timeout", "no answer within \(deadline.wholeMilliseconds) ms")

@@ -44,7 +44,7 @@ final class PlainHTTPClient: Sendable {
     struct Answer: Sendable {
         let status: Int
         let retryAfter: Duration?
-        /// The answer's body, when asked for (``post(_:headers:body:timeout:keepingBodyUpTo:)``).
+        /// The answer's body, when asked for (`keepingBodyUpTo`).
         let body: ByteBuffer?
     }
 
@@ -88,6 +88,7 @@ final class PlainHTTPClient: Sendable {
     func post(
         _ url: String, headers: [(String, String)], body: ByteBuffer, timeout: Duration, keepingBodyUpTo: Int? = nil
     ) async throws -> Answer {
+        try Task.checkCancellation()
         let target = try self.target(url)
         var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: target.path)
         head.headers.reserveCapacity(headers.count + 2)
@@ -150,7 +151,9 @@ final class PlainHTTPClient: Sendable {
 
     /// Whether `url` is an `http` URL (any case), the URLs this client calls.
     static func isPlainHTTP(_ url: String) -> Bool {
-        url.utf8.prefix(7).map { $0 | 0x20 }.elementsEqual("http://".utf8)
+        url.utf8.prefix(7).elementsEqual("http://".utf8) { byte, expected in
+            byte == expected || (expected >= UInt8(ascii: "a") && expected <= UInt8(ascii: "z") && byte | 0x20 == expected)
+        }
     }
 
     /// Closes idle connections older than ``idleTimeout``.
@@ -229,6 +232,11 @@ final class PlainHTTPClient: Sendable {
     private func exchange(
         on channel: any Channel, key: String, head: HTTPRequestHead, body: ByteBuffer, answer: AnswerLimit, deadline: NIODeadline
     ) async throws -> Answer {
+        if Task.isCancelled {
+            // Not sent: an endpoint should not get a call nobody waits for.
+            putIdle(channel, key: key)
+            throw CancellationError()
+        }
         let promise = channel.eventLoop.makePromise(of: PushExchangeHandler.Result.self)
         // A write that fails (the connection closed before the request reached the handler, or
         // while it was written) fails the exchange: nothing else would complete it.
@@ -250,7 +258,8 @@ final class PlainHTTPClient: Sendable {
             if error is CancellationError { throw error }
             throw error as? Failure ?? Failure.closed(responseStarted: false)
         }
-        if result.keepAlive { putIdle(channel, key: key) } else { channel.close(promise: nil) }
+        // A connection the cancellation handler closed is not kept.
+        if result.keepAlive, !Task.isCancelled { putIdle(channel, key: key) } else { channel.close(promise: nil) }
         return Answer(status: result.status, retryAfter: result.retryAfter, body: result.body)
     }
 }
@@ -316,8 +325,13 @@ final class PushExchangeHandler: ChannelDuplexHandler {
         }
         switch unwrapInboundIn(data) {
         case .head(let responseHead):
-            // An interim answer (103 Early Hints) is not the answer; its end is passed over.
-            if responseHead.status.code >= 200 { head = responseHead }
+            // NIO's decoder drops interim answers (100, 103) but for 101, a switch of protocol
+            // nobody asked for: the connection is no longer HTTP.
+            guard responseHead.status.code >= 200 else {
+                fail(.closed(responseStarted: true), context: context)
+                return
+            }
+            head = responseHead
         case .body(var buffer):
             bodyBytes += buffer.readableBytes
             if bodyBytes > limit.bytes {

@@ -6,6 +6,11 @@ struct PushOutcome: Sendable {
     let error: String?
     /// The delay the endpoint asked for (`Retry-After`), if any.
     let retryAfter: Duration?
+    /// The push was cancelled (the platform is stopping): it says nothing of the endpoint, is
+    /// neither logged nor counted against it, and is made again after the restart.
+    var cancelled = false
+
+    static let cancelledPush = PushOutcome(status: nil, latency: .zero, error: "cancelled", retryAfter: nil, cancelled: true)
 
     var succeeded: Bool { status.map { (200..<300).contains($0) } ?? false }
     /// 410 Gone: the endpoint is no more, and is disabled.

@@ -68,6 +68,9 @@ public final class UIExtensionClient: UISlotProvider, Service {
         } catch let failure as SlotFailure {
             outcome = failure.outcome
             logFailure(customization, slot: slot, reason: failure.reason, started: started)
+        } catch let error where error is CancellationError || (error as? HTTPClientError) == .cancelled {
+            // The page's request went away: nothing to say of the endpoint.
+            outcome = "cancelled"
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
             outcome = "timeout"
             logFailure(customization, slot: slot, reason: "no answer within \(deadline.wholeMilliseconds) ms", started: started)

@@ -112,6 +112,7 @@ public final class WebhookDispatcher: Service {
                 body, to: customization, messageID: "\(customization.id)-h\(hold.ticket)", eventID: hold.eventID,
                 traceparent: event.traceparent, client: client
             )
+            if outcome.cancelled { return }
             if outcome.succeeded {
                 do {
                     try await bus.markPushed(hold)
@@ -217,6 +218,8 @@ public final class WebhookDispatcher: Service {
             delivery.envelope, to: customization, messageID: "\(customization.id)-\(delivery.eventSeq)", eventID: delivery.eventID,
             traceparent: nil, client: client
         )
+        // Stopping: the lease lapses and the push is made again after the restart.
+        if outcome.cancelled { return }
         let tenant = customization.tenant
         let subscription = customization.subscriptionName
         do {
@@ -257,6 +260,7 @@ public final class WebhookDispatcher: Service {
             }
             outcome = await limiter.withSlot { await self.send(body, to: customization, messageID: messageID, traceparent: traceparent, client: client) }
         }
+        if outcome.cancelled { return outcome }
         attemptBuffer.withLock {
             $0.append(
                 DeliveryAttempt(
@@ -288,6 +292,8 @@ public final class WebhookDispatcher: Service {
                 let answer = try await client.plain.post(customization.url, headers: headers, body: ByteBuffer(bytes: body), timeout: customization.timeout)
                 let failure = (200..<300).contains(answer.status) ? nil : "endpoint answered \(answer.status)"
                 return PushOutcome(status: answer.status, latency: ContinuousClock.now - started, error: failure, retryAfter: answer.retryAfter)
+            } catch is CancellationError {
+                return .cancelledPush
             } catch {
                 return PushOutcome(status: nil, latency: ContinuousClock.now - started, error: "\(error)", retryAfter: nil)
             }
@@ -304,6 +310,10 @@ public final class WebhookDispatcher: Service {
             let code = Int(response.status.code)
             let failure = (200..<300).contains(code) ? nil : "endpoint answered \(code)"
             return PushOutcome(status: code, latency: ContinuousClock.now - started, error: failure, retryAfter: retryAfter)
+        } catch let error as HTTPClientError where error == .cancelled {
+            return .cancelledPush
+        } catch is CancellationError {
+            return .cancelledPush
         } catch {
             return PushOutcome(status: nil, latency: ContinuousClock.now - started, error: Self.describe(error), retryAfter: nil)
         }

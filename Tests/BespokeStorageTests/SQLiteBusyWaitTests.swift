@@ -56,9 +56,10 @@ struct SQLiteBusyWaitTests {
     }
 
     /// A writer that meets a held lock goes on soon after it is released, not after the next
-    /// of SQLite's growing sleeps (which, for a lock held 130 ms, would come 48 ms later).
+    /// of SQLite's growing sleeps (which, for a lock held 240 ms, would come about 88 ms later:
+    /// its tries fall at 1, 3, 8, 18, 33, 53, 78, 103, 128, 178, 228, 328 ms).
     @Test func aWriterGoesOnSoonAfterTheLockIsFree() async throws {
-        let (wrote, released) = try await whileLocked(for: .milliseconds(130)) { path in
+        let (wrote, released) = try await whileLocked(for: .milliseconds(240)) { path in
             let queue = try writer(path, timeout: .seconds(5))
             return try await queue.write { db in
                 try db.execute(sql: "INSERT INTO t VALUES (1)")
@@ -66,7 +67,8 @@ struct SQLiteBusyWaitTests {
             }
         }
         #expect(wrote > released)
-        #expect(wrote - released < .milliseconds(25), "the writer went on \(wrote - released) after the lock was free")
+        // Within about a millisecond when the machine is quiet; the bound leaves a loaded one room.
+        #expect(wrote - released < .milliseconds(50), "the writer went on \(wrote - released) after the lock was free")
     }
 
     /// Past its timeout, a writer gives up with SQLITE_BUSY instead of waiting on.
