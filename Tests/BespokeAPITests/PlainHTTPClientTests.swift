@@ -20,6 +20,7 @@ struct PlainHTTPClientTests {
             case "/close": reply.send("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
             case "/big": reply.send("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + String(repeating: "x", count: 100_000))
             case "/hooks/a%20b/?x=1%2F2": reply.send("HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n")
+            case "/switch": reply.send("HTTP/1.1 101 Switching Protocols\r\nUpgrade: nothing\r\nConnection: upgrade\r\n\r\n")
             case "/slow": break
             case "/drop": reply.close()
             case "/cut": reply.sendThenClose("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789")
@@ -124,6 +125,31 @@ struct PlainHTTPClientTests {
             return first
         }
         #expect(answered == 500, "a push hung (or failed)")
+    }
+
+    /// A cancelled call (the platform stopping, a page's request gone) ends at once, and a
+    /// 101 nobody asked for fails the call instead of leaving it to its deadline.
+    @Test func aCancelledCallEndsAtOnceAndASwitchOfProtocolFails() async throws {
+        let endpoint = try await Self.endpoint()
+        defer { endpoint.channel.close(promise: nil) }
+        let client = PlainHTTPClient(connectTimeout: .seconds(2))
+        defer { client.shutdown() }
+        let (url, headers, body) = (endpoint.url("/slow"), headers, body)
+        let call = Task { try await client.post(url, headers: headers, body: body, timeout: .seconds(20)) }
+        try await Task.sleep(for: .milliseconds(200))
+        let cancelled = ContinuousClock.now
+        call.cancel()
+        await #expect(throws: CancellationError.self) { try await call.value }
+        #expect(ContinuousClock.now - cancelled < .seconds(5))
+
+        let start = ContinuousClock.now
+        await #expect(throws: PlainHTTPClient.Failure.closed(responseStarted: true)) {
+            try await client.post(endpoint.url("/switch"), headers: headers, body: body, timeout: .seconds(20))
+        }
+        #expect(ContinuousClock.now - start < .seconds(5))
+        // Neither connection is kept.
+        #expect(try await client.post(endpoint.url("/ok"), headers: headers, body: body, timeout: .seconds(2)).status == 204)
+        #expect(client.connectionsOpened.load(ordering: .relaxed) == 3)
     }
 
     @Test func anEndpointNobodyListensOnCannotBeReached() async throws {
