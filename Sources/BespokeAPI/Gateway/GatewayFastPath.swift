@@ -16,8 +16,10 @@ import NIOHTTPTypesHTTP1
 /// `name` on plain HTTP, the bearer credential is an access token this process verified before
 /// (or a tenant key it looked up before) of that tenant, the tenant is not suspended, the
 /// credential has the scope `name`, the tenant's rate limit has a token left, the body is
-/// framed by a `Content-Length` within the limit, and no earlier request of the connection is
-/// still being answered. Everything else, and every error those checks would answer, goes to
+/// framed by a `Content-Length` within the limit. A request that comes while the router is
+/// still answering the connection's previous one (a client has a `Content-Length` body whole
+/// before the router's end of response has come by here) waits here for that end, then is
+/// decided. Everything else, and every error those checks would answer, goes to
 /// the router unchanged (``UpstreamProxy``'s route), which gives the same answer the slow way:
 /// the same headers reach the upstream, the call is counted once and rate-limited once.
 ///
@@ -35,11 +37,10 @@ final class GatewayFastPath: ChannelDuplexHandler, RemovableChannelHandler, Upst
     private var exchange: Exchange?
     /// Whether the parts arriving belong to a request handed to the router.
     private var passing = false
-    /// Requests handed to the router whose response has not ended yet. A client that read a
-    /// Content-Length body whole may send its next request before the router's end of response
-    /// has come by here; that request then goes to the router too (the same answer, slower).
+    /// Requests handed to the router whose response has not ended yet.
     private var passedInFlight = 0
-    /// Parts that came while a proxied request was being answered.
+    /// Parts that came while a proxied request was being answered, or while the router was
+    /// still answering the previous request.
     private var queued: [HTTPRequestPart] = []
     private var readHeld = false
     /// Parts were passed on outside of a read from the client (pipelined ones, after a proxied
@@ -105,7 +106,17 @@ final class GatewayFastPath: ChannelDuplexHandler, RemovableChannelHandler, Upst
             pass(part, context: context)
             return
         }
-        if case .head(let request) = part, !quiescing, passedInFlight == 0, let exchange = routes.exchange(for: request) {
+        if !queued.isEmpty {
+            queued.append(part)
+            return
+        }
+        if case .head = part, passedInFlight > 0, !quiescing {
+            // The router is still answering: decided once its end of response has come by
+            // (``write(context:data:promise:)``), so that this one may take the fast path.
+            queued.append(part)
+            return
+        }
+        if case .head(let request) = part, !quiescing, let exchange = routes.exchange(for: request) {
             self.exchange = exchange
             return
         }
@@ -117,8 +128,8 @@ final class GatewayFastPath: ChannelDuplexHandler, RemovableChannelHandler, Upst
     }
 
     func read(context: ChannelHandlerContext) {
-        // Pipelined requests are waiting: read no more until they are handled.
-        if exchange != nil, !queued.isEmpty {
+        // Requests are waiting: read no more until they are handled.
+        if !queued.isEmpty {
             readHeld = true
             return
         }
@@ -172,8 +183,22 @@ final class GatewayFastPath: ChannelDuplexHandler, RemovableChannelHandler, Upst
     // MARK: From the router
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data) { passedInFlight = max(0, passedInFlight - 1) }
+        let ended: Bool
+        if case .end = unwrapOutboundIn(data) {
+            passedInFlight = max(0, passedInFlight - 1)
+            ended = true
+        } else {
+            ended = false
+        }
         context.write(data, promise: promise)
+        if ended, passedInFlight == 0, exchange == nil, !queued.isEmpty {
+            // Requests waited for this end: decided on the loop's next turn, not inside the
+            // router's write.
+            context.eventLoop.assumeIsolated().execute { [self] in
+                guard self.passedInFlight == 0, self.exchange == nil else { return }
+                self.handleQueued()
+            }
+        }
     }
 
     // MARK: To the upstream
@@ -301,6 +326,12 @@ final class GatewayFastPath: ChannelDuplexHandler, RemovableChannelHandler, Upst
             }
         }
         self.exchange = nil
+        handleQueued()
+    }
+
+    /// Handles what waited behind an answer (proxied, or the router's), then lets reads, held
+    /// errors and events, and a held quiesce go on once nothing waits any more.
+    private func handleQueued() {
         guard let context else { return }
         let waiting = queued
         queued = []
