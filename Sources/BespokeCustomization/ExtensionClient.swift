@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 public import BespokeCore
 import BespokeStorage
 import BespokeWebhooks
@@ -75,12 +74,12 @@ public final class ExtensionClient: ExtensionPointCaller, Service {
             } catch let error as ExtensionFailure {
                 breaker.failed(customization.id)
                 (outcome, failure) = (error.outcome, error.reason)
-            } catch let error where error is CancellationError || (error as? HTTPClientError) == .cancelled {
+            } catch is CancellationError {
                 // The request went away: that says nothing of the endpoint, but a half-open
                 // circuit's trial must not stay pending for ever.
                 if permit == .trial { breaker.failed(customization.id) }
                 throw CancellationError()
-            } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
+            } catch let error as PlainHTTPClient.Failure where error.isTimeout {
                 breaker.failed(customization.id)
                 (outcome, failure) = ("timeout", "no answer within \(deadline.wholeMilliseconds) ms")
             } catch let error as BespokeError {

@@ -20,7 +20,7 @@ import Synchronization
 /// (should the endpoint have taken it before closing, it gets it twice: pushes are at least
 /// once, and receivers tell copies apart by `webhook-id`).
 final class PlainHTTPClient: Sendable {
-    /// Why a push got no answer.
+    /// Why a call got no (usable) answer.
     enum Failure: Error, Equatable, CustomStringConvertible {
         case connectTimeout
         case connectFailed(String)
@@ -28,6 +28,11 @@ final class PlainHTTPClient: Sendable {
         /// The connection closed (or failed) before the response ended.
         case closed(responseStarted: Bool)
         case responseTooLarge
+        /// Another failure of the exchange (AsyncHTTPClient's, for `https` endpoints).
+        case failed(String)
+
+        /// No answer in time, or no connection in time.
+        var isTimeout: Bool { self == .timedOut || self == .connectTimeout }
 
         var description: String {
             switch self {
@@ -36,8 +41,19 @@ final class PlainHTTPClient: Sendable {
             case .timedOut: "timed out"
             case .closed(let started): started ? "the endpoint closed the connection mid-answer" : "the endpoint closed the connection"
             case .responseTooLarge: "the answer was too large"
+            case .failed(let reason): "HTTP error: \(reason)"
             }
         }
+    }
+
+    /// The longest `Retry-After` honoured: an endpoint cannot park its own deliveries for longer.
+    static let maxRetryAfter = Duration.seconds(24 * 3600)
+
+    /// The delay a `Retry-After` value asks for, in seconds (the HTTP-date form is not read),
+    /// within ``maxRetryAfter``; nil when absent or not a number.
+    static func retryAfter(_ value: String?) -> Duration? {
+        guard let value, let seconds = Int(value.trimmingCharacters(in: .whitespaces)), seconds >= 0 else { return nil }
+        return min(.seconds(seconds), maxRetryAfter)
     }
 
     /// What an answer says.
@@ -213,7 +229,7 @@ final class PlainHTTPClient: Sendable {
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        // Every header of a push is built by the platform (an event's traceparent is
+                        // Every header of a call is built by the platform (an event's traceparent is
                         // checked when it is published), so NIO need not check them again.
                         try channel.pipeline.syncOperations.addHTTPClientHandlers(enableOutboundHeaderValidation: false)
                         try channel.pipeline.syncOperations.addHandler(PushExchangeHandler())
@@ -344,7 +360,7 @@ final class PushExchangeHandler: ChannelDuplexHandler {
             self.promise = nil
             timeout?.cancel()
             timeout = nil
-            let retryAfter = head.headers.first(name: "retry-after").flatMap(Int.init).map { Duration.seconds(max(0, $0)) }
+            let retryAfter = PlainHTTPClient.retryAfter(head.headers.first(name: "retry-after"))
             let kept = limit.keep ? (body ?? ByteBuffer()) : nil
             body = nil
             promise.succeed(Result(status: Int(head.status.code), retryAfter: retryAfter, keepAlive: head.isKeepAlive, body: kept))

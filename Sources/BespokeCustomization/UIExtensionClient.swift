@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 public import BespokeCore
 import BespokeStorage
 import BespokeWebhooks
@@ -68,10 +67,10 @@ public final class UIExtensionClient: UISlotProvider, Service {
         } catch let failure as SlotFailure {
             outcome = failure.outcome
             logFailure(customization, slot: slot, reason: failure.reason, started: started)
-        } catch let error where error is CancellationError || (error as? HTTPClientError) == .cancelled {
+        } catch is CancellationError {
             // The page's request went away: nothing to say of the endpoint.
             outcome = "cancelled"
-        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
+        } catch let error as PlainHTTPClient.Failure where error.isTimeout {
             outcome = "timeout"
             logFailure(customization, slot: slot, reason: "no answer within \(deadline.wholeMilliseconds) ms", started: started)
         } catch let error as BespokeError {

@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 public import BespokeBus
 import BespokeCore
 import BespokeStorage
@@ -46,30 +45,20 @@ public final class WebhookDispatcher: Service {
     var configuration: CustomizationConfiguration { manager.configuration }
 
     public func run() async throws {
-        var httpConfiguration = HTTPClient.Configuration(
-            redirectConfiguration: .disallow,
-            timeout: .init(connect: .milliseconds(configuration.connectTimeout.wholeMilliseconds))
-        )
-        httpConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
-        httpConfiguration.decompression = .disabled
-        let client = PushClients(
-            plain: PlainHTTPClient(connectTimeout: configuration.connectTimeout),
-            tls: HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
-        )
+        let client = EndpointClients(connectTimeout: configuration.connectTimeout)
         await withTaskCancellationOrGracefulShutdownHandler {
             await self.runLoops(client)
         } onCancelOrGracefulShutdown: {
             self.stopping.withLock { $0 = true }
         }
         await flushAttempts()
-        client.plain.shutdown()
-        try await client.tls.shutdown()
+        try await client.shutdown()
         logger.info("webhook dispatcher stopped")
     }
 
     private var isStopping: Bool { stopping.withLock { $0 } }
 
-    private func runLoops(_ client: PushClients) async {
+    private func runLoops(_ client: EndpointClients) async {
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 group.addTask { await self.pushHeldEvents(client) }
@@ -81,7 +70,7 @@ public final class WebhookDispatcher: Service {
 
     // MARK: Interceptors
 
-    private func pushHeldEvents(_ client: PushClients) async {
+    private func pushHeldEvents(_ client: EndpointClients) async {
         await withDiscardingTaskGroup { group in
             for await hold in bus.heldEvents {
                 group.addTask { await self.push(hold, client: client) }
@@ -91,7 +80,7 @@ public final class WebhookDispatcher: Service {
 
     /// Pushes a held event to its interceptor until the endpoint accepts it, the retries are
     /// used up, or the hold moves on; the hold's deadline governs what happens to it then.
-    private func push(_ hold: Hold, client: PushClients) async {
+    private func push(_ hold: Hold, client: EndpointClients) async {
         guard let stage = hold.stage else { return }
         var event: CloudEvent
         do {
@@ -140,7 +129,7 @@ public final class WebhookDispatcher: Service {
     // MARK: Observers
 
     /// Keeps one loop running per enabled observer, picking up registration changes.
-    private func superviseObservers(_ client: PushClients) async {
+    private func superviseObservers(_ client: EndpointClients) async {
         var running: [String: Task<Void, Never>] = [:]
         while !Task.isCancelled, !isStopping {
             let wanted = Dictionary(uniqueKeysWithValues: manager.index.enabledObservers().map { ($0.id, $0) })
@@ -160,7 +149,7 @@ public final class WebhookDispatcher: Service {
     /// Keeps up to ``CustomizationConfiguration/endpointConcurrency`` pushes of one observer in
     /// flight: as soon as one ends, the next delivery is leased (the bus hands out one event
     /// per partition key at a time, so pushes in flight together never reorder a key).
-    private func observe(_ registered: Customization, client: PushClients) async {
+    private func observe(_ registered: Customization, client: EndpointClients) async {
         let tenant = registered.tenant
         let subscription = registered.subscriptionName
         let limit = configuration.endpointConcurrency
@@ -211,7 +200,7 @@ public final class WebhookDispatcher: Service {
         }
     }
 
-    private func deliver(_ delivery: Delivery, to registered: Customization, client: PushClients) async {
+    private func deliver(_ delivery: Delivery, to registered: Customization, client: EndpointClients) async {
         // As registered now: the URL or the secrets may have changed while the loop waited.
         guard let customization = manager.index.customization(tenant: registered.tenant, id: registered.id) else { return }
         let outcome = await push(
@@ -244,7 +233,7 @@ public final class WebhookDispatcher: Service {
     /// observer's loop keeps its own pushes within the limit; an interceptor's pushes (one task
     /// per held event) share a limiter.
     private func push(
-        _ body: Data, to customization: Customization, messageID: String, eventID: String, traceparent: String?, client: PushClients
+        _ body: Data, to customization: Customization, messageID: String, eventID: String, traceparent: String?, client: EndpointClients
     ) async -> PushOutcome
     {
         let attemptedAt = Date()
@@ -277,57 +266,26 @@ public final class WebhookDispatcher: Service {
     }
 
     private func send(
-        _ body: Data, to customization: Customization, messageID: String, traceparent: String?, client: PushClients
+        _ body: Data, to customization: Customization, messageID: String, traceparent: String?, client: EndpointClients
     ) async -> PushOutcome {
         let started = ContinuousClock.now
         if let refusal = manager.endpointChecks.refusal(for: customization.url) {
             return PushOutcome(status: nil, latency: .zero, error: refusal.message, retryAfter: nil)
         }
-        let secrets = customization.activeSecrets(at: Date()).compactMap { try? WebhookSecret($0.secret) }
-        var headers = [("content-type", "application/cloudevents+json"), ("user-agent", "Bespoke-Webhooks/1")]
-        headers += WebhookSignature.headers(id: messageID, timestamp: Int64(Date().timeIntervalSince1970), body: body, secrets: secrets)
+        var headers = [("user-agent", "Bespoke-Webhooks/1")]
         if let traceparent { headers.append(("traceparent", traceparent)) }
-        if PlainHTTPClient.isPlainHTTP(customization.url) {
-            do {
-                let answer = try await client.plain.post(customization.url, headers: headers, body: ByteBuffer(bytes: body), timeout: customization.timeout)
-                let failure = (200..<300).contains(answer.status) ? nil : "endpoint answered \(answer.status)"
-                return PushOutcome(status: answer.status, latency: ContinuousClock.now - started, error: failure, retryAfter: answer.retryAfter)
-            } catch is CancellationError {
-                return .cancelledPush
-            } catch {
-                return PushOutcome(status: nil, latency: ContinuousClock.now - started, error: "\(error)", retryAfter: nil)
-            }
-        }
-        var request = HTTPClientRequest(url: customization.url)
-        request.method = .POST
-        for (name, value) in headers { request.headers.add(name: name, value: value) }
-        request.body = .bytes(ByteBuffer(bytes: body))
         do {
-            let response = try await client.tls.execute(request, timeout: .milliseconds(customization.timeout.wholeMilliseconds))
-            // Read (and drop) what the endpoint answers, within bounds, so the connection can be reused.
-            _ = try? await response.body.collect(upTo: 64 * 1024)
-            let retryAfter = response.headers.first(name: "retry-after").flatMap(Int.init).map { Duration.seconds(max(0, $0)) }
-            let code = Int(response.status.code)
-            let failure = (200..<300).contains(code) ? nil : "endpoint answered \(code)"
-            return PushOutcome(status: code, latency: ContinuousClock.now - started, error: failure, retryAfter: retryAfter)
-        } catch let error as HTTPClientError where error == .cancelled {
-            return .cancelledPush
+            let answer = try await client.postSigned(
+                to: customization, messageID: messageID, contentType: "application/cloudevents+json", headers: headers, body: body,
+                timeout: customization.timeout
+            )
+            let failure = (200..<300).contains(answer.status) ? nil : "endpoint answered \(answer.status)"
+            return PushOutcome(status: answer.status, latency: ContinuousClock.now - started, error: failure, retryAfter: answer.retryAfter)
         } catch is CancellationError {
             return .cancelledPush
         } catch {
-            return PushOutcome(status: nil, latency: ContinuousClock.now - started, error: Self.describe(error), retryAfter: nil)
+            return PushOutcome(status: nil, latency: ContinuousClock.now - started, error: "\(error)", retryAfter: nil)
         }
-    }
-
-    private static func describe(_ error: any Error) -> String {
-        if let error = error as? HTTPClientError {
-            switch error {
-            case .deadlineExceeded, .readTimeout: return "timed out"
-            case .connectTimeout: return "connection timed out"
-            default: return "HTTP error: \(error)"
-            }
-        }
-        return "could not connect: \(error)"
     }
 
     /// Disables an endpoint that has failed every push for ``CustomizationConfiguration/disableAfter``.
@@ -366,10 +324,4 @@ public final class WebhookDispatcher: Service {
         }
         if !attempts.isEmpty { await manager.recordAttempts(attempts) }
     }
-}
-
-/// The dispatcher's two HTTP clients: a lean one for `http` endpoints, AsyncHTTPClient for `https`.
-struct PushClients: Sendable {
-    let plain: PlainHTTPClient
-    let tls: HTTPClient
 }

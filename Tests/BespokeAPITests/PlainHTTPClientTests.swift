@@ -17,6 +17,7 @@ struct PlainHTTPClientTests {
                 // gone by the time the next push takes it (or while it is written).
                 reply.sendThenClose("HTTP/1.1 204 No Content\r\n\r\n")
             case "/busy": reply.send("HTTP/1.1 503 Service Unavailable\r\nRetry-After: 7\r\nContent-Length: 4\r\n\r\nbusy")
+            case "/much-later": reply.send("HTTP/1.1 429 Too Many Requests\r\nRetry-After: 99999999\r\nContent-Length: 0\r\n\r\n")
             case "/close": reply.send("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
             case "/big": reply.send("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + String(repeating: "x", count: 100_000))
             case "/hooks/a%20b/?x=1%2F2": reply.send("HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n")
@@ -45,6 +46,9 @@ struct PlainHTTPClientTests {
         let busy = try await client.post(endpoint.url("/busy"), headers: headers, body: body, timeout: .seconds(2))
         #expect(busy.status == 503)
         #expect(busy.retryAfter == .seconds(7))
+        // An endpoint cannot park its own deliveries for years.
+        let muchLater = try await client.post(endpoint.url("/much-later"), headers: headers, body: body, timeout: .seconds(2))
+        #expect(muchLater.retryAfter == PlainHTTPClient.maxRetryAfter)
         #expect(client.connectionsOpened.load(ordering: .relaxed) == 1)
         #expect(endpoint.accepted.count.load(ordering: .relaxed) == 1)
         // The path and query go as written: percent-encoded, with the trailing slash.
