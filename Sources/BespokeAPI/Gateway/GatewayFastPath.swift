@@ -183,15 +183,13 @@ final class GatewayFastPath: ChannelDuplexHandler, RemovableChannelHandler, Upst
     // MARK: From the router
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        let ended: Bool
-        if case .end = unwrapOutboundIn(data) {
-            passedInFlight = max(0, passedInFlight - 1)
-            ended = true
-        } else {
-            ended = false
+        guard case .end = unwrapOutboundIn(data) else {
+            context.write(data, promise: promise)
+            return
         }
+        passedInFlight = max(0, passedInFlight - 1)
         context.write(data, promise: promise)
-        if ended, passedInFlight == 0, exchange == nil, !queued.isEmpty {
+        if passedInFlight == 0, exchange == nil, !queued.isEmpty {
             // Requests waited for this end: decided on the loop's next turn, not inside the
             // router's write.
             context.eventLoop.assumeIsolated().execute { [self] in
