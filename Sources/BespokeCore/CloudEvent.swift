@@ -106,10 +106,27 @@ extension CloudEvent {
     }
 
     /// Encodes the event as structured-mode JSON (`application/cloudevents+json`), keys sorted.
+    ///
+    /// The same bytes as serializing ``jsonObject``, without building the dictionary: the
+    /// attributes go into a short array, sorted by name (this runs for every published event).
     public func encoded() -> Data {
+        var members: [(key: String, value: JSONValue)] = [("id", .string(id)), ("source", .string(source)), ("type", .string(type)), ("specversion", .string(specversion))]
+        members.reserveCapacity(extensions.count + 10)
+        if let time { members.append(("time", .string(time))) }
+        if let datacontenttype { members.append(("datacontenttype", .string(datacontenttype))) }
+        if let dataschema { members.append(("dataschema", .string(dataschema))) }
+        if let subject { members.append(("subject", .string(subject))) }
+        if let data { members.append(("data", data)) }
+        if let dataBase64 { members.append(("data_base64", .string(dataBase64))) }
+        let attributes = members.count
+        // An extension under the name of a context attribute that is set is overridden by it.
+        for (name, value) in extensions where !members[..<attributes].contains(where: { $0.key == name }) {
+            members.append((name, value))
+        }
+        members.sort { $0.key < $1.key }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(512)
-        JSONValue.serialize(object: jsonObject, into: &bytes)
+        JSONValue.serialize(sortedMembers: members, into: &bytes)
         return Data(bytes)
     }
 }

@@ -41,6 +41,31 @@ struct CloudEventTests {
         #expect(decoded == event)
     }
 
+    /// `encoded()` writes the attributes without building ``CloudEvent/jsonObject``; its bytes
+    /// must stay those of serializing that dictionary, which sorts keys as `JSONEncoder` does.
+    @Test func encodesTheSameBytesAsItsJSONObject() throws {
+        var full = CloudEvent(
+            id: "id \"1\"", source: "/s\\x", type: "T", time: "2026-12-02T10:00:00Z", subject: "line\nbreak",
+            data: .object(["z": .number(1), "a": .string("é \u{01}")]),
+            extensions: ["zeta": .string("z"), "alpha": .number(2), "datax": .bool(true)]
+        )
+        full.dataschema = "https://schemas.example/t"
+        full.partitionKey = "k"
+        full.traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        var binary = CloudEvent(id: "b", source: "/s", type: "T", datacontenttype: nil)
+        binary.dataBase64 = "AAEC"
+        // An extension named like an attribute: the attribute wins when set, the extension stays when not.
+        let shadowing = CloudEvent(id: "s", source: "/s", type: "T", extensions: ["subject": .string("ext"), "id": .string("ext")])
+        for event in [full, binary, shadowing, CloudEvent(id: "m", source: "/", type: "t")] {
+            var expected: [UInt8] = []
+            JSONValue.object(event.jsonObject).serialize(into: &expected)
+            #expect(Array(event.encoded()) == expected)
+        }
+        let shadowed = try #require(try JSONSerialization.jsonObject(with: shadowing.encoded()) as? [String: Any])
+        #expect(shadowed["id"] as? String == "s")
+        #expect(shadowed["subject"] as? String == "ext")
+    }
+
     @Test(arguments: [
         (#"{"id":"1","source":"/s","type":"t"}"#, BespokeError.Code.missingAttribute),
         (#"{"specversion":"1.0","source":"/s","type":"t"}"#, .missingAttribute),
