@@ -193,10 +193,10 @@ extension SQLiteStore: EventLogStore {
                     arguments: [subscription.id.rawValue, subscription.tenant.rawValue, position, chunk]
                 )
                 for row in rows {
-                    let seq: Int64 = row["seq"]
-                    let type: String = row["type"]
+                    let seq: Int64 = row[Self.streamColumns.event]
+                    let type: String = row[Self.streamColumns.event + 4]
                     if subscription.filter.matches(type) {
-                        deliveries.append(Self.delivery(row, id: .stream(seq), subscription: subscription.id))
+                        deliveries.append(Self.delivery(row, id: .stream(seq), subscription: subscription.id, columns: Self.streamColumns))
                     }
                     position = seq
                     if deliveries.count == limit { break }
@@ -267,6 +267,17 @@ extension SQLiteStore: EventLogStore {
         }
     }
 
+    /// Where the event's columns and the failure's begin in the rows of a query: rows are read
+    /// by position, as reading them by name costs more than the rest of a refill.
+    private struct Columns {
+        /// seq, tenant_id, event_id, source, type, partition_key, stored_at, envelope.
+        let event: Int
+        /// attempts, not_before, last_error.
+        let failure: Int
+    }
+
+    private static let streamColumns = Columns(event: 0, failure: 8)
+
     private static let streamQuery = """
         SELECT e.seq, e.tenant_id, e.event_id, e.source, e.type, e.partition_key, e.stored_at, e.envelope,
                f.attempts, f.not_before, f.last_error
@@ -294,16 +305,20 @@ extension SQLiteStore: EventLogStore {
         FROM redeliveries r JOIN events e ON e.seq = r.event_seq
         """
 
+    private static let redeliveryColumns = Columns(event: 5, failure: 2)
+
     private static func redelivery(_ row: Row) -> Delivery {
-        delivery(row, id: .redelivery(row["redelivery_id"]), subscription: SubscriptionID(row["subscription_id"]))
+        delivery(row, id: .redelivery(row[0]), subscription: SubscriptionID(row[1]), columns: redeliveryColumns)
     }
 
-    private static func delivery(_ row: Row, id: DeliveryID, subscription: SubscriptionID) -> Delivery {
-        Delivery(
-            id: id, tenant: TenantID(trusted: row["tenant_id"]), subscription: subscription, eventSeq: row["seq"],
-            eventID: row["event_id"], source: row["source"], type: row["type"], partitionKey: row["partition_key"],
-            attempts: row["attempts"] ?? 0, notBefore: date(row["not_before"]), lastError: row["last_error"],
-            storedAt: Date(timeIntervalSince1970: row["stored_at"]), envelope: row["envelope"]
+    private static func delivery(_ row: Row, id: DeliveryID, subscription: SubscriptionID, columns: Columns) -> Delivery {
+        let event = columns.event
+        let failure = columns.failure
+        return Delivery(
+            id: id, tenant: TenantID(trusted: row[event + 1]), subscription: subscription, eventSeq: row[event],
+            eventID: row[event + 2], source: row[event + 3], type: row[event + 4], partitionKey: row[event + 5],
+            attempts: row[failure] ?? 0, notBefore: date(row[failure + 1]), lastError: row[failure + 2],
+            storedAt: Date(timeIntervalSince1970: row[event + 6]), envelope: row[event + 7]
         )
     }
 }
