@@ -3,6 +3,7 @@ import BespokeStorage
 import BespokeWebhooks
 import Foundation
 import NIOCore
+import Synchronization
 
 /// The HTTP clients the platform calls tenants' endpoints with: `http` endpoints through the
 /// lean ``PlainHTTPClient``, `https` ones through AsyncHTTPClient.
@@ -14,6 +15,9 @@ import NIOCore
 struct EndpointClients: Sendable {
     let plain: PlainHTTPClient
     let tls: HTTPClient
+    /// Secrets parsed (and their HMACs keyed) once, by their text: an endpoint is signed for
+    /// again and again with the same ones.
+    private let secrets = SecretCache()
 
     init(connectTimeout: Duration) {
         var configuration = HTTPClient.Configuration(
@@ -34,7 +38,7 @@ struct EndpointClients: Sendable {
         to customization: Customization, messageID: String, contentType: String, headers: [(String, String)], body: Data,
         timeout: Duration, keepingBodyUpTo: Int? = nil
     ) async throws -> PlainHTTPClient.Answer {
-        let secrets = customization.activeSecrets(at: Date()).compactMap { try? WebhookSecret($0.secret) }
+        let secrets = customization.activeSecrets(at: Date()).compactMap { self.secrets.parsed($0.secret) }
         var fields = [("content-type", contentType)] + headers
         fields += WebhookSignature.headers(id: messageID, timestamp: Int64(Date().timeIntervalSince1970), body: body, secrets: secrets)
         let buffer = ByteBuffer(bytes: body)
@@ -78,5 +82,23 @@ struct EndpointClients: Sendable {
     func shutdown() async throws {
         plain.shutdown()
         try await tls.shutdown()
+    }
+}
+
+/// Parsed webhook secrets by their text, bounded (emptied when full: secrets come and go with
+/// endpoints and rotations).
+final class SecretCache: Sendable {
+    private let parsed = Mutex<[String: WebhookSecret]>([:])
+    static let capacity = 4096
+
+    /// The secret `text` parses to, or nil when it is not one.
+    func parsed(_ text: String) -> WebhookSecret? {
+        if let known = parsed.withLock({ $0[text] }) { return known }
+        guard let secret = try? WebhookSecret(text) else { return nil }
+        parsed.withLock { parsed in
+            if parsed.count >= Self.capacity { parsed.removeAll() }
+            parsed[text] = secret
+        }
+        return secret
     }
 }
