@@ -142,6 +142,7 @@ public enum CustomizationBenchmark {
         let before = await fastCount()
         let total = perTenant * observerTenants.count
         let started = monotonicNanos()
+        let cpuBefore = (platform: ProcessCPUTime.seconds(), receiver: fastReceiver?.cpuSeconds)
         for (tenant, id) in observers {
             _ = try await manager.update(tenant: tenant, id: id, TenantManager.Changes(enabled: true))
         }
@@ -154,17 +155,29 @@ public enum CustomizationBenchmark {
         let rate = Double(delivered) / seconds
         let placement = fastReceiver == nil ? "receiver in this process" : "receiver in its own process"
         report(String(format: "signed webhook deliveries (%@): %d in %.2f s = %.0f deliveries/s", placement, delivered, seconds, rate))
+        if delivered > 0, let before = cpuBefore.platform, let after = ProcessCPUTime.seconds() {
+            var line = String(format: "  CPU per delivery: platform %.0f µs", (after - before) / Double(delivered) * 1e6)
+            if let before = cpuBefore.receiver, let after = fastReceiver?.cpuSeconds {
+                line += String(format: ", receiver %.0f µs", (after - before) / Double(delivered) * 1e6)
+            }
+            report(line)
+        }
 
         // The same receiver under a plain HTTP load generator.
         let connections = options.observerTenants * options.endpointConcurrency
         if Wrk.executable != nil {
-            let wrk = try Wrk.run(
+            let receiverBefore = fastReceiver?.cpuSeconds
+            let wrkRun = try Wrk.run(
                 url: fastURL, method: "POST", body: String(decoding: sample.encoded(), as: UTF8.self),
                 headers: ["Content-Type": "application/cloudevents+json"], connections: connections, seconds: options.wrkSeconds,
                 directory: options.directory
-            ).requestsPerSecond
+            )
+            let wrk = wrkRun.requestsPerSecond
             report(String(format: "wrk against the same receiver (%d connections, same body): %.0f requests/s; deliveries = %.1f%% of it",
                           connections, wrk, rate / wrk * 100))
+            if let before = receiverBefore, let after = fastReceiver?.cpuSeconds, wrkRun.requests > 0 {
+                report(String(format: "  CPU per request under wrk: receiver %.0f µs", (after - before) / Double(wrkRun.requests) * 1e6))
+            }
         } else {
             report("wrk not found (apt-get install wrk): no load-generator baseline in this run")
         }

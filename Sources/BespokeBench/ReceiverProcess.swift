@@ -35,6 +35,9 @@ final class ReceiverProcess: Sendable {
 
     func url(_ path: String) -> String { "http://127.0.0.1:\(port)/\(path)" }
 
+    /// Seconds of CPU the process has used so far.
+    var cpuSeconds: Double? { ProcessCPUTime.seconds(pid: process.processIdentifier) }
+
     /// How many pushes `/fast` has answered.
     func count() async -> Int {
         guard let response = try? await HTTPClient.shared.execute(HTTPClientRequest(url: url("count")), timeout: .seconds(5)),

@@ -4,6 +4,8 @@ import Foundation
 enum Wrk {
     struct Result {
         let requestsPerSecond: Double
+        /// Requests answered in the whole run.
+        let requests: Int
         let p50Ms: Double
         let p99Ms: Double
         let errors: Int
@@ -50,7 +52,10 @@ enum Wrk {
             let p99 = value(after: "99%").flatMap(milliseconds)
         else { throw BenchError("wrk printed no figures:\n\(output)") }
         let non2xx = value(after: "Non-2xx or 3xx responses:").flatMap { Int($0) } ?? 0
-        return Result(requestsPerSecond: rps, p50Ms: p50, p99Ms: p99, errors: non2xx)
+        // "  123456 requests in 5.00s, 10.00MB read"
+        let requests = output.split(separator: "\n").first { $0.contains(" requests in ") }
+            .flatMap { $0.split(separator: " ").first }.flatMap { Int($0) } ?? 0
+        return Result(requestsPerSecond: rps, requests: requests, p50Ms: p50, p99Ms: p99, errors: non2xx)
     }
 
     /// `1.23ms`, `850.00us`, `1.02s` as milliseconds.
