@@ -1,5 +1,4 @@
 import BespokeCore
-import Crypto
 public import Foundation
 
 /// A Standard Webhooks signing secret: `whsec_` followed by base64 of 24 to 64 random bytes.
@@ -10,9 +9,6 @@ public struct WebhookSecret: Sendable, Equatable, CustomStringConvertible {
 
     /// The key bytes the HMAC is keyed with.
     public let key: Data
-    /// An HMAC keyed with ``key`` and fed nothing yet: each signature starts from a copy, so
-    /// the key is hashed into the HMAC's inner and outer states once per secret, not per message.
-    let keyed: HMAC<SHA256>
 
     /// Parses a `whsec_` secret.
     /// - Throws: ``WebhookSecretError`` when the prefix, the base64 or the key length is wrong.
@@ -20,7 +16,7 @@ public struct WebhookSecret: Sendable, Equatable, CustomStringConvertible {
         guard text.hasPrefix(Self.prefix) else { throw .missingPrefix }
         guard let key = Data(base64Encoded: String(text.dropFirst(Self.prefix.count))) else { throw .invalidBase64 }
         guard (24...64).contains(key.count) else { throw .invalidLength(key.count) }
-        self.init(key: key)
+        self.key = key
     }
 
     /// A new random secret of 32 bytes.
@@ -30,11 +26,6 @@ public struct WebhookSecret: Sendable, Equatable, CustomStringConvertible {
 
     private init(key: Data) {
         self.key = key
-        self.keyed = HMAC<SHA256>(key: SymmetricKey(data: key))
-    }
-
-    public static func == (lhs: WebhookSecret, rhs: WebhookSecret) -> Bool {
-        lhs.key == rhs.key
     }
 
     /// The `whsec_...` text, to show the secret's owner once.

@@ -11,7 +11,7 @@ public enum WebhookSignature {
     /// The `v1,...` signature of one message with one secret.
     public static func sign(id: String, timestamp: Int64, body: Data, secret: WebhookSecret) -> String {
         // Fed in two parts, so the body is not copied behind its prefix.
-        var hmac = secret.keyed
+        var hmac = HMAC<SHA256>(key: SymmetricKey(data: secret.key))
         hmac.update(data: Data("\(id).\(timestamp).".utf8))
         hmac.update(data: body)
         return "v1," + Data(hmac.finalize()).base64EncodedString()
