@@ -91,6 +91,9 @@ final class SecretCache: Sendable {
     private let parsed = Mutex<[String: WebhookSecret]>([:])
     static let capacity = 4096
 
+    /// Secrets held now (for tests).
+    var count: Int { parsed.withLock { $0.count } }
+
     /// The secret `text` parses to, or nil when it is not one.
     func parsed(_ text: String) -> WebhookSecret? {
         if let known = parsed.withLock({ $0[text] }) { return known }
