@@ -15,8 +15,8 @@ import Synchronization
 struct EndpointClients: Sendable {
     let plain: PlainHTTPClient
     let tls: HTTPClient
-    /// Secrets parsed (and their HMACs keyed) once, by their text: an endpoint is signed for
-    /// again and again with the same ones.
+    /// Secrets parsed once (their key bytes), by their text: an endpoint is signed for again
+    /// and again with the same ones.
     private let secrets = SecretCache()
 
     init(connectTimeout: Duration) {

@@ -24,6 +24,9 @@ struct JSONSerializationTests {
             "n": .number(0.1), "big": .number(1e300),
         ]),
         .string(""), .array([]), .number(-0.0), .number(42),
+        // Escapes at the edges of the unescaped runs the writer copies whole, and every short form.
+        .string("\"\u{08}\u{0C}\u{1F}x\\\n"), .string("\t"), .string("plain"),
+        .object(["a10": .number(1), "a9": .number(2), "B": .number(3), "a": .number(4), "_": .null]),
     ])
     func matchesFoundationsEncoder(value: JSONValue) throws {
         #expect(direct(value) == (try foundation(value)))
