@@ -1,6 +1,9 @@
+import BespokeCore
 import BespokeSQLite
+import BespokeStorage
 import Foundation
 import GRDB
+import Logging
 
 /// The physical floor of the store: batched inserts of rows the size of an event envelope
 /// into a plain SQLite table, on the same disk with the same durability setting.
@@ -30,5 +33,94 @@ enum RawInsertBaseline {
         let seconds = Double(monotonicNanos() - start) / 1e9
         try pool.close()
         return Double(rows) / seconds
+    }
+
+    /// The latency floor at a given rate, of plain rows: see ``paced(rate:seconds:commit:)``.
+    /// Checkpoints run as the bus's do: in the background (``SQLiteCheckpointer``), not in commits.
+    static func pacedLatency(
+        path: String, rate: Double, seconds: Double, rowBytes: Int, durability: SQLiteStore.Durability, logger: Logger
+    ) async throws -> (p50: Double, p99: Double, p999: Double) {
+        var configuration = Configuration()
+        // Waits on the checkpointer's locks as the bus's store does.
+        configuration.busyMode = .shortSteps(timeout: .seconds(10))
+        let synchronous = durability == .full ? "FULL" : "NORMAL"
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = \(SQLiteStore.safetyCheckpointPages)")
+        }
+        let pool = try DatabasePool(path: path, configuration: configuration)
+        let checkpointer = Task { try await SQLiteCheckpointer(path: path, logger: logger).run() }
+        try await pool.write { db in
+            try db.execute(sql: "CREATE TABLE raw (id INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT NULL, payload BLOB NOT NULL)")
+        }
+        let payload = Data(repeating: 0x61, count: rowBytes)
+        let latencies = try await paced(rate: rate, seconds: seconds) { rows in
+            try await pool.write { db in
+                let statement = try db.cachedStatement(sql: "INSERT INTO raw (tenant, payload) VALUES (?, ?)")
+                for row in rows {
+                    try statement.execute(arguments: ["tenant-\(row % 4)", payload])
+                }
+            }
+        }
+        checkpointer.cancel()
+        try await checkpointer.value
+        try pool.close()
+        return latencies
+    }
+
+    /// The latency floor at a given rate of the bus's own store, without the bus: events of
+    /// `tenants` (round robin) published straight into the store's log (``SQLiteStore/apply(_:)``,
+    /// the events table with its idempotency key and its per-tenant order), with the store's
+    /// background checkpointer.
+    static func pacedStoreLatency(
+        path: String, rate: Double, seconds: Double, envelope: Data, tenants: [TenantID], durability: SQLiteStore.Durability, logger: Logger
+    ) async throws -> (p50: Double, p99: Double, p999: Double) {
+        let store = try SQLiteStore(path: path, durability: durability)
+        for tenant in tenants {
+            try await store.createTenant(TenantRecord(id: tenant, name: tenant.rawValue, createdAt: Date()))
+        }
+        let checkpointer = Task { try await SQLiteCheckpointer(store: store, logger: logger).run() }
+        let run = monotonicNanos()
+        let latencies = try await paced(rate: rate, seconds: seconds) { rows in
+            _ = try await store.apply(rows.map { row in
+                .publish(EventToStore(
+                    tenant: tenants[row % tenants.count], eventID: "e-\(run)-\(row)", source: "/bench", type: "BenchEvent",
+                    partitionKey: nil, envelope: envelope
+                ))
+            })
+        }
+        checkpointer.cancel()
+        try await checkpointer.value
+        try store.close()
+        return latencies
+    }
+
+    /// Rows fall due at `rate` per second for `seconds`, and one writer commits, again and
+    /// again, every row due so far in one transaction (`commit`): a group commit with no bus
+    /// around it. A row's latency runs from when it fell due to the end of the commit that
+    /// stored it, as the bus's publish-to-confirm does.
+    private static func paced(
+        rate: Double, seconds: Double, commit: (Range<Int>) async throws -> Void
+    ) async throws -> (p50: Double, p99: Double, p999: Double) {
+        let total = max(1, Int(rate * seconds))
+        let latencies = LatencyRecorder()
+        let start = monotonicNanos()
+        func due(_ row: Int) -> UInt64 { start + UInt64(Double(row) / rate * 1e9) }
+        var written = 0
+        while written < total {
+            let now = monotonicNanos()
+            if due(written) > now {
+                try await Task.sleep(for: .nanoseconds(Int64(due(written) - now)))
+                continue
+            }
+            var through = written
+            while through < total, due(through) <= now { through += 1 }
+            let rows = written..<through
+            try await commit(rows)
+            let committed = monotonicNanos()
+            for row in rows { latencies.record(committed - due(row)) }
+            written = through
+        }
+        return latencies.percentiles()
     }
 }

@@ -25,7 +25,12 @@ public struct SQLiteCheckpointer: Service {
     ///   - interval: time between checkpoints.
     ///   - restartFrames: WAL frames (4 KiB pages) past which the WAL is restarted.
     public init(store: SQLiteStore, interval: Duration = .milliseconds(100), restartFrames: Int = 4096, logger: Logger) {
-        self.path = store.path
+        self.init(path: store.path, interval: interval, restartFrames: restartFrames, logger: logger)
+    }
+
+    /// Checkpoints the WAL database at `path` (the benchmarks' raw baselines use this).
+    public init(path: String, interval: Duration = .milliseconds(100), restartFrames: Int = 4096, logger: Logger) {
+        self.path = path
         self.interval = interval
         self.restartFrames = restartFrames
         self.logger = logger

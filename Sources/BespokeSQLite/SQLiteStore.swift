@@ -46,7 +46,7 @@ public final class SQLiteStore: Sendable {
     }
 
     /// WAL pages (4 KiB) after which a commit checkpoints by itself: about 64 MiB.
-    static let safetyCheckpointPages = 16_384
+    public static let safetyCheckpointPages = 16_384
 
     static func date(_ value: Double?) -> Date? {
         value.map { Date(timeIntervalSince1970: $0) }

@@ -47,4 +47,36 @@ struct SQLiteCheckpointerTests {
         // writes more in that time than an idle one, so the bound leaves room for that.
         #expect(walBytes < 8 * 1024 * 1024, "the WAL file grew to \(walBytes) bytes")
     }
+
+    /// The checkpointer of a database by its path (the benchmarks' plain baselines): the same
+    /// bound on the WAL of a database that is not a store.
+    @Test func checkpointsAPlainDatabaseByPath() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("bespoke-ckpt-plain-\(UUID().uuidString).sqlite").path
+        var configuration = Configuration()
+        configuration.busyMode = .shortSteps(timeout: .seconds(10))
+        // No checkpoints in commits: the checkpointer alone keeps the WAL bounded.
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA wal_autocheckpoint = 0") }
+        let pool = try DatabasePool(path: path, configuration: configuration)
+        try await pool.write { db in try db.execute(sql: "CREATE TABLE rows (id INTEGER PRIMARY KEY, payload BLOB NOT NULL)") }
+        var logger = Logger(label: "checkpointer-test")
+        logger.logLevel = .critical
+        let checkpointer = Task {
+            try await SQLiteCheckpointer(path: path, interval: .milliseconds(10), restartFrames: 256, logger: logger).run()
+        }
+        let payload = Data(repeating: 0x61, count: 2000)
+        // About 24 MB, written back to back.
+        for _ in 0..<240 {
+            try await pool.write { db in
+                for _ in 0..<50 { try db.execute(sql: "INSERT INTO rows (payload) VALUES (?)", arguments: [payload]) }
+            }
+        }
+        checkpointer.cancel()
+        try await checkpointer.value
+        let rows = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM rows") }
+        try pool.close()
+        #expect(rows == 12_000)
+        let walBytes = walFileBytes(path)
+        #expect(walBytes > 0)
+        #expect(walBytes < 8 * 1024 * 1024, "the WAL file grew to \(walBytes) bytes")
+    }
 }
