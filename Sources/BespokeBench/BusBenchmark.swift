@@ -83,9 +83,11 @@ public enum BusBenchmark {
         ))
         var quiet = Logger(label: "bench")
         quiet.logLevel = .error
+        // An envelope as the paced phase's: its id as long as theirs.
+        let envelope = sampleEvent(options, tenant: "t0", id: "e-\(monotonicNanos())-\(options.events)-\(options.events)").encoded()
         let floor = try await RawInsertBaseline.pacedLatency(
-            path: path(options, "raw-paced"), rate: half, seconds: options.pacedSeconds, rowBytes: envelopeBytes,
-            durability: options.durability, logger: quiet
+            path: path(options, "raw-paced"), rate: half, seconds: options.pacedSeconds, maxBatch: options.maxBatchWrites,
+            rowBytes: envelope.count, durability: options.durability, logger: quiet
         )
         report(String(
             format: "  floor, raw rows: SQLite group commit at the same rate (same disk, row size, durability; one writer, no bus): "
@@ -93,8 +95,8 @@ public enum BusBenchmark {
             floor.p50, floor.p99, floor.p999
         ))
         let storeFloor = try await RawInsertBaseline.pacedStoreLatency(
-            path: path(options, "store-paced"), rate: half, seconds: options.pacedSeconds,
-            envelope: sampleEvent(options, tenant: "t0", id: "e-0-0").encoded(), tenants: tenants, durability: options.durability, logger: quiet
+            path: path(options, "store-paced"), rate: half, seconds: options.pacedSeconds, maxBatch: options.maxBatchWrites,
+            envelope: envelope, tenants: tenants, durability: options.durability, logger: quiet
         )
         report(String(
             format: "  floor, the bus's store: its events table (idempotency key, per-tenant order) group-committed at the same rate, "

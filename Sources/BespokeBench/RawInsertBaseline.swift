@@ -35,26 +35,19 @@ enum RawInsertBaseline {
         return Double(rows) / seconds
     }
 
-    /// The latency floor at a given rate, of plain rows: see ``paced(rate:seconds:commit:)``.
-    /// Checkpoints run as the bus's do: in the background (``SQLiteCheckpointer``), not in commits.
+    /// The latency floor at a given rate, of plain rows: see ``paced(rate:seconds:maxBatch:commit:)``.
+    /// The database is opened as the bus's store opens its own, and checkpointed the same way,
+    /// in the background (``SQLiteCheckpointer``), not in commits.
     static func pacedLatency(
-        path: String, rate: Double, seconds: Double, rowBytes: Int, durability: SQLiteStore.Durability, logger: Logger
+        path: String, rate: Double, seconds: Double, maxBatch: Int, rowBytes: Int, durability: SQLiteStore.Durability, logger: Logger
     ) async throws -> (p50: Double, p99: Double, p999: Double) {
-        var configuration = Configuration()
-        // Waits on the checkpointer's locks as the bus's store does.
-        configuration.busyMode = .shortSteps(timeout: .seconds(10))
-        let synchronous = durability == .full ? "FULL" : "NORMAL"
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
-            try db.execute(sql: "PRAGMA wal_autocheckpoint = \(SQLiteStore.safetyCheckpointPages)")
-        }
-        let pool = try DatabasePool(path: path, configuration: configuration)
-        let checkpointer = Task { try await SQLiteCheckpointer(path: path, logger: logger).run() }
+        let pool = try DatabasePool(path: path, configuration: SQLiteStore.connectionConfiguration(durability: durability))
         try await pool.write { db in
             try db.execute(sql: "CREATE TABLE raw (id INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT NULL, payload BLOB NOT NULL)")
         }
+        let checkpointer = Task { try await SQLiteCheckpointer(path: path, logger: logger).run() }
         let payload = Data(repeating: 0x61, count: rowBytes)
-        let latencies = try await paced(rate: rate, seconds: seconds) { rows in
+        let latencies = try await paced(rate: rate, seconds: seconds, maxBatch: maxBatch) { rows in
             try await pool.write { db in
                 let statement = try db.cachedStatement(sql: "INSERT INTO raw (tenant, payload) VALUES (?, ?)")
                 for row in rows {
@@ -69,19 +62,21 @@ enum RawInsertBaseline {
     }
 
     /// The latency floor at a given rate of the bus's own store, without the bus: events of
-    /// `tenants` (round robin) published straight into the store's log (``SQLiteStore/apply(_:)``,
-    /// the events table with its idempotency key and its per-tenant order), with the store's
-    /// background checkpointer.
+    /// `envelope`'s size, of `tenants` in turn, published straight into the store's log
+    /// (``SQLiteStore/apply(_:)``: the events table with its idempotency key and its per-tenant
+    /// order), with the store's background checkpointer.
     static func pacedStoreLatency(
-        path: String, rate: Double, seconds: Double, envelope: Data, tenants: [TenantID], durability: SQLiteStore.Durability, logger: Logger
+        path: String, rate: Double, seconds: Double, maxBatch: Int, envelope: Data, tenants: [TenantID],
+        durability: SQLiteStore.Durability, logger: Logger
     ) async throws -> (p50: Double, p99: Double, p999: Double) {
+        precondition(!tenants.isEmpty, "the store's floor needs a tenant")
         let store = try SQLiteStore(path: path, durability: durability)
         for tenant in tenants {
             try await store.createTenant(TenantRecord(id: tenant, name: tenant.rawValue, createdAt: Date()))
         }
         let checkpointer = Task { try await SQLiteCheckpointer(store: store, logger: logger).run() }
         let run = monotonicNanos()
-        let latencies = try await paced(rate: rate, seconds: seconds) { rows in
+        let latencies = try await paced(rate: rate, seconds: seconds, maxBatch: maxBatch) { rows in
             _ = try await store.apply(rows.map { row in
                 .publish(EventToStore(
                     tenant: tenants[row % tenants.count], eventID: "e-\(run)-\(row)", source: "/bench", type: "BenchEvent",
@@ -96,12 +91,14 @@ enum RawInsertBaseline {
     }
 
     /// Rows fall due at `rate` per second for `seconds`, and one writer commits, again and
-    /// again, every row due so far in one transaction (`commit`): a group commit with no bus
-    /// around it. A row's latency runs from when it fell due to the end of the commit that
-    /// stored it, as the bus's publish-to-confirm does.
+    /// again, every row due so far, at most `maxBatch` in one transaction (`commit`), as the
+    /// bus's group committer does: a group commit with no bus around it. A row's latency runs
+    /// from when it fell due to the end of the commit that stored it, as the bus's
+    /// publish-to-confirm does.
     private static func paced(
-        rate: Double, seconds: Double, commit: (Range<Int>) async throws -> Void
+        rate: Double, seconds: Double, maxBatch: Int, commit: (Range<Int>) async throws -> Void
     ) async throws -> (p50: Double, p99: Double, p999: Double) {
+        precondition(rate > 0 && rate.isFinite && maxBatch > 0, "a paced floor needs a positive rate and batch")
         let total = max(1, Int(rate * seconds))
         let latencies = LatencyRecorder()
         let start = monotonicNanos()
@@ -114,7 +111,8 @@ enum RawInsertBaseline {
                 continue
             }
             var through = written
-            while through < total, due(through) <= now { through += 1 }
+            let last = min(total, written + maxBatch)
+            while through < last, due(through) <= now { through += 1 }
             let rows = written..<through
             try await commit(rows)
             let committed = monotonicNanos()

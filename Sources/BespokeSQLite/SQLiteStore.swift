@@ -25,16 +25,8 @@ public final class SQLiteStore: Sendable {
 
     /// Opens (and migrates) the database at `path`, creating it if needed.
     public init(path: String, durability: Durability = .full) throws {
-        var configuration = Configuration()
-        configuration.busyMode = .shortSteps(timeout: .seconds(10))
+        var configuration = Self.connectionConfiguration(durability: durability)
         configuration.foreignKeysEnabled = true
-        let synchronous = durability == .full ? "FULL" : "NORMAL"
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
-            // Checkpoints are the job of `SQLiteCheckpointer`, off the commit path; this bound only
-            // keeps the WAL from growing without end where that service does not run.
-            try db.execute(sql: "PRAGMA wal_autocheckpoint = \(Self.safetyCheckpointPages)")
-        }
         self.pool = try DatabasePool(path: path, configuration: configuration)
         self.path = path
         try Self.migrator.migrate(pool)
@@ -45,8 +37,24 @@ public final class SQLiteStore: Sendable {
         try pool.close()
     }
 
+    /// How the store's connections wait for locks, sync commits and checkpoint: `durability`'s
+    /// `synchronous` mode, short busy waits, and checkpoints left to ``SQLiteCheckpointer`` (the
+    /// benchmarks' baselines open their databases the same way).
+    public static func connectionConfiguration(durability: Durability) -> Configuration {
+        var configuration = Configuration()
+        configuration.busyMode = .shortSteps(timeout: .seconds(10))
+        let synchronous = durability == .full ? "FULL" : "NORMAL"
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+            // Checkpoints are the job of `SQLiteCheckpointer`, off the commit path; this bound only
+            // keeps the WAL from growing without end where that service does not run.
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = \(Self.safetyCheckpointPages)")
+        }
+        return configuration
+    }
+
     /// WAL pages (4 KiB) after which a commit checkpoints by itself: about 64 MiB.
-    public static let safetyCheckpointPages = 16_384
+    static let safetyCheckpointPages = 16_384
 
     static func date(_ value: Double?) -> Date? {
         value.map { Date(timeIntervalSince1970: $0) }
