@@ -124,6 +124,24 @@ public enum BusBenchmark {
                 + "(%d flood deliveries): victim p99 %.2f ms (p50 %.2f) = %.2fx",
             options.floodQuota, limited.1, limited.0.p99, limited.0.p50, limited.0.p99 / max(alone.p99, 0.001)
         ))
+        // The same two loads on the bus's store with no bus: what sharing one store's commits
+        // and disk costs the victim by itself.
+        let floodShare = max(1, Int((options.floodQuota / options.victimRate).rounded()))
+        let victimAlone = try await RawInsertBaseline.pacedStoreLatency(
+            path: path(options, "store-victim"), rate: options.victimRate, seconds: options.pacedSeconds, maxBatch: options.maxBatchWrites,
+            envelope: envelope, tenants: [victim], durability: options.durability, logger: quiet
+        )
+        let victimShared = try await RawInsertBaseline.pacedStoreLatency(
+            path: path(options, "store-shared"), rate: options.victimRate * Double(1 + floodShare), seconds: options.pacedSeconds,
+            maxBatch: options.maxBatchWrites, envelope: envelope, tenants: [victim] + Array(repeating: flood, count: floodShare),
+            measuring: victim, durability: options.durability, logger: quiet
+        )
+        report(String(
+            format: "  floor, the bus's store: the victim's events at %.0f/s alone p99 %.2f ms (p50 %.2f); sharing commits with "
+                + "'flood' at %.0f/s p99 %.2f ms (p50 %.2f) = %.2fx",
+            options.victimRate, victimAlone.p99, victimAlone.p50, options.victimRate * Double(floodShare), victimShared.p99, victimShared.p50,
+            victimShared.p99 / max(victimAlone.p99, 0.001)
+        ))
     }
 
     /// The victim publishing at its steady rate while `flood` publishes as fast as it is let.

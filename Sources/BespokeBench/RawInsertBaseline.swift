@@ -64,19 +64,21 @@ enum RawInsertBaseline {
     /// The latency floor at a given rate of the bus's own store, without the bus: events of
     /// `envelope`'s size, of `tenants` in turn, published straight into the store's log
     /// (``SQLiteStore/apply(_:)``: the events table with its idempotency key and its per-tenant
-    /// order), with the store's background checkpointer.
+    /// order), with the store's background checkpointer. With `measuring`, only that tenant's
+    /// events are timed (a tenant named several times in `tenants` gets that share of the rate).
     static func pacedStoreLatency(
-        path: String, rate: Double, seconds: Double, maxBatch: Int, envelope: Data, tenants: [TenantID],
+        path: String, rate: Double, seconds: Double, maxBatch: Int, envelope: Data, tenants: [TenantID], measuring: TenantID? = nil,
         durability: SQLiteStore.Durability, logger: Logger
     ) async throws -> (p50: Double, p99: Double, p999: Double) {
         precondition(!tenants.isEmpty, "the store's floor needs a tenant")
         let store = try SQLiteStore(path: path, durability: durability)
-        for tenant in tenants {
+        for tenant in Set(tenants) {
             try await store.createTenant(TenantRecord(id: tenant, name: tenant.rawValue, createdAt: Date()))
         }
         let checkpointer = Task { try await SQLiteCheckpointer(store: store, logger: logger).run() }
         let run = monotonicNanos()
-        let latencies = try await paced(rate: rate, seconds: seconds, maxBatch: maxBatch) { rows in
+        let timed: @Sendable (Int) -> Bool = { row in measuring.map { tenants[row % tenants.count] == $0 } ?? true }
+        let latencies = try await paced(rate: rate, seconds: seconds, maxBatch: maxBatch, timing: timed) { rows in
             _ = try await store.apply(rows.map { row in
                 .publish(EventToStore(
                     tenant: tenants[row % tenants.count], eventID: "e-\(run)-\(row)", source: "/bench", type: "BenchEvent",
@@ -94,9 +96,10 @@ enum RawInsertBaseline {
     /// again, every row due so far, at most `maxBatch` in one transaction (`commit`), as the
     /// bus's group committer does: a group commit with no bus around it. A row's latency runs
     /// from when it fell due to the end of the commit that stored it, as the bus's
-    /// publish-to-confirm does.
+    /// publish-to-confirm does. Only rows `timed` accepts are timed.
     private static func paced(
-        rate: Double, seconds: Double, maxBatch: Int, commit: (Range<Int>) async throws -> Void
+        rate: Double, seconds: Double, maxBatch: Int, timing timed: (Int) -> Bool = { _ in true },
+        commit: (Range<Int>) async throws -> Void
     ) async throws -> (p50: Double, p99: Double, p999: Double) {
         precondition(rate > 0 && rate.isFinite && maxBatch > 0, "a paced floor needs a positive rate and batch")
         let total = max(1, Int(rate * seconds))
@@ -116,7 +119,7 @@ enum RawInsertBaseline {
             let rows = written..<through
             try await commit(rows)
             let committed = monotonicNanos()
-            for row in rows { latencies.record(committed - due(row)) }
+            for row in rows where timed(row) { latencies.record(committed - due(row)) }
             written = through
         }
         return latencies.percentiles()
