@@ -142,6 +142,22 @@ public enum BusBenchmark {
             options.victimRate, victimAlone.p99, victimAlone.p50, options.victimRate * Double(floodShare), victimShared.p99, victimShared.p50,
             victimShared.p99 / max(victimAlone.p99, 0.001)
         ))
+        // And with a store each, on the same disk, written at the same time: what sharing only
+        // the disk costs.
+        async let floodOwn = RawInsertBaseline.pacedStoreLatency(
+            path: path(options, "store-flood-own"), rate: options.victimRate * Double(floodShare), seconds: options.pacedSeconds,
+            maxBatch: options.maxBatchWrites, envelope: envelope, tenants: [flood], durability: options.durability, logger: quiet
+        )
+        let victimOwn = try await RawInsertBaseline.pacedStoreLatency(
+            path: path(options, "store-victim-own"), rate: options.victimRate, seconds: options.pacedSeconds, maxBatch: options.maxBatchWrites,
+            envelope: envelope, tenants: [victim], durability: options.durability, logger: quiet
+        )
+        _ = try await floodOwn
+        report(String(
+            format: "  floor, a store each: the victim's events in a store of their own while 'flood' writes its own on the same disk: "
+                + "p99 %.2f ms (p50 %.2f) = %.2fx",
+            victimOwn.p99, victimOwn.p50, victimOwn.p99 / max(victimAlone.p99, 0.001)
+        ))
     }
 
     /// The victim publishing at its steady rate while `flood` publishes as fast as it is let.
