@@ -37,7 +37,9 @@ public enum BusBenchmark {
     public static func run(_ options: BusBenchmarkOptions, report: @Sendable (String) -> Void) async throws {
         try FileManager.default.createDirectory(atPath: options.directory, withIntermediateDirectories: true)
         BenchMetrics.bootstrap()
-        let envelopeBytes = sampleEvent(options, tenant: "t0", id: "e-0-0").encoded().count
+        // An envelope as the benchmark's events carry: its id as long as theirs.
+        let envelope = sampleEvent(options, tenant: "t0", id: "e-\(monotonicNanos())-\(options.events)-\(options.events)").encoded()
+        let envelopeBytes = envelope.count
         report("bespoke bench bus: \(options.tenants) tenants x \(options.subscriptionsPerTenant) subscriptions, "
             + "\(options.events) events, envelope \(envelopeBytes) B, durability \(options.durability.rawValue), "
             + "\(options.publishersPerTenant) publishers/tenant, batch \(options.publishBatch), "
@@ -81,27 +83,27 @@ public enum BusBenchmark {
                 + "p999 %.2f ms; publish->confirm p50 %.2f ms, p99 %.2f ms (from when each event was due)",
             half, paced.2, options.pacedSeconds, paced.0.p50, paced.0.p99, paced.0.p999, paced.1.p50, paced.1.p99
         ))
-        var quiet = Logger(label: "bench")
-        quiet.logLevel = .error
-        // An envelope as the paced phase's: its id as long as theirs.
-        let envelope = sampleEvent(options, tenant: "t0", id: "e-\(monotonicNanos())-\(options.events)-\(options.events)").encoded()
+        // The floors: the same loads with no bus (see `RawInsertBaseline`).
+        let storeFloor = { @Sendable (name: String, rate: Double, tenants: [TenantID], measuring: TenantID?) in
+            try await RawInsertBaseline.pacedStoreLatency(
+                path: path(options, name), rate: rate, seconds: options.pacedSeconds, maxBatch: options.maxBatchWrites,
+                envelope: envelope, tenants: tenants, measuring: measuring, durability: options.durability, logger: quietLogger
+            )
+        }
         let floor = try await RawInsertBaseline.pacedLatency(
             path: path(options, "raw-paced"), rate: half, seconds: options.pacedSeconds, maxBatch: options.maxBatchWrites,
-            rowBytes: envelope.count, durability: options.durability, logger: quiet
+            rowBytes: envelopeBytes, durability: options.durability, logger: quietLogger
         )
         report(String(
             format: "  floor, raw rows: SQLite group commit at the same rate (same disk, row size, durability; one writer, no bus): "
                 + "due->committed p50 %.2f ms, p99 %.2f ms, p999 %.2f ms",
             floor.p50, floor.p99, floor.p999
         ))
-        let storeFloor = try await RawInsertBaseline.pacedStoreLatency(
-            path: path(options, "store-paced"), rate: half, seconds: options.pacedSeconds, maxBatch: options.maxBatchWrites,
-            envelope: envelope, tenants: tenants, durability: options.durability, logger: quiet
-        )
+        let store = try await storeFloor("store-paced", half, tenants, nil)
         report(String(
             format: "  floor, the bus's store: its events table (idempotency key, per-tenant order) group-committed at the same rate, "
                 + "%d tenants, no bus: due->committed p50 %.2f ms, p99 %.2f ms, p999 %.2f ms",
-            tenants.count, storeFloor.p50, storeFloor.p99, storeFloor.p999
+            tenants.count, store.p50, store.p99, store.p999
         ))
 
         let victim = TenantID(trusted: "victim")
@@ -127,31 +129,21 @@ public enum BusBenchmark {
         // The same two loads on the bus's store with no bus: what sharing one store's commits
         // and disk costs the victim by itself.
         let floodShare = max(1, Int((options.floodQuota / options.victimRate).rounded()))
-        let victimAlone = try await RawInsertBaseline.pacedStoreLatency(
-            path: path(options, "store-victim"), rate: options.victimRate, seconds: options.pacedSeconds, maxBatch: options.maxBatchWrites,
-            envelope: envelope, tenants: [victim], durability: options.durability, logger: quiet
-        )
-        let victimShared = try await RawInsertBaseline.pacedStoreLatency(
-            path: path(options, "store-shared"), rate: options.victimRate * Double(1 + floodShare), seconds: options.pacedSeconds,
-            maxBatch: options.maxBatchWrites, envelope: envelope, tenants: [victim] + Array(repeating: flood, count: floodShare),
-            measuring: victim, durability: options.durability, logger: quiet
+        let floodRate = options.victimRate * Double(floodShare)
+        let victimAlone = try await storeFloor("store-victim", options.victimRate, [victim], nil)
+        let victimShared = try await storeFloor(
+            "store-shared", options.victimRate + floodRate, [victim] + Array(repeating: flood, count: floodShare), victim
         )
         report(String(
             format: "  floor, the bus's store: the victim's events at %.0f/s alone p99 %.2f ms (p50 %.2f); sharing commits with "
                 + "'flood' at %.0f/s p99 %.2f ms (p50 %.2f) = %.2fx",
-            options.victimRate, victimAlone.p99, victimAlone.p50, options.victimRate * Double(floodShare), victimShared.p99, victimShared.p50,
+            options.victimRate, victimAlone.p99, victimAlone.p50, floodRate, victimShared.p99, victimShared.p50,
             victimShared.p99 / max(victimAlone.p99, 0.001)
         ))
         // And with a store each, on the same disk, written at the same time: what sharing only
         // the disk costs.
-        async let floodOwn = RawInsertBaseline.pacedStoreLatency(
-            path: path(options, "store-flood-own"), rate: options.victimRate * Double(floodShare), seconds: options.pacedSeconds,
-            maxBatch: options.maxBatchWrites, envelope: envelope, tenants: [flood], durability: options.durability, logger: quiet
-        )
-        let victimOwn = try await RawInsertBaseline.pacedStoreLatency(
-            path: path(options, "store-victim-own"), rate: options.victimRate, seconds: options.pacedSeconds, maxBatch: options.maxBatchWrites,
-            envelope: envelope, tenants: [victim], durability: options.durability, logger: quiet
-        )
+        async let floodOwn = storeFloor("store-flood-own", floodRate, [flood], nil)
+        let victimOwn = try await storeFloor("store-victim-own", options.victimRate, [victim], nil)
         _ = try await floodOwn
         report(String(
             format: "  floor, a store each: the victim's events in a store of their own while 'flood' writes its own on the same disk: "
@@ -278,8 +270,7 @@ public enum BusBenchmark {
         for tenant in tenants {
             try await store.createTenant(TenantRecord(id: tenant, name: tenant.rawValue, createdAt: Date()))
         }
-        var logger = Logger(label: "bench")
-        logger.logLevel = .error
+        let logger = quietLogger
         var configuration = BusConfiguration()
         configuration.maxBatchWrites = options.maxBatchWrites
         // Capacity is measured without quotas; the fairness phase sets one where it says so.
@@ -317,6 +308,13 @@ public enum BusBenchmark {
         try store.close()
         report(commitProfile(name))
         return result
+    }
+
+    /// The benchmark's logger: errors only, so the figures stand out.
+    static var quietLogger: Logger {
+        var logger = Logger(label: "bench")
+        logger.logLevel = .error
+        return logger
     }
 
     /// Where the phase's commits spent their time, from the bus's own metrics.

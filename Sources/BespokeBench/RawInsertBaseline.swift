@@ -35,7 +35,7 @@ enum RawInsertBaseline {
         return Double(rows) / seconds
     }
 
-    /// The latency floor at a given rate, of plain rows: see ``paced(rate:seconds:maxBatch:commit:)``.
+    /// The latency floor at a given rate, of plain rows: see ``paced(rate:seconds:maxBatch:timing:commit:)``.
     /// The database is opened as the bus's store opens its own, and checkpointed the same way,
     /// in the background (``SQLiteCheckpointer``), not in commits.
     static func pacedLatency(

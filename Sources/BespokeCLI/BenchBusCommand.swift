@@ -31,6 +31,9 @@ struct BenchBusCommand: AsyncParsableCommand {
         guard floodQuota >= 1, floodQuota.isFinite else { throw ValidationError("--flood-quota must be at least 1 event/s") }
         guard pacedPublishers >= 1 else { throw ValidationError("--paced-publishers must be at least 1") }
         guard victimRate > 0, victimRate.isFinite else { throw ValidationError("--victim-rate must be above 0") }
+        guard tenants >= 1, subscriptions >= 1, events >= 1 else { throw ValidationError("--tenants, --subscriptions and --events must be at least 1") }
+        guard maxBatchWrites >= 1 else { throw ValidationError("--max-batch-writes must be at least 1") }
+        guard seconds > 0, seconds.isFinite else { throw ValidationError("--seconds must be above 0") }
     }
 
     func run() async throws {
