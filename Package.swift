@@ -215,6 +215,7 @@ let package = Package(
                 "BespokeScenarios",
                 "BespokeServer",
                 "BespokeShop",
+                "BespokeWebhooks",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
