@@ -41,10 +41,9 @@ actor DeliveryScheduler {
     }
 
     func removeSubscription(_ id: SubscriptionID) {
-        guard let tenant = queues[id]?.subscription.tenant else { return }
-        queues[id]?.releaseWaiters()
-        queues[id] = nil
-        byTenant[tenant]?.removeAll { $0 == id }
+        guard let queue = queues.removeValue(forKey: id) else { return }
+        queue.releaseWaiters()
+        byTenant[queue.subscription.tenant]?.removeAll { $0 == id }
     }
 
     // MARK: Filling
@@ -69,41 +68,41 @@ actor DeliveryScheduler {
 
     /// New deliveries (stream or redelivery), in commit order.
     func enqueue(_ deliveries: [Delivery]) {
-        var touched: Set<SubscriptionID> = []
-        for delivery in deliveries where queues[delivery.subscription] != nil {
-            queues[delivery.subscription]?.append(delivery, window: window)
-            touched.insert(delivery.subscription)
+        var touched: [SubscriptionID: SubscriptionQueue] = [:]
+        for delivery in deliveries {
+            guard let queue = touched[delivery.subscription] ?? queues[delivery.subscription] else { continue }
+            queue.append(delivery, window: window)
+            touched[delivery.subscription] = queue
         }
         let now = Date()
-        for id in touched {
-            queues[id]?.serveWaiters(now: now)
-            refillIfNeeded(id)
+        for (id, queue) in touched {
+            queue.serveWaiters(now: now)
+            refillIfNeeded(id, queue)
         }
     }
 
     /// Where the next refill of `id` reads from, or nil when none is needed.
     func refillCursor(_ id: SubscriptionID) -> (subscription: Subscription, after: Int64?, limit: Int)? {
-        guard queues[id]?.refillInFlight == true, let subscription = queues[id]?.subscription else { return nil }
-        return (subscription, queues[id]?.loadedUpTo, max(1, window - (queues[id]?.entries.count ?? 0)))
+        guard let queue = queues[id], queue.refillInFlight else { return nil }
+        return (queue.subscription, queue.loadedUpTo, max(1, window - queue.entries.count))
     }
 
     /// Places what a refill read into the window.
     func completeRefill(_ id: SubscriptionID, page: DeliveryPage) {
-        guard queues[id] != nil else { return }
-        for delivery in page.deliveries where delivery.id.rawValue > (queues[id]?.loadedUpTo ?? 0) {
-            queues[id]?.insert(delivery)
+        guard let queue = queues[id] else { return }
+        for delivery in page.deliveries where delivery.id.rawValue > (queue.loadedUpTo ?? 0) {
+            queue.insert(delivery)
         }
-        if let scanned = page.scannedThrough, scanned > (queues[id]?.loadedUpTo ?? 0) {
+        if let scanned = page.scannedThrough, scanned > (queue.loadedUpTo ?? 0) {
             // Events of other types were passed over: the cursor may move past them.
-            queues[id]?.loadedUpTo = scanned
-            queues[id]?.cursorDirty = true
+            queue.loadedUpTo = scanned
+            queue.cursorDirty = true
         }
-        let missed = queues[id]?.missedDuringRefill ?? false
-        queues[id]?.storeHasMore = !page.exhausted || missed
-        queues[id]?.missedDuringRefill = false
-        queues[id]?.refillInFlight = false
-        queues[id]?.serveWaiters(now: Date())
-        refillIfNeeded(id)
+        queue.storeHasMore = !page.exhausted || queue.missedDuringRefill
+        queue.missedDuringRefill = false
+        queue.refillInFlight = false
+        queue.serveWaiters(now: Date())
+        refillIfNeeded(id, queue)
     }
 
     /// A refill failed; it is tried again on a later tick.
@@ -111,10 +110,13 @@ actor DeliveryScheduler {
         queues[id]?.refillInFlight = false
     }
 
-    /// Mutates queues in place (`queues[id]?.method()`): binding a queue to a local while
-    /// mutating it would copy the whole window.
     private func refillIfNeeded(_ id: SubscriptionID) {
-        guard !stopped, queues[id]?.claimRefill(window: window) == true else { return }
+        guard let queue = queues[id] else { return }
+        refillIfNeeded(id, queue)
+    }
+
+    private func refillIfNeeded(_ id: SubscriptionID, _ queue: SubscriptionQueue) {
+        guard !stopped, queue.claimRefill(window: window) else { return }
         requestRefill(id)
     }
 
@@ -123,9 +125,9 @@ actor DeliveryScheduler {
     /// Leases up to `max` deliveries, waiting up to `wait` for some to arrive.
     /// Returns nil when the subscription does not exist.
     func receive(_ id: SubscriptionID, max: Int, wait: Duration) async -> [Delivery]? {
-        guard queues[id] != nil else { return nil }
+        guard let queue = queues[id] else { return nil }
         let now = Date()
-        let got = queues[id]?.lease(max: max, now: now) ?? []
+        let got = queue.lease(max: max, now: now)
         guard got.isEmpty, wait > .zero, !stopped else { return got }
         nextWaiterID += 1
         let waiterID = nextWaiterID
@@ -162,23 +164,24 @@ actor DeliveryScheduler {
     /// it is persisted later; until then a crash means redelivery, which at-least-once allows).
     /// Redeliveries are returned settling, for the bus to record in the store.
     func ack(_ subscription: SubscriptionID, _ receipts: [DeliveryReceipt]) -> (missing: [DeliveryReceipt], redeliveries: [DeliveryReceipt]) {
+        guard let queue = queues[subscription] else { return (receipts, []) }
         var missing: [DeliveryReceipt] = []
         var redeliveries: [DeliveryReceipt] = []
         for receipt in receipts {
-            guard queues[subscription]?.holds(receipt) == true else {
+            guard queue.holds(receipt) else {
                 missing.append(receipt)
                 continue
             }
             if receipt.id.isRedelivery {
-                queues[subscription]?.update(receipt.id) { $0.state = .settling }
+                queue.update(receipt.id) { $0.state = .settling }
                 redeliveries.append(receipt)
             } else {
-                _ = queues[subscription]?.remove(receipt.id)
+                _ = queue.remove(receipt.id)
             }
         }
         if redeliveries.count + missing.count < receipts.count {
-            queues[subscription]?.serveWaiters(now: Date())
-            refillIfNeeded(subscription)
+            queue.serveWaiters(now: Date())
+            refillIfNeeded(subscription, queue)
         }
         return (missing, redeliveries)
     }
@@ -200,9 +203,9 @@ actor DeliveryScheduler {
     /// Cursors that moved since they were last taken, to persist.
     func takeCursors() -> [(tenant: TenantID, subscription: SubscriptionID, cursor: Int64)] {
         var moved: [(TenantID, SubscriptionID, Int64)] = []
-        for id in queues.keys {
-            if let cursor = queues[id]?.takeCursor(), let tenant = queues[id]?.subscription.tenant {
-                moved.append((tenant, id, cursor))
+        for (id, queue) in queues {
+            if let cursor = queue.takeCursor() {
+                moved.append((queue.subscription.tenant, id, cursor))
             }
         }
         return moved
@@ -214,31 +217,31 @@ actor DeliveryScheduler {
 
     /// The delivery was acked or dead-lettered: it leaves the window, and its key unblocks.
     func finishRemoval(_ subscription: SubscriptionID, _ id: DeliveryID) {
-        guard queues[subscription]?.remove(id) == true else { return }
-        queues[subscription]?.serveWaiters(now: Date())
-        refillIfNeeded(subscription)
+        guard let queue = queues[subscription], queue.remove(id) else { return }
+        queue.serveWaiters(now: Date())
+        refillIfNeeded(subscription, queue)
     }
 
     /// The delivery failed and waits for a retry at `notBefore`.
     func finishRetry(_ subscription: SubscriptionID, _ id: DeliveryID, attempts: Int, notBefore: Date, error: String) {
-        guard queues[subscription]?.entries[id] != nil else { return }
-        queues[subscription]?.update(id) { entry in
+        guard let queue = queues[subscription], queue.entries[id] != nil else { return }
+        queue.update(id) { entry in
             entry.delivery.attempts = attempts
             entry.delivery.notBefore = notBefore
             entry.delivery.lastError = error
             entry.state = .ready
         }
-        if queues[subscription]?.nextRetryAt.map({ notBefore < $0 }) ?? true {
-            queues[subscription]?.nextRetryAt = notBefore
+        if queue.nextRetryAt.map({ notBefore < $0 }) ?? true {
+            queue.nextRetryAt = notBefore
         }
-        queues[subscription]?.serveWaiters(now: Date())
+        queue.serveWaiters(now: Date())
     }
 
     /// Settling failed in the store: the delivery becomes deliverable again.
     func abortSettle(_ subscription: SubscriptionID, _ id: DeliveryID) {
-        guard queues[subscription]?.entries[id] != nil else { return }
-        queues[subscription]?.update(id) { $0.state = .ready }
-        queues[subscription]?.serveWaiters(now: Date())
+        guard let queue = queues[subscription], queue.entries[id] != nil else { return }
+        queue.update(id) { $0.state = .ready }
+        queue.serveWaiters(now: Date())
     }
 
     // MARK: Time
@@ -247,13 +250,13 @@ actor DeliveryScheduler {
     /// timed-out long-polls and refills to retry.
     func tick(now: Date) -> [Delivery] {
         var expired: [Delivery] = []
-        for id in queues.keys {
-            expired += queues[id]?.expireLeases(now: now) ?? []
-            if queues[id]?.retryBecameDue(now: now) == true {
-                queues[id]?.serveWaiters(now: now)
+        for (id, queue) in queues {
+            expired += queue.expireLeases(now: now)
+            if queue.retryBecameDue(now: now) {
+                queue.serveWaiters(now: now)
             }
-            queues[id]?.expireWaiters(now: now)
-            refillIfNeeded(id)
+            queue.expireWaiters(now: now)
+            refillIfNeeded(id, queue)
         }
         return expired
     }
@@ -261,7 +264,7 @@ actor DeliveryScheduler {
     /// Stops: every waiting receive returns empty and no new waits begin.
     func stop() {
         stopped = true
-        for id in queues.keys { queues[id]?.releaseWaiters() }
+        for queue in queues.values { queue.releaseWaiters() }
     }
 
     // MARK: Introspection

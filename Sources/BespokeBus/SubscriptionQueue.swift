@@ -9,7 +9,11 @@ import Foundation
 /// Ordering rule: a delivery with a partition key is handed out only when no earlier delivery
 /// with that key is still in the window (leased, settling, or waiting for a retry), so events
 /// with the same key reach the consumer in order, also under retries.
-struct SubscriptionQueue {
+///
+/// A class, owned by ``DeliveryScheduler`` and never shared outside it: the scheduler looks a
+/// queue up once per call and works on it in place, where a value in a dictionary would be
+/// copied (with every reference in it retained) on each read through the dictionary.
+final class SubscriptionQueue {
     enum EntryState: Equatable {
         case ready
         case leased(until: Date, token: UInt32)
@@ -62,7 +66,7 @@ struct SubscriptionQueue {
     }
 
     /// Takes up to `max` deliverable entries and leases them until `now + ackTimeout`.
-    mutating func lease(max: Int, now: Date) -> [Delivery] {
+    func lease(max: Int, now: Date) -> [Delivery] {
         guard max > 0, !entries.isEmpty else { return [] }
         var seenKeys: Set<String> = []
         var out: [Delivery] = []
@@ -87,7 +91,7 @@ struct SubscriptionQueue {
     }
 
     /// Places a delivery at the end of the window.
-    mutating func insert(_ delivery: Delivery) {
+    func insert(_ delivery: Delivery) {
         entries[delivery.id] = Entry(delivery: delivery, state: .ready)
         order.append(delivery.id)
         if !delivery.id.isRedelivery { loadedUpTo = max(loadedUpTo ?? 0, delivery.id.rawValue) }
@@ -97,7 +101,7 @@ struct SubscriptionQueue {
     }
 
     /// Removes a settled delivery; returns false if it was not in the window.
-    mutating func remove(_ id: DeliveryID) -> Bool {
+    func remove(_ id: DeliveryID) -> Bool {
         guard entries.removeValue(forKey: id) != nil else { return false }
         if !id.isRedelivery { cursorDirty = true }
         while let first = order.first, entries[first] == nil { order.removeFirst() }
@@ -108,14 +112,14 @@ struct SubscriptionQueue {
     }
 
     /// Updates an entry in place.
-    mutating func update(_ id: DeliveryID, _ change: (inout Entry) -> Void) {
+    func update(_ id: DeliveryID, _ change: (inout Entry) -> Void) {
         guard entries[id] != nil else { return }
         change(&entries[id]!)
     }
 
     /// Claims the next refill if one is due: the store may hold more and the window is at
     /// most half full.
-    mutating func claimRefill(window: Int) -> Bool {
+    func claimRefill(window: Int) -> Bool {
         guard storeHasMore, !refillInFlight, entries.count <= window / 2 else { return false }
         refillInFlight = true
         return true
@@ -131,7 +135,7 @@ struct SubscriptionQueue {
     }
 
     /// The cursor to persist, if it moved since it was last taken.
-    mutating func takeCursor() -> Int64? {
+    func takeCursor() -> Int64? {
         guard cursorDirty else { return nil }
         cursorDirty = false
         guard let settled = settledThrough, settled > persistedCursor else { return nil }
@@ -141,7 +145,7 @@ struct SubscriptionQueue {
 
     /// Appends a delivery newer than the window; a stream delivery that does not fit is left
     /// in the store for a later refill. Redeliveries always join.
-    mutating func append(_ delivery: Delivery, window: Int) {
+    func append(_ delivery: Delivery, window: Int) {
         if delivery.id.isRedelivery {
             if entries[delivery.id] == nil { insert(delivery) }
             return
@@ -161,7 +165,7 @@ struct SubscriptionQueue {
     }
 
     /// Marks an entry as being settled by the holder of its current lease.
-    mutating func beginSettle(_ receipt: DeliveryReceipt) -> DeliveryScheduler.Settle {
+    func beginSettle(_ receipt: DeliveryReceipt) -> DeliveryScheduler.Settle {
         guard let entry = entries[receipt.id] else { return .absent }
         if entry.state == .settling { return .busy }
         guard holds(receipt) else { return .absent }
@@ -171,7 +175,7 @@ struct SubscriptionQueue {
 
 
     /// Hands waiters what is deliverable, oldest waiter first.
-    mutating func serveWaiters(now: Date) {
+    func serveWaiters(now: Date) {
         while let waiter = waiters.first {
             let got = lease(max: waiter.max, now: now)
             guard !got.isEmpty else { return }
@@ -181,12 +185,12 @@ struct SubscriptionQueue {
     }
 
     /// Resumes every waiter with nothing (shutdown, subscription deleted).
-    mutating func releaseWaiters() {
+    func releaseWaiters() {
         while let waiter = waiters.popFirst() { waiter.continuation.resume(returning: []) }
     }
 
     /// Leases past their expiry, now settling; recomputes the next expiry.
-    mutating func expireLeases(now: Date) -> [Delivery] {
+    func expireLeases(now: Date) -> [Delivery] {
         guard let next = nextLeaseExpiry, next <= now else { return [] }
         var expired: [Delivery] = []
         var earliest: Date?
@@ -204,7 +208,7 @@ struct SubscriptionQueue {
     }
 
     /// Whether a retry became due since the last check (so waiters should be served).
-    mutating func retryBecameDue(now: Date) -> Bool {
+    func retryBecameDue(now: Date) -> Bool {
         guard let next = nextRetryAt, next <= now else { return false }
         nextRetryAt = entries.values.lazy.compactMap { entry in
             entry.delivery.notBefore.flatMap { $0 > now ? $0 : nil }
@@ -213,7 +217,7 @@ struct SubscriptionQueue {
     }
 
     /// Waiters whose long-poll ran out.
-    mutating func expireWaiters(now: Date) {
+    func expireWaiters(now: Date) {
         guard waiters.contains(where: { $0.deadline <= now }) else { return }
         var kept: Deque<Waiter> = []
         for waiter in waiters {
