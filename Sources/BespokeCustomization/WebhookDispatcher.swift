@@ -147,19 +147,25 @@ public final class WebhookDispatcher: Service {
     }
 
     /// Keeps up to ``CustomizationConfiguration/endpointConcurrency`` pushes of one observer in
-    /// flight: as soon as one ends, the next delivery is leased (the bus hands out one event
-    /// per partition key at a time, so pushes in flight together never reorder a key).
+    /// flight (the bus hands out one event per partition key at a time, so pushes in flight
+    /// together never reorder a key).
+    ///
+    /// Under load, the loop leases again once half the pushes have ended, so that one receive
+    /// serves several pushes; pushes that end together share an ack (``AckCombiner``). An idle
+    /// endpoint's next event is leased at once.
     private func observe(_ registered: Customization, client: EndpointClients) async {
         let tenant = registered.tenant
         let subscription = registered.subscriptionName
         let limit = configuration.endpointConcurrency
+        let refillAt = limit / 2
+        let acks = AckCombiner()
         await withTaskGroup(of: Void.self) { group in
             var inFlight = 0
             while !Task.isCancelled, !isStopping {
                 guard let customization = manager.index.customization(tenant: tenant, id: registered.id), customization.enabled,
                     !manager.index.isSuspended(tenant)
                 else { break }
-                if inFlight >= limit {
+                if inFlight > refillAt {
                     await group.next()
                     inFlight -= 1
                     continue
@@ -192,7 +198,7 @@ public final class WebhookDispatcher: Service {
                     break
                 }
                 for delivery in deliveries {
-                    group.addTask { await self.deliver(delivery, to: customization, client: client) }
+                    group.addTask { await self.deliver(delivery, to: customization, client: client, acks: acks) }
                 }
                 inFlight += deliveries.count
             }
@@ -200,7 +206,7 @@ public final class WebhookDispatcher: Service {
         }
     }
 
-    private func deliver(_ delivery: Delivery, to registered: Customization, client: EndpointClients) async {
+    private func deliver(_ delivery: Delivery, to registered: Customization, client: EndpointClients, acks: AckCombiner) async {
         // As registered now: the URL or the secrets may have changed while the loop waited.
         guard let customization = manager.index.customization(tenant: registered.tenant, id: registered.id) else { return }
         let outcome = await push(
@@ -211,10 +217,21 @@ public final class WebhookDispatcher: Service {
         if outcome.cancelled { return }
         let tenant = customization.tenant
         let subscription = customization.subscriptionName
+        if outcome.succeeded {
+            var batch = acks.add(delivery.receipt)
+            while !batch.isEmpty {
+                do {
+                    try await bus.ack(tenant: tenant, subscription: subscription, batch)
+                } catch {
+                    // The leases lapse and the pushes are made again (at-least-once).
+                    logger.debug("acking pushes failed", metadata: ["customization": "\(customization.id)", "error": "\(error)"])
+                }
+                batch = acks.next()
+            }
+            return
+        }
         do {
-            if outcome.succeeded {
-                try await bus.ack(tenant: tenant, subscription: subscription, [delivery.receipt])
-            } else if outcome.gone {
+            if outcome.gone {
                 await manager.disable(customization, reason: "the endpoint answered 410 Gone")
                 try await bus.nack(tenant: tenant, subscription: subscription, delivery.receipt, reason: outcome.reason, retryAfter: .seconds(60))
             } else {
