@@ -36,9 +36,10 @@ public struct TraceParent: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Random lower-case hex of `bytes` bytes, never all zeros (the specification forbids it).
+    /// Trace and span ids identify, they do not protect: ``IDRandom``, with no system call.
     private static func nonZeroHex(_ bytes: Int) -> String {
         while true {
-            let hex = SecureRandom.hex(bytes)
+            let hex = IDRandom.hex(bytes)
             if hex.utf8.contains(where: { $0 != UInt8(ascii: "0") }) { return hex }
         }
     }

@@ -32,7 +32,7 @@ public struct RequestTracingMiddleware: RouterMiddleware {
     /// formed, else a new one.
     public static func requestID(given: String?) -> String {
         if let given, isValidRequestID(given) { return given }
-        return "req_" + SecureRandom.hex(12)
+        return "req_" + IDRandom.hex(12)
     }
 
     /// This hop's trace context for a request that came with `given` as its `traceparent`:
