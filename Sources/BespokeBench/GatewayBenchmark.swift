@@ -53,21 +53,39 @@ public enum GatewayBenchmark {
             ("gateway", "http://127.0.0.1:\(port)\(path)", ["Authorization": "Bearer \(token.accessToken)"]),
         ]
         report("bespoke bench gateway: GET \(path), wrk -t2, \(options.seconds) s a run; the upstream is a separate process")
+        // The proxy's own CPU: nginx's processes, or this one (the gateway); none for direct.
+        let proxyCPU: [String: @Sendable () -> Double?] = ["nginx": { nginx.cpuSeconds }, "gateway": { ProcessCPUTime.seconds() }]
         var peaks: [String: Double] = [:]
+        var cpuPerRequest: [String: Double] = [:]
         for target in targets {
             // Warm-up: connections, pools, caches.
             _ = try Wrk.run(url: target.url, headers: target.headers, connections: options.connections, seconds: 2, directory: options.directory)
+            let before = (proxy: proxyCPU[target.name]?(), upstream: upstream.cpuSeconds)
             let result = try Wrk.run(
                 url: target.url, headers: target.headers, connections: options.connections, seconds: options.seconds, directory: options.directory
             )
             guard result.errors == 0 else { throw BenchError("\(target.name) answered \(result.errors) non-2xx responses") }
             peaks[target.name] = result.requestsPerSecond
-            report("  peak " + Self.padded(target.name) + String(format: " %8.0f req/s   (p50 %.2f ms, p99 %.2f ms at %d connections)",
-                          result.requestsPerSecond, result.p50Ms, result.p99Ms, options.connections))
+            var line = "  peak " + Self.padded(target.name) + String(format: " %8.0f req/s   (p50 %.2f ms, p99 %.2f ms at %d connections)",
+                          result.requestsPerSecond, result.p50Ms, result.p99Ms, options.connections)
+            let requests = Double(max(result.requests, 1))
+            var cpu: [String] = []
+            if let before = before.proxy, let after = proxyCPU[target.name]?() {
+                cpuPerRequest[target.name] = (after - before) / requests * 1e6
+                cpu.append(String(format: "proxy %.1f µs", (after - before) / requests * 1e6))
+            }
+            if let before = before.upstream, let after = upstream.cpuSeconds {
+                cpu.append(String(format: "upstream %.1f µs", (after - before) / requests * 1e6))
+            }
+            if !cpu.isEmpty { line += "; CPU a request: " + cpu.joined(separator: ", ") }
+            report(line)
         }
         let gatewayPeak = peaks["gateway"] ?? 0
         let nginxPeak = peaks["nginx"] ?? 1
         report(String(format: "  gateway / nginx throughput: %.0f%%", gatewayPeak / nginxPeak * 100))
+        if let gateway = cpuPerRequest["gateway"], let nginx = cpuPerRequest["nginx"] {
+            report(String(format: "  the proxy's own CPU a request: gateway %.1f µs, nginx %.1f µs (%.2fx)", gateway, nginx, gateway / nginx))
+        }
 
         let rate = gatewayPeak / 2
         report(String(format: "  at half the gateway's peak, %.0f req/s:", rate))

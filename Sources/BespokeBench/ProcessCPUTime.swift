@@ -7,13 +7,30 @@ import Foundation
 enum ProcessCPUTime {
     /// Seconds of CPU `pid` has used (this process when nil); nil where `/proc` is not there.
     static func seconds(pid: Int32? = nil) -> Double? {
-        let path = "/proc/\(pid.map(String.init) ?? "self")/stat"
-        guard let stat = try? String(contentsOfFile: path, encoding: .utf8),
+        stat(pid.map(String.init) ?? "self").map(\.seconds)
+    }
+
+    /// Seconds of CPU `pid` and its children (nginx's workers, say) have used so far; nil where
+    /// `/proc` is not there.
+    static func seconds(includingChildrenOf pid: Int32) -> Double? {
+        guard var total = seconds(pid: pid) else { return nil }
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        for entry in entries where entry.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) {
+            if let child = stat(entry), child.parent == pid { total += child.seconds }
+        }
+        return total
+    }
+
+    /// A process's parent and CPU seconds, from `/proc/<process>/stat`.
+    private static func stat(_ process: String) -> (parent: Int32, seconds: Double)? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(process)/stat", encoding: .utf8),
             let afterName = stat.lastIndex(of: ")")
         else { return nil }
-        // After the command name: state is field 3, utime field 14, stime field 15.
+        // After the command name: state is field 3, the parent field 4, utime field 14, stime field 15.
         let fields = stat[stat.index(after: afterName)...].split(separator: " ")
-        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
-        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+        guard fields.count > 13, let parent = Int32(fields[1]), let user = Double(fields[11]), let system = Double(fields[12]) else {
+            return nil
+        }
+        return (parent, (user + system) / Double(sysconf(Int32(_SC_CLK_TCK))))
     }
 }

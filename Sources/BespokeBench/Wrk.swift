@@ -78,6 +78,9 @@ final class NginxProcess: Sendable {
         self.port = port
     }
 
+    /// CPU seconds nginx (its master and workers) has used so far.
+    var cpuSeconds: Double? { ProcessCPUTime.seconds(includingChildrenOf: process.processIdentifier) }
+
     static var executable: String? {
         ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"].first { FileManager.default.isExecutableFile(atPath: $0) }
     }
