@@ -16,7 +16,7 @@ public struct CustomizationBenchmarkOptions: Sendable {
     /// Sequential intercept-to-resume round trips measured (after a warm-up).
     public var roundTrips = 2000
     /// Observed events pushed in the deliveries phase.
-    public var deliveries = 20_000
+    public var deliveries = 60_000
     /// Tenants, each with one observer endpoint, in the deliveries phase.
     public var observerTenants = 4
     /// Pushes in flight per endpoint.

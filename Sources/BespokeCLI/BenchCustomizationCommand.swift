@@ -12,7 +12,7 @@ struct BenchCustomizationCommand: AsyncParsableCommand {
     )
 
     @Option(help: "Sequential intercept-to-resume round trips measured.") var roundTrips = 2000
-    @Option(help: "Observed events pushed in the deliveries phase.") var deliveries = 20_000
+    @Option(help: "Observed events pushed in the deliveries phase.") var deliveries = 60_000
     @Option(help: "Tenants with one observer endpoint each.") var observerTenants = 4
     @Option(help: "Pushes in flight per endpoint.") var endpointConcurrency = 16
     @Option(help: "Payload bytes per event.") var payloadBytes = 256
