@@ -150,60 +150,97 @@ public final class WebhookDispatcher: Service {
     /// flight (the bus hands out one event per partition key at a time, so pushes in flight
     /// together never reorder a key).
     ///
-    /// Under load, the loop leases again once half the pushes have ended, so that one receive
-    /// serves several pushes; pushes that end together share an ack (``AckCombiner``). An idle
-    /// endpoint's next event is leased at once.
+    /// One receive at a time runs beside the pushes, as a long-poll, so new events are leased
+    /// for free slots as they come, however long the pushes in flight take. Under load a receive
+    /// waits until at least half the slots are free, so that it serves several pushes, or until
+    /// ``refillDelay`` has passed, so that a few free slots are not kept waiting. Pushes that
+    /// end together share an ack (``AckCombiner``).
     private func observe(_ registered: Customization, client: EndpointClients) async {
         let tenant = registered.tenant
         let subscription = registered.subscriptionName
         let limit = configuration.endpointConcurrency
-        let refillAt = limit / 2
+        let half = limit - limit / 2
         let acks = AckCombiner()
-        await withTaskGroup(of: Void.self) { group in
+        await withTaskGroup(of: ObserverStep.self) { group in
             var inFlight = 0
-            while !Task.isCancelled, !isStopping {
+            var receiving = false
+            var timerSet = false
+            var refillDue = false
+            loop: while !Task.isCancelled, !isStopping {
                 guard let customization = manager.index.customization(tenant: tenant, id: registered.id), customization.enabled,
                     !manager.index.isSuspended(tenant)
                 else { break }
-                if inFlight > refillAt {
-                    await group.next()
-                    inFlight -= 1
-                    continue
+                let free = limit - inFlight
+                if !receiving, free > 0 {
+                    if free >= half || refillDue {
+                        receiving = true
+                        refillDue = false
+                        group.addTask {
+                            do {
+                                return .received(try await self.bus.receive(tenant: tenant, subscription: subscription, max: free, wait: .seconds(1)))
+                            } catch {
+                                return .receiveFailed(error)
+                            }
+                        }
+                    } else if !timerSet {
+                        timerSet = true
+                        group.addTask {
+                            try? await Task.sleep(for: Self.refillDelay)
+                            return .refillDue
+                        }
+                    }
                 }
-                let deliveries: [Delivery]
-                do {
-                    // Wait for new events only when nothing is in flight; else see what is ready.
-                    deliveries = try await bus.receive(
-                        tenant: tenant, subscription: subscription, max: limit - inFlight, wait: inFlight == 0 ? .seconds(1) : .zero
-                    )
-                } catch {
-                    if Task.isCancelled || !bus.isRunning { break }
+                guard let step = await group.next() else { break }
+                switch step {
+                case .pushEnded:
+                    inFlight -= 1
+                case .refillDue:
+                    timerSet = false
+                    refillDue = true
+                case .receiveFailed(let error):
+                    receiving = false
+                    if Task.isCancelled || !bus.isRunning { break loop }
                     logger.warning("receiving an observer's events failed", metadata: ["customization": "\(registered.id)", "error": "\(error)"])
                     try? await Task.sleep(for: .seconds(1))
-                    continue
-                }
-                if deliveries.isEmpty {
-                    if inFlight > 0 {
-                        await group.next()
-                        inFlight -= 1
+                case .received(let deliveries):
+                    receiving = false
+                    guard !deliveries.isEmpty else { continue }
+                    // Disabled, deleted or suspended while the receive waited: give the
+                    // deliveries back uncounted, for when (and if) the endpoint is pushed to again.
+                    guard let current = manager.index.customization(tenant: tenant, id: registered.id), current.enabled,
+                        !manager.index.isSuspended(tenant), !isStopping
+                    else {
+                        try? await bus.release(tenant: tenant, subscription: subscription, deliveries.map(\.receipt))
+                        break loop
                     }
-                    continue
+                    for delivery in deliveries {
+                        group.addTask {
+                            await self.deliver(delivery, to: current, client: client, acks: acks)
+                            return .pushEnded
+                        }
+                    }
+                    inFlight += deliveries.count
                 }
-                // Disabled, deleted or suspended while the receive waited: give the deliveries
-                // back uncounted, for when (and if) the endpoint is pushed to again.
-                guard manager.index.customization(tenant: tenant, id: registered.id)?.enabled == true,
-                    !manager.index.isSuspended(tenant)
-                else {
-                    try? await bus.release(tenant: tenant, subscription: subscription, deliveries.map(\.receipt))
-                    break
-                }
-                for delivery in deliveries {
-                    group.addTask { await self.deliver(delivery, to: customization, client: client, acks: acks) }
-                }
-                inFlight += deliveries.count
             }
-            await group.waitForAll()
+            // The pushes in flight end; what a last receive leased is given back uncounted.
+            while let step = await group.next() {
+                if case .received(let deliveries) = step, !deliveries.isEmpty {
+                    try? await bus.release(tenant: tenant, subscription: subscription, deliveries.map(\.receipt))
+                }
+            }
         }
+    }
+
+    /// How long an observer's loop lets fewer than half its slots wait before it leases for
+    /// them anyway.
+    static let refillDelay = Duration.milliseconds(2)
+
+    /// What ended in an observer loop's task group.
+    private enum ObserverStep: Sendable {
+        case pushEnded
+        case refillDue
+        case received([Delivery])
+        case receiveFailed(any Error)
     }
 
     private func deliver(_ delivery: Delivery, to registered: Customization, client: EndpointClients, acks: AckCombiner) async {

@@ -133,6 +133,39 @@ struct WebhookDeliveryTests {
         }
     }
 
+    @Test func pushesHangingUntilTheirTimeoutDoNotKeepAnEndpointsFreeSlotsEmpty() async throws {
+        let fixture = try await APIFixture.customizable()
+        let released = ManagedAtomicFlag()
+        // The first three pushes hang (more than half of the endpoint's 4 slots) until the test
+        // lets them go; the others are answered at once.
+        let receiver = try await WebhookReceiver.start { _, received in
+            if received.eventID?.hasPrefix("hang") == true {
+                let until = ContinuousClock.now + .seconds(4)
+                while !released.isSet, ContinuousClock.now < until { try? await Task.sleep(for: .milliseconds(10)) }
+            }
+            return (200, [:])
+        }
+        defer { receiver.stop() }
+        try await fixture.test { client in
+            try await fixture.catalog("OrderSubmitted", client: client)
+            _ = try await fixture.register(type: "OrderSubmitted", mode: "observe", url: receiver.url, client: client)
+            for index in 0..<3 {
+                try await fixture.publish(id: "hang-\(index)", type: "OrderSubmitted", client: client)
+            }
+            _ = try await receiver.waitFor(3, timeout: .seconds(5))
+            let started = ContinuousClock.now
+            for index in 0..<10 {
+                try await fixture.publish(id: "f-\(index)", type: "OrderSubmitted", client: client)
+            }
+            let pushes = try await receiver.waitFor(13, timeout: .seconds(5))
+            let elapsed = ContinuousClock.now - started
+            released.set()
+            // The one free slot keeps serving while three pushes hang: not after they end.
+            #expect(elapsed < .seconds(2), "the other pushes took \(elapsed)")
+            #expect(Set(pushes.compactMap(\.eventID)) == Set((0..<3).map { "hang-\($0)" } + (0..<10).map { "f-\($0)" }))
+        }
+    }
+
     @Test func registrationsAreValidated() async throws {
         let fixture = try await APIFixture.make()  // Outbound policy as in production: public addresses only.
         try await fixture.test { client in
