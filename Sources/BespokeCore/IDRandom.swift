@@ -1,25 +1,31 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Synchronization
 
-/// Random ids that must be unique but need not be secret: request ids, trace and span ids.
+/// Random ids: request ids, trace and span ids.
 ///
-/// A xoshiro256** generator seeded once from the system's secure generator, behind a lock.
-/// ``SecureRandom`` makes a system call (getrandom) every eight bytes, several for each id of a
-/// request on the gateway's fast path; this makes none. Its output can be predicted from
-/// earlier output, so it never makes secrets, keys, tokens or anything a client must not guess:
-/// those come from ``SecureRandom``.
+/// The bytes come from the system's secure generator like ``SecureRandom``'s, but are drawn
+/// 4 KiB at a time (one read of `/dev/urandom`) into a pool behind a lock, where
+/// ``SecureRandom`` makes a system call (getrandom) every eight bytes: several for each request
+/// on the gateway's fast path.
+/// The ids stay unpredictable, so one tenant cannot learn from its own ids how many were drawn
+/// for others in between (a count of everyone's traffic), as a seeded generator's ids would
+/// tell. Secrets, keys and tokens still come from ``SecureRandom``, which keeps no bytes
+/// in memory.
 public enum IDRandom {
-    private static let generator = Mutex(Xoshiro256StarStar())
+    private static let pool = Mutex(RandomPool())
 
     /// `count` random bytes as lower-case hex (2 characters a byte).
     public static func hex(_ count: Int) -> String {
-        let words = (count + 7) / 8
-        return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: words) { buffer in
-            generator.withLock { generator in
-                for index in 0..<words { buffer[index] = generator.next() }
-            }
+        precondition(count >= 0, "a negative byte count")
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(count, 1)) { buffer in
+            let random = UnsafeMutableBufferPointer(rebasing: buffer[0..<count])
+            pool.withLock { $0.take(into: random) }
             return String(unsafeUninitializedCapacity: count * 2) { out in
-                for index in 0..<count {
-                    let byte = UInt8(truncatingIfNeeded: buffer[index / 8] >> UInt64(8 * (index % 8)))
+                for (index, byte) in random.enumerated() {
                     out[2 * index] = hexDigit(byte >> 4)
                     out[2 * index + 1] = hexDigit(byte & 0x0F)
                 }
@@ -33,37 +39,60 @@ public enum IDRandom {
     }
 }
 
-/// xoshiro256** (Blackman and Vigna): 256 bits of state, period 2^256 - 1.
-struct Xoshiro256StarStar: RandomNumberGenerator {
-    private var state: (UInt64, UInt64, UInt64, UInt64)
+/// Bytes from the system's secure generator, drawn ``size`` at a time and handed out once each.
+struct RandomPool {
+    static let size = 4096
+    private var bytes = [UInt8](repeating: 0, count: size)
+    /// The next byte to hand out; ``size`` when the pool is used up.
+    private var next = size
+    /// How many times the pool was drawn (for tests).
+    private(set) var draws = 0
 
-    /// Seeded from the system's secure generator (the state is never all zeros).
-    init() {
-        var system = SystemRandomNumberGenerator()
-        repeat {
-            state = (system.next(), system.next(), system.next(), system.next())
-        } while state == (0, 0, 0, 0)
+    /// Fills `out` with bytes never handed out before, drawing the pool again as it runs out.
+    mutating func take(into out: UnsafeMutableBufferPointer<UInt8>) {
+        var filled = 0
+        while filled < out.count {
+            if next == Self.size { draw() }
+            let count = min(out.count - filled, Self.size - next)
+            for offset in 0..<count { out[filled + offset] = bytes[next + offset] }
+            next += count
+            filled += count
+        }
     }
 
-    /// Seeded with `seed` (tests); `seed` must not be all zeros.
-    init(seed: (UInt64, UInt64, UInt64, UInt64)) {
-        precondition(seed != (0, 0, 0, 0), "xoshiro256** needs a state that is not all zeros")
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        let result = rotate(state.1 &* 5, 7) &* 9
-        let shifted = state.1 << 17
-        state.2 ^= state.0
-        state.3 ^= state.1
-        state.1 ^= state.2
-        state.0 ^= state.3
-        state.2 ^= shifted
-        state.3 = rotate(state.3, 45)
-        return result
-    }
-
-    private func rotate(_ value: UInt64, _ bits: UInt64) -> UInt64 {
-        (value << bits) | (value >> (64 - bits))
+    private mutating func draw() {
+        bytes.withUnsafeMutableBytes { buffer in
+            var filled = 0
+            #if canImport(Glibc)
+            // The kernel's generator behind getrandom, as a file: one read fills the pool.
+            let file = open("/dev/urandom", O_RDONLY | O_CLOEXEC)
+            if file >= 0 {
+                defer { close(file) }
+                while filled < buffer.count {
+                    let got = read(file, buffer.baseAddress! + filled, buffer.count - filled)
+                    if got > 0 {
+                        filled += got
+                    } else if got == 0 || errno != EINTR {
+                        break
+                    }
+                }
+            }
+            #elseif canImport(Darwin)
+            arc4random_buf(buffer.baseAddress!, buffer.count)
+            filled = buffer.count
+            #endif
+            // Where the bulk call is missing or failed: eight bytes a call (it traps rather than
+            // hand out bytes that are not random).
+            var system = SystemRandomNumberGenerator()
+            while filled < buffer.count {
+                withUnsafeBytes(of: system.next() as UInt64) { word in
+                    let count = min(word.count, buffer.count - filled)
+                    for offset in 0..<count { buffer[filled + offset] = word[offset] }
+                    filled += count
+                }
+            }
+        }
+        next = 0
+        draws += 1
     }
 }

@@ -1,4 +1,5 @@
-/// Random bytes from the system's cryptographically secure generator, for secrets and ids.
+/// Random bytes from the system's cryptographically secure generator, for secrets, keys, tokens
+/// and the ids of stored records. Request, trace and span ids come from ``IDRandom``.
 public enum SecureRandom {
     /// `count` random bytes.
     public static func bytes(_ count: Int) -> [UInt8] {

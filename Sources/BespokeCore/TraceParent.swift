@@ -36,7 +36,7 @@ public struct TraceParent: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Random lower-case hex of `bytes` bytes, never all zeros (the specification forbids it).
-    /// Trace and span ids identify, they do not protect: ``IDRandom``, with no system call.
+    /// From ``IDRandom``: no system call per id.
     private static func nonZeroHex(_ bytes: Int) -> String {
         while true {
             let hex = IDRandom.hex(bytes)

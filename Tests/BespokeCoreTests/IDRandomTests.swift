@@ -2,14 +2,7 @@
 import Testing
 
 @Suite struct IDRandomTests {
-    @Test func generatorFollowsTheReferenceAlgorithm() {
-        // The first outputs of the published xoshiro256** code seeded with (1, 2, 3, 4).
-        var generator = Xoshiro256StarStar(seed: (1, 2, 3, 4))
-        let outputs = (0..<4).map { _ in generator.next() }
-        #expect(outputs == [11520, 0, 1_509_978_240, 1_215_971_899_390_074_240])
-    }
-
-    @Test(arguments: [1, 7, 8, 12, 16])
+    @Test(arguments: [0, 1, 7, 8, 12, 16, 5000])
     func hexHasTwoLowerCaseDigitsPerByte(bytes: Int) {
         let hex = IDRandom.hex(bytes)
         #expect(hex.utf8.count == 2 * bytes)
@@ -24,6 +17,27 @@ import Testing
             let digits = Set(ids.map { $0.utf8[$0.utf8.index($0.utf8.startIndex, offsetBy: position)] })
             #expect(digits.count == 16, "position \(position)")
         }
+    }
+
+    @Test func thePoolIsDrawnAgainAsItRunsOutAndNeverHandsOutAByteTwice() {
+        var pool = RandomPool()
+        #expect(pool.draws == 0)
+        // 24 bytes at a time (a request's ids), across several draws of the pool; a chunk that
+        // straddles two draws is filled from both.
+        var chunks: [[UInt8]] = []
+        for _ in 0..<1000 {
+            var chunk = [UInt8](repeating: 0, count: 24)
+            chunk.withUnsafeMutableBufferPointer { pool.take(into: $0) }
+            chunks.append(chunk)
+        }
+        #expect(pool.draws == (1000 * 24 + RandomPool.size - 1) / RandomPool.size)
+        #expect(Set(chunks).count == chunks.count)
+        // More than a pool at once.
+        var large = [UInt8](repeating: 0, count: 3 * RandomPool.size + 5)
+        large.withUnsafeMutableBufferPointer { pool.take(into: $0) }
+        #expect(large.filter { $0 == 0 }.count < large.count / 64)
+        let pieces = stride(from: 0, to: large.count - 24, by: 24).map { Array(large[$0..<$0 + 24]) }
+        #expect(Set(pieces).count == pieces.count)
     }
 
     @Test func traceParentsAreFreshAndWellFormed() {
