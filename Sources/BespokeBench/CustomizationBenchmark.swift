@@ -142,6 +142,9 @@ public enum CustomizationBenchmark {
         }
         let before = await fastCount()
         let total = perTenant * observerTenants.count
+        guard total > 0, let firstObserver = observers.first else {
+            throw BenchError("the deliveries phase needs at least one observer tenant and one delivery for each")
+        }
         for (tenant, id) in observers {
             _ = try await manager.update(tenant: tenant, id: id, TenantManager.Changes(enabled: true))
         }
@@ -182,7 +185,7 @@ public enum CustomizationBenchmark {
         let secret = WebhookSecret.generate()
         var pushHeaders = ["Content-Type": "application/cloudevents+json", "User-Agent": "Bespoke-Webhooks/1"]
         for (name, value) in WebhookSignature.headers(
-            id: "\(observers[0].1)-1", timestamp: Int64(Date().timeIntervalSince1970), body: sample.encoded(), secrets: [secret]
+            id: "\(firstObserver.1)-1", timestamp: Int64(Date().timeIntervalSince1970), body: sample.encoded(), secrets: [secret]
         ) {
             pushHeaders[name] = value
         }

@@ -110,6 +110,8 @@ actor DeliveryScheduler {
         queues[id]?.refillInFlight = false
     }
 
+    /// Asks for a refill of the subscription's window from the store when one is due (the
+    /// store may hold more, and the window is at most half full).
     private func refillIfNeeded(_ id: SubscriptionID) {
         guard let queue = queues[id] else { return }
         refillIfNeeded(id, queue)

@@ -21,6 +21,15 @@ struct BenchCustomizationCommand: AsyncParsableCommand {
     var receiverInProcess = false
     @OptionGroup var storage: BenchStorageOptions
 
+    func validate() throws {
+        guard roundTrips >= 1 else { throw ValidationError("--round-trips must be at least 1") }
+        guard observerTenants >= 1 else { throw ValidationError("--observer-tenants must be at least 1") }
+        guard deliveries >= observerTenants else { throw ValidationError("--deliveries must be at least --observer-tenants (one each)") }
+        guard endpointConcurrency >= 1 else { throw ValidationError("--endpoint-concurrency must be at least 1") }
+        guard payloadBytes >= 0 else { throw ValidationError("--payload-bytes must not be negative") }
+        guard wrkSeconds >= 1 else { throw ValidationError("--wrk-seconds must be at least 1") }
+    }
+
     func run() async throws {
         try await storage.withStorage { durability, directory in
             var options = CustomizationBenchmarkOptions(directory: directory)

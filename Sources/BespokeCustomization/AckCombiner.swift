@@ -14,14 +14,15 @@ final class AckCombiner: Sendable {
 
     private let state = Mutex(State())
 
-    /// Adds a push's receipt. - Returns: the receipts the caller acks now (then it calls
-    /// ``next()``), or none when another push's task is acking and takes this one along.
+    /// Adds a push's receipt.
+    /// - Returns: the receipts the caller acks now (then it calls ``next()``), or none when
+    ///   another push's task is acking and takes this one along.
     func add(_ receipt: DeliveryReceipt) -> [DeliveryReceipt] {
         state.withLock { state in
             state.pending.append(receipt)
             guard !state.acking else { return [] }
             state.acking = true
-            defer { state.pending.removeAll(keepingCapacity: true) }
+            defer { state.pending = [] }
             return state.pending
         }
     }
@@ -33,7 +34,7 @@ final class AckCombiner: Sendable {
                 state.acking = false
                 return []
             }
-            defer { state.pending.removeAll(keepingCapacity: true) }
+            defer { state.pending = [] }
             return state.pending
         }
     }
