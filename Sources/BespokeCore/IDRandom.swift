@@ -24,18 +24,8 @@ public enum IDRandom {
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(count, 1)) { buffer in
             let random = UnsafeMutableBufferPointer(rebasing: buffer[0..<count])
             pool.withLock { $0.take(into: random) }
-            return String(unsafeUninitializedCapacity: count * 2) { out in
-                for (index, byte) in random.enumerated() {
-                    out[2 * index] = hexDigit(byte >> 4)
-                    out[2 * index + 1] = hexDigit(byte & 0x0F)
-                }
-                return count * 2
-            }
+            return lowerCaseHex(random)
         }
-    }
-
-    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
-        nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
     }
 }
 

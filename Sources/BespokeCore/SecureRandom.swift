@@ -16,17 +16,21 @@ public enum SecureRandom {
 
     /// `count` random bytes as lower-case hex (2 characters a byte).
     public static func hex(_ count: Int) -> String {
-        let random = bytes(count)
-        return String(unsafeUninitializedCapacity: count * 2) { out in
-            for (index, byte) in random.enumerated() {
-                out[2 * index] = hexDigit(byte >> 4)
-                out[2 * index + 1] = hexDigit(byte & 0x0F)
-            }
-            return count * 2
-        }
+        lowerCaseHex(bytes(count))
     }
+}
 
-    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
-        nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
+/// `bytes` as lower-case hex (2 characters a byte).
+func lowerCaseHex(_ bytes: some Collection<UInt8>) -> String {
+    String(unsafeUninitializedCapacity: bytes.count * 2) { out in
+        for (index, byte) in bytes.enumerated() {
+            out[2 * index] = hexDigit(byte >> 4)
+            out[2 * index + 1] = hexDigit(byte & 0x0F)
+        }
+        return bytes.count * 2
     }
+}
+
+private func hexDigit(_ nibble: UInt8) -> UInt8 {
+    nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
 }
