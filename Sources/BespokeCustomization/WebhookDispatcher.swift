@@ -28,6 +28,8 @@ public final class WebhookDispatcher: Service {
     private let attemptBuffer = Mutex<[DeliveryAttempt]>([])
     /// Set once the dispatcher stops: observer loops (unstructured tasks) end at their next turn.
     private let stopping = Mutex(false)
+    /// Observer loops that ended, by the number the supervisor gave each when it started it.
+    private let endedObserverLoops = Mutex<Set<UInt64>>([])
     private let pushMetrics = MetricHandles { tenant in
         (
             succeeded: Counter(label: "bespoke_webhook_pushes_total", dimensions: [("tenant", tenant), ("outcome", "success")]),
@@ -128,22 +130,37 @@ public final class WebhookDispatcher: Service {
 
     // MARK: Observers
 
-    /// Keeps one loop running per enabled observer, picking up registration changes.
+    /// Keeps one loop running per enabled observer, picking up registration changes. A loop
+    /// that ended by itself (its registration was disabled, deleted or suspended) is forgotten,
+    /// so that one enabled again before the next pass gets a new loop.
     private func superviseObservers(_ client: EndpointClients) async {
-        var running: [String: Task<Void, Never>] = [:]
+        var running: [String: (loop: UInt64, task: Task<Void, Never>)] = [:]
+        var nextLoop: UInt64 = 0
         while !Task.isCancelled, !isStopping {
+            let ended = endedObserverLoops.withLock { ended in
+                defer { ended.removeAll() }
+                return ended
+            }
+            for (id, entry) in running where ended.contains(entry.loop) {
+                running[id] = nil
+            }
             let wanted = Dictionary(uniqueKeysWithValues: manager.index.enabledObservers().map { ($0.id, $0) })
-            for (id, task) in running where wanted[id] == nil {
-                task.cancel()
+            for (id, entry) in running where wanted[id] == nil {
+                entry.task.cancel()
                 running[id] = nil
             }
             for (id, customization) in wanted where running[id] == nil {
-                running[id] = Task { await self.observe(customization, client: client) }
+                nextLoop += 1
+                let loop = nextLoop
+                running[id] = (loop, Task {
+                    await self.observe(customization, client: client)
+                    self.endedObserverLoops.withLock { _ = $0.insert(loop) }
+                })
             }
             try? await Task.sleep(for: configuration.reconcileInterval)
         }
-        for task in running.values { task.cancel() }
-        for task in running.values { await task.value }
+        for entry in running.values { entry.task.cancel() }
+        for entry in running.values { await entry.task.value }
     }
 
     /// Keeps up to ``CustomizationConfiguration/endpointConcurrency`` pushes of one observer in
@@ -158,7 +175,7 @@ public final class WebhookDispatcher: Service {
     private func observe(_ registered: Customization, client: EndpointClients) async {
         let tenant = registered.tenant
         let subscription = registered.subscriptionName
-        let limit = configuration.endpointConcurrency
+        let limit = max(1, configuration.endpointConcurrency)
         let half = limit - limit / 2
         let acks = AckCombiner()
         await withTaskGroup(of: ObserverStep.self) { group in
@@ -208,7 +225,7 @@ public final class WebhookDispatcher: Service {
                     // Disabled, deleted or suspended while the receive waited: give the
                     // deliveries back uncounted, for when (and if) the endpoint is pushed to again.
                     guard let current = manager.index.customization(tenant: tenant, id: registered.id), current.enabled,
-                        !manager.index.isSuspended(tenant), !isStopping
+                        !manager.index.isSuspended(tenant), !isStopping, !Task.isCancelled
                     else {
                         try? await bus.release(tenant: tenant, subscription: subscription, deliveries.map(\.receipt))
                         break loop
@@ -250,8 +267,12 @@ public final class WebhookDispatcher: Service {
             delivery.envelope, to: customization, messageID: "\(customization.id)-\(delivery.eventSeq)", eventID: delivery.eventID,
             traceparent: nil, client: client
         )
-        // Stopping: the lease lapses and the push is made again after the restart.
-        if outcome.cancelled { return }
+        // Stopping, or the loop was stopped (disabled, deleted, suspended): the delivery is
+        // given back uncounted, and pushed again when (and if) the endpoint is pushed to again.
+        if outcome.cancelled {
+            try? await bus.release(tenant: registered.tenant, subscription: registered.subscriptionName, [delivery.receipt])
+            return
+        }
         let tenant = customization.tenant
         let subscription = customization.subscriptionName
         if outcome.succeeded {

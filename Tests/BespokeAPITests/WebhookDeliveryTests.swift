@@ -133,7 +133,7 @@ struct WebhookDeliveryTests {
         }
     }
 
-    @Test func pushesHangingUntilTheirTimeoutDoNotKeepAnEndpointsFreeSlotsEmpty() async throws {
+    @Test func hangingPushesDoNotKeepAnEndpointsFreeSlotsEmpty() async throws {
         let fixture = try await APIFixture.customizable()
         let released = ManagedAtomicFlag()
         // The first three pushes hang (more than half of the endpoint's 4 slots) until the test
@@ -163,6 +163,30 @@ struct WebhookDeliveryTests {
             // The one free slot keeps serving while three pushes hang: not after they end.
             #expect(elapsed < .seconds(2), "the other pushes took \(elapsed)")
             #expect(Set(pushes.compactMap(\.eventID)) == Set((0..<3).map { "hang-\($0)" } + (0..<10).map { "f-\($0)" }))
+        }
+    }
+
+    @Test func anObserverDisabledAndEnabledAgainBetweenTwoPassesOfTheSupervisorIsPushedToAgain() async throws {
+        // Passes 3 s apart: the observer's loop ends by itself (it sees the registration
+        // disabled when its long-poll returns, within a second) well before the next pass.
+        let fixture = try await APIFixture.customizable { $0.customization.reconcileInterval = .seconds(3) }
+        let receiver = try await WebhookReceiver.start()
+        defer { receiver.stop() }
+        try await fixture.test { client in
+            try await fixture.catalog("OrderSubmitted", client: client)
+            let (id, _) = try await fixture.register(type: "OrderSubmitted", mode: "observe", url: receiver.url, client: client)
+            try await fixture.publish(id: "o-1", type: "OrderSubmitted", client: client)
+            // Pushed as soon as a pass starts the loop; the next pass is 3 s later.
+            _ = try await receiver.waitFor(1, timeout: .seconds(10))
+            let path = "/v1/tenants/acme/customizations/\(id)"
+            let disabled = try await client.call(.patch, path, token: fixture.acmeKey, json: #"{"enabled":false}"#)
+            #expect(disabled.status == .ok, "\(disabled.text)")
+            try await Task.sleep(for: .milliseconds(1300))
+            let enabled = try await client.call(.patch, path, token: fixture.acmeKey, json: #"{"enabled":true}"#)
+            #expect(enabled.status == .ok, "\(enabled.text)")
+            try await fixture.publish(id: "o-2", type: "OrderSubmitted", client: client)
+            let pushes = try await receiver.waitFor(2, timeout: .seconds(8))
+            #expect(pushes.map(\.eventID) == ["o-1", "o-2"])
         }
     }
 
