@@ -28,8 +28,6 @@ public final class WebhookDispatcher: Service {
     private let attemptBuffer = Mutex<[DeliveryAttempt]>([])
     /// Set once the dispatcher stops: observer loops (unstructured tasks) end at their next turn.
     private let stopping = Mutex(false)
-    /// Observer loops that ended, by the number the supervisor gave each when it started it.
-    private let endedObserverLoops = Mutex<Set<UInt64>>([])
     private let pushMetrics = MetricHandles { tenant in
         (
             succeeded: Counter(label: "bespoke_webhook_pushes_total", dimensions: [("tenant", tenant), ("outcome", "success")]),
@@ -130,37 +128,23 @@ public final class WebhookDispatcher: Service {
 
     // MARK: Observers
 
-    /// Keeps one loop running per enabled observer, picking up registration changes. A loop
-    /// that ended by itself (its registration was disabled, deleted or suspended) is forgotten,
-    /// so that one enabled again before the next pass gets a new loop.
+    /// Keeps one loop running per enabled observer, picking up registration changes: a loop
+    /// runs until this cancels it (its registration disabled, deleted or suspended at a pass).
     private func superviseObservers(_ client: EndpointClients) async {
-        var running: [String: (loop: UInt64, task: Task<Void, Never>)] = [:]
-        var nextLoop: UInt64 = 0
+        var running: [String: Task<Void, Never>] = [:]
         while !Task.isCancelled, !isStopping {
-            let ended = endedObserverLoops.withLock { ended in
-                defer { ended.removeAll() }
-                return ended
-            }
-            for (id, entry) in running where ended.contains(entry.loop) {
-                running[id] = nil
-            }
             let wanted = Dictionary(uniqueKeysWithValues: manager.index.enabledObservers().map { ($0.id, $0) })
-            for (id, entry) in running where wanted[id] == nil {
-                entry.task.cancel()
+            for (id, task) in running where wanted[id] == nil {
+                task.cancel()
                 running[id] = nil
             }
             for (id, customization) in wanted where running[id] == nil {
-                nextLoop += 1
-                let loop = nextLoop
-                running[id] = (loop, Task {
-                    await self.observe(customization, client: client)
-                    self.endedObserverLoops.withLock { _ = $0.insert(loop) }
-                })
+                running[id] = Task { await self.observe(customization, client: client) }
             }
             try? await Task.sleep(for: configuration.reconcileInterval)
         }
-        for entry in running.values { entry.task.cancel() }
-        for entry in running.values { await entry.task.value }
+        for task in running.values { task.cancel() }
+        for task in running.values { await task.value }
     }
 
     /// Keeps up to ``CustomizationConfiguration/endpointConcurrency`` pushes of one observer in
@@ -184,11 +168,10 @@ public final class WebhookDispatcher: Service {
             var timerSet = false
             var refillDue = false
             loop: while !Task.isCancelled, !isStopping {
-                guard let customization = manager.index.customization(tenant: tenant, id: registered.id), customization.enabled,
-                    !manager.index.isSuspended(tenant)
-                else { break }
+                let active = manager.index.customization(tenant: tenant, id: registered.id)?.enabled == true
+                    && !manager.index.isSuspended(tenant)
                 let free = limit - inFlight
-                if !receiving, free > 0 {
+                if active, !receiving, free > 0 {
                     if free >= half || refillDue {
                         receiving = true
                         refillDue = false
@@ -207,7 +190,14 @@ public final class WebhookDispatcher: Service {
                         }
                     }
                 }
-                guard let step = await group.next() else { break }
+                // Disabled, deleted or suspended, with nothing under way: the loop waits for the
+                // supervisor to stop it, or for the registration to be enabled again before that
+                // (a loop that ended by itself would not be started again until a restart).
+                if !receiving, inFlight == 0, !timerSet {
+                    try? await Task.sleep(for: configuration.reconcileInterval)
+                    continue
+                }
+                guard let step = await group.next() else { continue }
                 switch step {
                 case .pushEnded:
                     inFlight -= 1
@@ -228,7 +218,7 @@ public final class WebhookDispatcher: Service {
                         !manager.index.isSuspended(tenant), !isStopping, !Task.isCancelled
                     else {
                         try? await bus.release(tenant: tenant, subscription: subscription, deliveries.map(\.receipt))
-                        break loop
+                        continue
                     }
                     for delivery in deliveries {
                         group.addTask {
