@@ -10,11 +10,7 @@ public enum WebhookSignature {
 
     /// The `v1,...` signature of one message with one secret.
     public static func sign(id: String, timestamp: Int64, body: Data, secret: WebhookSecret) -> String {
-        // Fed in two parts, so the body is not copied behind its prefix.
-        var hmac = HMAC<SHA256>(key: SymmetricKey(data: secret.key))
-        hmac.update(data: Data("\(id).\(timestamp).".utf8))
-        hmac.update(data: body)
-        return "v1," + Data(hmac.finalize()).base64EncodedString()
+        "v1," + authenticationCode(id: id, timestamp: timestamp, body: body, secret: secret).withUnsafeBytes { Data($0) }.base64EncodedString()
     }
 
     /// The three headers of a message. With several secrets (rotation), the signature header
@@ -49,20 +45,31 @@ public enum WebhookSignature {
         let age = now.timeIntervalSince1970 - TimeInterval(timestamp)
         if age > tolerance { throw .timestampTooOld }
         if age < -tolerance { throw .timestampTooNew }
-        let content = signedContent(id: id, timestamp: timestamp, body: body)
-        for candidate in signatures.split(separator: " ") {
-            guard candidate.hasPrefix("v1,"), let mac = Data(base64Encoded: String(candidate.dropFirst(3))) else { continue }
-            for secret in secrets where HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: content, using: SymmetricKey(data: secret.key)) {
-                return
-            }
+        let macs = signatures.split(separator: " ").compactMap { candidate -> Data? in
+            guard candidate.hasPrefix("v1,") else { return nil }
+            return Data(base64Encoded: String(candidate.dropFirst(3)))
+        }
+        for secret in secrets {
+            let expected = authenticationCode(id: id, timestamp: timestamp, body: body, secret: secret)
+            // `==` against bytes compares in constant time.
+            if macs.contains(where: { expected == $0 }) { return }
         }
         throw .noMatchingSignature
     }
 
-    private static func signedContent(id: String, timestamp: Int64, body: Data) -> Data {
-        var content = Data("\(id).\(timestamp).".utf8)
-        content.append(body)
-        return content
+    /// The HMAC-SHA256 of `id.timestamp.body` with `secret`.
+    private static func authenticationCode(id: String, timestamp: Int64, body: Data, secret: WebhookSecret) -> HMAC<SHA256>.MAC {
+        var hmac = secret.keyed
+        // `id.timestamp.` then the body, fed as two buffers: the body is not copied behind it.
+        var prefix: [UInt8] = []
+        prefix.reserveCapacity(id.utf8.count + 22)
+        prefix.append(contentsOf: id.utf8)
+        prefix.append(UInt8(ascii: "."))
+        prefix.append(contentsOf: String(timestamp).utf8)
+        prefix.append(UInt8(ascii: "."))
+        prefix.withUnsafeBytes { hmac.update(data: $0) }
+        body.withUnsafeBytes { hmac.update(data: $0) }
+        return hmac.finalize()
     }
 }
 

@@ -17,6 +17,29 @@ struct WebhookSignatureTests {
         #expect(signature == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
     }
 
+    /// A secret keeps one keyed HMAC that every signature starts from: a message signed with it
+    /// must not carry into the next one, on one thread or on many at once.
+    @Test func aSecretsKeyedStateIsNotChangedBySigning() async throws {
+        let secret = try WebhookSecret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+        let example = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+        let other = WebhookSignature.sign(id: "msg_other", timestamp: 1_614_265_331, body: Data("x".utf8), secret: secret)
+        #expect(other != example)
+        #expect(WebhookSignature.sign(id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: 1_614_265_330, body: body, secret: secret) == example)
+        let signatures = await withTaskGroup(of: (Int, String).self) { group in
+            for index in 0..<64 {
+                group.addTask {
+                    let id = index.isMultiple(of: 2) ? "msg_p5jXN8AQM9LWM0D4loKWxJek" : "msg_\(index)"
+                    return (index, WebhookSignature.sign(id: id, timestamp: 1_614_265_330, body: self.body, secret: secret))
+                }
+            }
+            return await group.reduce(into: [Int: String]()) { $0[$1.0] = $1.1 }
+        }
+        for (index, signature) in signatures {
+            #expect((signature == example) == index.isMultiple(of: 2))
+        }
+        #expect(Set(signatures.filter { !$0.key.isMultiple(of: 2) }.values).count == 32)
+    }
+
     @Test func verifiesItsOwnSignaturesAndRefusesTamperingWrongSecretsAndReplays() throws {
         let secret = WebhookSecret.generate()
         let now = Date()
