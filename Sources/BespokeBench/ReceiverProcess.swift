@@ -14,7 +14,8 @@ final class ReceiverProcess: Sendable {
     static func start(executable: String) throws -> ReceiverProcess {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["bench", "receiver"]
+        // The receiver stops by itself should this process die without stopping it.
+        process.arguments = ["bench", "receiver", "--parent-pid", String(ProcessInfo.processInfo.processIdentifier)]
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()

@@ -54,7 +54,17 @@ struct BenchReceiverCommand: AsyncParsableCommand {
         commandName: "receiver", abstract: "Serve the benchmark's fast receiver on a free loopback port.", shouldDisplay: false
     )
 
+    @Option(name: .customLong("parent-pid"), help: "Stop when this process (the benchmark) is gone.") var parentPID: Int32?
+
     func run() async throws {
-        try await BenchReceiver.serve()
+        // A benchmark that crashed or was killed does not leave its receiver running.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await BenchReceiver.serve() }
+            if let parentPID {
+                group.addTask { try await ParentWatch(parent: parentPID).run() }
+            }
+            try await group.next()
+            group.cancelAll()
+        }
     }
 }
