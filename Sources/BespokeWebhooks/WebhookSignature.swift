@@ -49,6 +49,7 @@ public enum WebhookSignature {
             guard candidate.hasPrefix("v1,") else { return nil }
             return Data(base64Encoded: String(candidate.dropFirst(3)))
         }
+        guard !macs.isEmpty else { throw .noMatchingSignature }
         for secret in secrets {
             let expected = authenticationCode(id: id, timestamp: timestamp, body: body, secret: secret)
             // `==` against bytes compares in constant time.

@@ -76,6 +76,21 @@ struct WebhookSignatureTests {
         for receiverSecret in [old, new] {
             #expect(throws: Never.self) { try WebhookSignature.verify(body: body, header: headers(signed), secrets: [receiverSecret], now: now) }
         }
+        // A receiver with several secrets, the match on its second, behind candidates of
+        // another version and undecodable ones.
+        let valid = WebhookSignature.sign(id: "msg_r", timestamp: Int64(now.timeIntervalSince1970), body: body, secret: new)
+        func with(signature: String) -> (String) -> String? {
+            headers(signed.map { $0.name == "webhook-signature" ? (name: $0.name, value: signature) : $0 })
+        }
+        #expect(throws: Never.self) {
+            try WebhookSignature.verify(body: body, header: with(signature: "v2,eA== v1,!!! \(valid)"), secrets: [.generate(), new], now: now)
+        }
+        #expect(throws: WebhookVerificationError.noMatchingSignature) {
+            try WebhookSignature.verify(body: body, header: with(signature: "v2,eA== v1,!!!"), secrets: [old, new], now: now)
+        }
+        #expect(throws: WebhookVerificationError.noMatchingSignature) {
+            try WebhookSignature.verify(body: body, header: with(signature: ""), secrets: [old, new], now: now)
+        }
     }
 
     @Test func secretsAreValidatedAndNeverPrinted() throws {
