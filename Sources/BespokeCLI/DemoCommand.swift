@@ -150,7 +150,10 @@ struct DemoCommand: AsyncParsableCommand {
             saved[tenant.id] = created.secret
         }
         let text = saved.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: "\n") + "\n"
-        FileManager.default.createFile(atPath: keyFile, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
+        // The keys are shown once: a demo started again over this directory reads them here.
+        guard FileManager.default.createFile(atPath: keyFile, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw CLIError("could not write the tenants' API keys to \(keyFile)")
+        }
         return tenants.compactMap { tenant in saved[tenant.id].map { (tenant.id, $0) } }
     }
 

@@ -75,7 +75,9 @@ struct DemoServices {
             credentials = Credentials(clientID: client.id, clientSecret: secret ?? "")
             saved[spec.name] = credentials
             let data = try JSONEncoder().encode(saved)
-            FileManager.default.createFile(atPath: credentialsPath, contents: data, attributes: [.posixPermissions: 0o600])
+            guard FileManager.default.createFile(atPath: credentialsPath, contents: data, attributes: [.posixPermissions: 0o600]) else {
+                throw CLIError("could not write the services' client credentials to \(credentialsPath)")
+            }
         }
 
         var secrets: [String] = []

@@ -57,7 +57,10 @@ struct ProcessSupervisor: Service {
     /// Starts the child and waits until it exits; at graceful shutdown, stops it.
     /// - Returns: its exit status.
     private func runOnce(_ child: Child) async throws -> Int32 {
-        FileManager.default.createFile(atPath: child.logPath, contents: nil)
+        // Appended to, so what a child wrote before it died is still there after its restart.
+        if !FileManager.default.fileExists(atPath: child.logPath) {
+            _ = FileManager.default.createFile(atPath: child.logPath, contents: nil)
+        }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: child.logPath))
         try log.seekToEnd()
         defer { try? log.close() }
@@ -77,7 +80,9 @@ struct ProcessSupervisor: Service {
         }
         try process.run()
         let pid = process.processIdentifier
-        FileManager.default.createFile(atPath: child.pidPath, contents: Data("\(pid)\n".utf8))
+        if !FileManager.default.createFile(atPath: child.pidPath, contents: Data("\(pid)\n".utf8)) {
+            logger.warning("could not write a pid file", metadata: ["child": "\(child.name)", "path": "\(child.pidPath)"])
+        }
         defer { try? FileManager.default.removeItem(atPath: child.pidPath) }
         logger.info("started \(child.name)", metadata: ["pid": "\(pid)"])
 

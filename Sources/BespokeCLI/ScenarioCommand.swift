@@ -65,8 +65,10 @@ struct TenantServiceOptions: ParsableArguments {
     }
 }
 
+/// Prints where a service listens, at once: under the demo its output is a log file, where
+/// print's buffer would hold the line until the buffer fills or the service exits.
 func listening(_ name: String) -> @Sendable (Int) async -> Void {
-    { port in print("\(name) listening on http://127.0.0.1:\(port)") }
+    { port in FileHandle.standardOutput.write(Data("\(name) listening on http://127.0.0.1:\(port)\n".utf8)) }
 }
 
 struct ShipperCommand: AsyncParsableCommand {

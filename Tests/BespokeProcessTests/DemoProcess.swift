@@ -44,7 +44,7 @@ final class DemoProcess: Sendable {
     static func start(gracePeriod: Double = 0.5) async throws -> DemoProcess {
         let dataDirectory = try temporaryDirectory()
         let logPath = dataDirectory + "/demo-output.log"
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         let process = Process()
         process.executableURL = bespokeBinary

@@ -87,6 +87,11 @@ struct DemoScenarioTests {
             return (try? await demo.send(.GET, "\(demo.rfidURL)/health"))?.status == 200
         }
         #expect(try await demo.orderStatus("globex", buyer: "bob", order) == "AwaitingValidation", "nothing released it meanwhile")
+        // Its log keeps what the first run wrote (the restart appends to it), and each run's
+        // first line (written at once, not left in a buffer the kill would lose).
+        let log = (try? String(contentsOfFile: "\(demo.dataDirectory)/logs/rfid.log", encoding: .utf8)) ?? ""
+        #expect(log.contains("holding order for scanning"), "\(log)")
+        #expect(log.components(separatedBy: " listening on http://").count - 1 == 2, "\(log)")
 
         // Scanning one line is not enough; the second releases the held event.
         let station = try await demo.send(.GET, "\(demo.rfidURL)/orders/\(order)")

@@ -38,7 +38,7 @@ final class ServerProcess: Sendable {
     /// Starts the server and waits for its "listening" line.
     static func start(dataDirectory: String, environment: [String: String] = [:]) async throws -> ServerProcess {
         let logPath = dataDirectory + "/server-\(UUID().uuidString).log"
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         let process = Process()
         process.executableURL = bespokeBinary
