@@ -1,7 +1,7 @@
 public import BespokeCore
 public import BespokeIdentity
 public import Hummingbird
-public import Logging
+import Logging
 
 /// Who is calling, once authenticated.
 public enum Caller: Sendable, Equatable {

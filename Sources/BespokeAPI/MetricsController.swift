@@ -1,6 +1,6 @@
 import Hummingbird
 import NIOCore
-public import Prometheus
+import Prometheus
 
 /// `GET /metrics`: the platform's metrics (every swift-metrics counter, timer and recorder of
 /// the bus, the gateway, the pushes and the shop) in the Prometheus text format.

@@ -1,5 +1,5 @@
-public import BespokeBus
-public import BespokeCore
+import BespokeBus
+import BespokeCore
 public import BespokeSQLite
 import BespokeStorage
 import Foundation

@@ -1,6 +1,6 @@
 import AsyncHTTPClient
 import BespokeAPI
-public import BespokeCore
+import BespokeCore
 import BespokeCustomization
 public import BespokeSQLite
 import BespokeServer

@@ -1,5 +1,5 @@
 public import BespokeCore
-public import BespokeStorage
+import BespokeStorage
 import Foundation
 import Metrics
 

@@ -1,4 +1,4 @@
-public import BespokeCore
+import BespokeCore
 public import BespokeStorage
 import Foundation
 public import Logging

@@ -1,4 +1,4 @@
-public import BespokeCore
+import BespokeCore
 import Crypto
 import Foundation
 

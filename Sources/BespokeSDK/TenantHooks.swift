@@ -3,7 +3,7 @@ public import BespokeWebhooks
 import Foundation
 import HTTPTypes
 public import Hummingbird
-public import Logging
+import Logging
 
 /// The endpoints a tenant service offers the platform, on a Hummingbird router: pushed events
 /// (observed or intercepted), synchronous extension points and UI slots. Every request is
@@ -70,7 +70,7 @@ public struct TenantHooks: Sendable {
     /// Answers the extension point `point` (`ext.order.validate`): the request's `data` is
     /// decoded as `Request`, the answer encoded from `Answer`; it must arrive before
     /// ``ExtensionCall/deadline``.
-    public mutating func onExtension<Request: Decodable, Answer: Encodable>(
+    public mutating func onExtension<Request: Decodable & SendableMetatype, Answer: Encodable & SendableMetatype>(
         _ point: String, _ handler: @escaping @Sendable (Request, ExtensionCall) async throws -> Answer
     ) {
         extensions[point] = Self.typed(handler)
@@ -78,7 +78,7 @@ public struct TenantHooks: Sendable {
 
     /// Fills the UI slot `slot` (`ui.my-orders.columns`) from the page's context, decoded as
     /// `Context`. The product renders the entries with its own templates.
-    public mutating func onSlot<Context: Decodable>(
+    public mutating func onSlot<Context: Decodable & SendableMetatype>(
         _ slot: String, _ handler: @escaping @Sendable (Context, ExtensionCall) async throws -> [UISlotEntry]
     ) {
         slots[slot] = Self.typed { (context: Context, call) in SlotAnswer(entries: try await handler(context, call)) }
@@ -175,7 +175,7 @@ public struct TenantHooks: Sendable {
         return (body, headers[HTTPField.Name(WebhookSignature.idHeader)!] ?? "")
     }
 
-    private static func typed<Input: Decodable, Output: Encodable>(
+    private static func typed<Input: Decodable & SendableMetatype, Output: Encodable & SendableMetatype>(
         _ handler: @escaping @Sendable (Input, ExtensionCall) async throws -> Output
     ) -> CallHandler {
         { body, call in

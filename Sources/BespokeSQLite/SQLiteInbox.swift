@@ -1,5 +1,5 @@
 public import BespokeCore
-public import Foundation
+import Foundation
 public import GRDB
 
 /// Exactly-once effects for a consumer whose own state lives in SQLite: the effect and the

@@ -1,6 +1,6 @@
-public import BespokeCore
-public import BespokeStorage
-public import Foundation
+import BespokeCore
+import BespokeStorage
+import Foundation
 public import GRDB
 
 /// The embedded default store: one SQLite database in WAL mode, accessed through GRDB.

@@ -2,7 +2,7 @@ import BespokeBus
 import BespokeCore
 import Foundation
 import GRDB
-public import Logging
+import Logging
 import Metrics
 public import ServiceLifecycle
 import Synchronization

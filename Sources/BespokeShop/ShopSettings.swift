@@ -1,5 +1,5 @@
 public import BespokeCore
-public import Foundation
+import Foundation
 
 /// A tenant's shop: its name and colour in the storefront, and how the simulated payment
 /// provider answers for it.

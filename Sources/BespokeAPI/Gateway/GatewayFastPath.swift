@@ -1,7 +1,7 @@
 import BespokeCore
 import BespokeIdentity
 import HTTPTypes
-public import Logging
+import Logging
 public import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes

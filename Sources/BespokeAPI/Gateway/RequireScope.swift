@@ -1,4 +1,4 @@
-public import BespokeCore
+import BespokeCore
 public import Hummingbird
 
 /// Refuses callers whose credentials lack `scope`: `403 insufficient_scope`.
