@@ -435,16 +435,17 @@ public struct GatewayFastRoutes: Sendable {
         let fields = request.headerFields
         // Framing the router handles: chunked bodies, expectations, `Connection` other than
         // keep-alive (close, upgrade).
-        guard fields[.transferEncoding] == nil, fields[.expect] == nil,
-            UpstreamProxy.connectionOptions(fields).allSatisfy({ $0 == "keep-alive" })
-        else { return nil }
+        let connectionOptions = UpstreamProxy.connectionOptions(fields)
+        guard fields[.transferEncoding] == nil, fields[.expect] == nil, connectionOptions.allSatisfy({ $0 == "keep-alive" }) else { return nil }
         if let length = fields[.contentLength] {
             guard let bytes = Int(length), bytes <= maxBodyBytes else { return nil }
         }
         guard let header = fields[.authorization], let bearer = AuthenticationMiddleware.bearerCredentials(header) else { return nil }
+        // Only access tokens verified before are in the identity's cache, and only tenant keys
+        // looked up before in the authenticator's (which turns anything else away on its prefix).
         let caller: Caller?
-        if AuthenticationMiddleware.isJWT(bearer) {
-            caller = identity.previouslyVerifiedAccessToken(bearer).flatMap(Caller.init(claims:))
+        if let claims = identity.previouslyVerifiedAccessToken(bearer) {
+            caller = Caller(claims: claims)
         } else {
             caller = authenticator.cachedCaller(bearer: bearer)
         }
@@ -456,7 +457,10 @@ public struct GatewayFastRoutes: Sendable {
         let traceParent = RequestTracingMiddleware.traceParent(given: fields[.traceparent])
         var headers = HTTPHeaders()
         headers.add(name: "host", value: target.authority)
-        UpstreamProxy.addUpstreamHeaders(to: &headers, from: fields, tenant: tenant, caller: caller, requestID: requestID, traceParent: traceParent)
+        UpstreamProxy.addUpstreamHeaders(
+            to: &headers, from: fields, connectionOptions: connectionOptions, tenant: tenant, caller: caller, requestID: requestID,
+            traceParent: traceParent
+        )
         let head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(request.method), uri: target.pathPrefix + path, headers: headers)
         return GatewayFastPath.Exchange(target: target, head: head, requestID: requestID, traceParent: traceParent)
     }

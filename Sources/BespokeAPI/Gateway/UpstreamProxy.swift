@@ -97,10 +97,12 @@ public final class UpstreamProxy: Service {
 
     /// Adds to an upstream request the caller's headers but those of one hop and the
     /// credentials, then who is calling, the request id and this hop's trace context.
+    /// - Parameter named: the request's ``connectionOptions(_:)``, when already read.
     static func addUpstreamHeaders(
-        to headers: inout HTTPHeaders, from fields: HTTPFields, tenant: TenantID, caller: Caller, requestID: String, traceParent: TraceParent
+        to headers: inout HTTPHeaders, from fields: HTTPFields, connectionOptions named: Set<String>? = nil, tenant: TenantID, caller: Caller,
+        requestID: String, traceParent: TraceParent
     ) {
-        let named = connectionOptions(fields)
+        let named = named ?? connectionOptions(fields)
         for field in fields where !dropped.contains(field.name.canonicalName) && !named.contains(field.name.canonicalName) {
             headers.add(name: field.name.rawName, value: field.value)
         }
