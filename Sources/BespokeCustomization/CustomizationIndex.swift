@@ -120,6 +120,16 @@ public final class CustomizationIndex: InterceptionPolicy {
         snapshot.withLock { $0.byTenant[tenant]?.first { $0.id == id } }
     }
 
+    /// The registration as it is now, when it is enabled and its tenant is not suspended: one
+    /// the dispatcher may push to. Read in one look, so the two conditions agree.
+    public func pushable(tenant: TenantID, id: String) -> Customization? {
+        snapshot.withLock { snapshot in
+            guard !snapshot.suspended.contains(tenant), let found = snapshot.byTenant[tenant]?.first(where: { $0.id == id }), found.enabled
+            else { return nil }
+            return found
+        }
+    }
+
     public func customizations(tenant: TenantID) -> [Customization] {
         snapshot.withLock { $0.byTenant[tenant] ?? [] }
     }

@@ -94,9 +94,7 @@ public final class WebhookDispatcher: Service {
         var failures = 0
         while !Task.isCancelled {
             // A suspended tenant's held events are pushed when it is reinstated.
-            guard let customization = manager.index.customization(tenant: hold.tenant, id: stage.customization),
-                customization.enabled, !manager.index.isSuspended(hold.tenant)
-            else { return }
+            guard let customization = manager.index.pushable(tenant: hold.tenant, id: stage.customization) else { return }
             let outcome = await push(
                 body, to: customization, messageID: "\(customization.id)-h\(hold.ticket)", eventID: hold.eventID,
                 traceparent: event.traceparent, client: client
@@ -168,8 +166,7 @@ public final class WebhookDispatcher: Service {
             var timerSet = false
             var refillDue = false
             loop: while !Task.isCancelled, !isStopping {
-                let active = manager.index.customization(tenant: tenant, id: registered.id)?.enabled == true
-                    && !manager.index.isSuspended(tenant)
+                let active = manager.index.pushable(tenant: tenant, id: registered.id) != nil
                 let free = limit - inFlight
                 if active, !receiving, free > 0 {
                     if free >= half || refillDue {
@@ -214,9 +211,7 @@ public final class WebhookDispatcher: Service {
                     guard !deliveries.isEmpty else { continue }
                     // Disabled, deleted or suspended while the receive waited: give the
                     // deliveries back uncounted, for when (and if) the endpoint is pushed to again.
-                    guard let current = manager.index.customization(tenant: tenant, id: registered.id), current.enabled,
-                        !manager.index.isSuspended(tenant), !isStopping, !Task.isCancelled
-                    else {
+                    guard let current = manager.index.pushable(tenant: tenant, id: registered.id), !isStopping, !Task.isCancelled else {
                         try? await bus.release(tenant: tenant, subscription: subscription, deliveries.map(\.receipt))
                         continue
                     }

@@ -167,8 +167,9 @@ struct WebhookDeliveryTests {
     }
 
     @Test func anObserverDisabledAndEnabledAgainBetweenTwoPassesOfTheSupervisorIsPushedToAgain() async throws {
-        // Passes 3 s apart: the observer's loop ends by itself (it sees the registration
-        // disabled when its long-poll returns, within a second) well before the next pass.
+        // Passes 3 s apart: the observer's loop sees the registration disabled when its
+        // long-poll returns (within a second), well before the next pass; it must keep pushing
+        // once enabled again (a loop that had ended by itself would not, until a restart).
         let fixture = try await APIFixture.customizable { $0.customization.reconcileInterval = .seconds(3) }
         let receiver = try await WebhookReceiver.start()
         defer { receiver.stop() }
