@@ -130,7 +130,7 @@ public func buildApplication(
     } : nil
     return Application(
         router: router,
-        server: .http1(configuration: .init(additionalChannelHandlers: fastPath?.makeChannelHandlers() ?? [])),
+        server: fastPath.map { .http1(gatewayFastPath: $0) } ?? .http1(),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: serverName),
         // Started in this order and stopped in reverse: the server first, then the shop's
         // workers (what its outbox still holds is published at the next start), the UI

@@ -264,11 +264,22 @@ struct GatewayFastPathTests {
             let late = try await client.call(.get, "/v1/tenants/acme/echo/slow", token: token)
             #expect(late.status == .badGateway)
             #expect(late.errorCode == "upstream_failed")
+            #expect(ContinuousClock.now - started >= .milliseconds(500))
             #expect(ContinuousClock.now - started < .seconds(2))
+            // A late call sent while the deadline check of an earlier call on the connection is
+            // pending: that check finds this call's deadline still ahead and waits for it, so it
+            // gets its whole timeout, no less.
+            #expect(try await client.call(.get, "/v1/tenants/acme/echo/a", token: token).status == .ok)
+            try await Task.sleep(for: .milliseconds(250))
+            let sentLater = ContinuousClock.now
+            let lateAgain = try await client.call(.get, "/v1/tenants/acme/echo/slow", token: token)
+            #expect(lateAgain.status == .badGateway)
+            #expect(ContinuousClock.now - sentLater >= .milliseconds(500))
+            #expect(ContinuousClock.now - sentLater < .seconds(2))
             // The second call came right after one the router answered (the client has a
             // Content-Length body whole before the router's end of response has come by the fast
-            // path's handler): it waited for that end, then took the fast path, as the late one did.
-            #expect(proxy.fastPathCalls == 2)
+            // path's handler): it waited for that end, then took the fast path, as the late ones did.
+            #expect(proxy.fastPathCalls == 4)
             // Down: the pooled connection is closed, a new one is refused.
             await upstream.stop()
             let down = try await client.call(.get, "/v1/tenants/acme/echo/a", token: token)
@@ -313,6 +324,41 @@ struct GatewayFastPathTests {
             let other = try await client.call(.get, "/v1/tenants/globex/echo/key", token: fixture.acmeKey)
             #expect(other.status == .notFound)
             #expect(proxy.fastPathCalls == proxied)
+        }
+    }
+
+    @Test func tokensOfTwoTenantsOnOneConnectionEachReachTheUpstreamAsThemselves() async throws {
+        try await Self.withFastPath { setup in
+            let (client, fixture, proxy, token, clientID) = (setup.client, setup.fixture, setup.proxy, setup.token, setup.clientID)
+            let (globex, globexID) = try await Self.token(client, fixture, tenant: "globex")
+            // Each token verified once (the router's way), then the two alternate on the fast path.
+            #expect(try await client.call(.get, "/v1/tenants/acme/echo/a", token: token).status == .ok)
+            #expect(try await client.call(.get, "/v1/tenants/globex/echo/a", token: globex).status == .ok)
+            let proxied = proxy.fastPathCalls
+            for round in 0..<2 {
+                let acme = try await client.call(.get, "/v1/tenants/acme/echo/\(round)", token: token)
+                #expect(acme.json["Bespoke-Tenant"] as? String == "acme")
+                #expect(acme.json["Bespoke-Subject"] as? String == clientID)
+                let other = try await client.call(.get, "/v1/tenants/globex/echo/\(round)", token: globex)
+                #expect(other.json["Bespoke-Tenant"] as? String == "globex")
+                #expect(other.json["Bespoke-Subject"] as? String == globexID)
+                // Globex's token right after acme's own on acme's route: the router's 404.
+                #expect(try await client.call(.get, "/v1/tenants/acme/echo/\(round)", token: globex).status == .notFound)
+            }
+            #expect(proxy.fastPathCalls == proxied + 4)
+        }
+    }
+
+    @Test func anHTTP10RequestIsLeftToTheRouter() async throws {
+        try await Self.withFastPath { setup in
+            let (client, proxy, token) = (setup.client, setup.proxy, setup.token)
+            #expect(try await client.call(.get, "/v1/tenants/acme/echo/warm", token: token).status == .ok)
+            let port = try #require(client.port)
+            let raw = try await Self.exchangeRaw(
+                port: port, ["GET /v1/tenants/acme/echo/old HTTP/1.0\r\nHost: x\r\nAuthorization: Bearer \(token)\r\n\r\n"], halfClose: true
+            )
+            #expect(raw.contains(" 200 ") && raw.contains("/echo/old"), "\(raw)")
+            #expect(proxy.fastPathCalls == 0)
         }
     }
 

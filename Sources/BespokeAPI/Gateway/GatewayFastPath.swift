@@ -1,16 +1,13 @@
 import BespokeCore
-import BespokeIdentity
 import HTTPTypes
-import Logging
-public import NIOCore
+import NIOCore
 import NIOHTTP1
-import NIOHTTPTypes
-import NIOHTTPTypesHTTP1
 
 /// The gateway's fast path for routes to upstream services: a channel handler in each client
-/// connection's pipeline, in front of the router, that proxies a request itself when everything
-/// about it is known from memory, on the connection's own event loop with a pooled keep-alive
-/// connection to the upstream.
+/// connection's pipeline, right after NIO's HTTP/1 codec (see ``GatewayHTTP1Channel``), that
+/// proxies a request itself when everything about it is known from memory, on the connection's
+/// own event loop with a pooled keep-alive connection to the upstream. It reads and writes
+/// NIO's HTTP/1 parts, so a proxied request is never converted to the router's HTTP types.
 ///
 /// It takes a request only when the path is `/v1/tenants/{tenant}/{name}/...` for an upstream
 /// `name` on plain HTTP, the bearer credential is an access token this process verified before
@@ -26,10 +23,10 @@ import NIOHTTPTypesHTTP1
 /// Responses keep the connection's request order: while a proxied response is written, later
 /// (pipelined) requests wait here, and the client's reads pause.
 final class GatewayFastPath: ChannelDuplexHandler, RemovableChannelHandler, UpstreamResponseReceiver {
-    typealias InboundIn = HTTPRequestPart
-    typealias InboundOut = HTTPRequestPart
-    typealias OutboundIn = HTTPResponsePart
-    typealias OutboundOut = HTTPResponsePart
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
 
     private let routes: GatewayFastRoutes
     private var context: ChannelHandlerContext?
@@ -41,7 +38,7 @@ final class GatewayFastPath: ChannelDuplexHandler, RemovableChannelHandler, Upst
     private var passedInFlight = 0
     /// Parts that came while a proxied request was being answered, or while the router was
     /// still answering the previous request.
-    private var queued: [HTTPRequestPart] = []
+    private var queued: [HTTPServerRequestPart] = []
     private var readHeld = false
     /// Parts were passed on outside of a read from the client (pipelined ones, after a proxied
     /// answer): the router's channel hands reads on at the end of a read, so one is signalled.
@@ -53,6 +50,12 @@ final class GatewayFastPath: ChannelDuplexHandler, RemovableChannelHandler, Upst
     private var heldEvents: [Any] = []
     private var heldErrors: [any Error] = []
     private var quiescing = false
+    /// The connection's last bearer credential and what was derived from it.
+    private var credential: ResolvedCredential?
+    /// Checks the exchange's deadline for an answer (``Exchange/deadline``). One is scheduled
+    /// at a time and outlives exchanges: a busy keep-alive connection schedules one a timeout,
+    /// not one a request.
+    private var deadlineCheck: Scheduled<Void>?
 
     init(routes: GatewayFastRoutes) {
         self.routes = routes
@@ -64,6 +67,8 @@ final class GatewayFastPath: ChannelDuplexHandler, RemovableChannelHandler, Upst
 
     func handlerRemoved(context: ChannelHandlerContext) {
         abandonExchange()
+        deadlineCheck?.cancel()
+        deadlineCheck = nil
         self.context = nil
     }
 
@@ -81,12 +86,12 @@ final class GatewayFastPath: ChannelDuplexHandler, RemovableChannelHandler, Upst
     }
 
     /// Hands a part to the router.
-    private func pass(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
+    private func pass(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
         if !reading { passedOutsideRead = true }
         context.fireChannelRead(wrapInboundOut(part))
     }
 
-    private func receive(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
+    private func receive(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
         if let exchange {
             guard !exchange.requestEnded else {
                 queued.append(part)
@@ -116,7 +121,7 @@ final class GatewayFastPath: ChannelDuplexHandler, RemovableChannelHandler, Upst
             queued.append(part)
             return
         }
-        if case .head(let request) = part, !quiescing, let exchange = routes.exchange(for: request) {
+        if case .head(let request) = part, !quiescing, let exchange = routes.exchange(for: request, credential: &credential) {
             self.exchange = exchange
             return
         }
@@ -166,6 +171,8 @@ final class GatewayFastPath: ChannelDuplexHandler, RemovableChannelHandler, Upst
 
     func channelInactive(context: ChannelHandlerContext) {
         abandonExchange()
+        deadlineCheck?.cancel()
+        deadlineCheck = nil
         queued = []
         context.fireChannelInactive()
     }
@@ -223,17 +230,30 @@ final class GatewayFastPath: ChannelDuplexHandler, RemovableChannelHandler, Upst
                     connection.channel.write(HTTPClientRequestPart.body(.byteBuffer(exchange.body)), promise: nil)
                 }
                 connection.channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
-                exchange.timeout?.cancel()
-                exchange.timeout = context.eventLoop.assumeIsolated().scheduleTask(in: routes.timeout) { [self] in
-                    guard self.exchange === exchange else { return }
-                    fail(exchange, BespokeError(.upstreamFailed, "the upstream '\(exchange.target.name)' did not answer in time"), cause: nil)
-                }
+                let deadline = NIODeadline.now() + routes.timeout
+                exchange.deadline = deadline
+                checkDeadline(at: deadline, context: context)
             }
         }
         if fresh {
             routes.pool.connect(to: exchange.target, on: context.eventLoop, handle)
         } else {
             routes.pool.connection(to: exchange.target, on: context.eventLoop, handle)
+        }
+    }
+
+    /// Makes sure a check runs at `deadline` or before: the check fails the exchange if its
+    /// deadline has passed, else it is scheduled again for the exchange's deadline.
+    private func checkDeadline(at deadline: NIODeadline, context: ChannelHandlerContext) {
+        guard deadlineCheck == nil else { return }
+        deadlineCheck = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            self.deadlineCheck = nil
+            guard let exchange = self.exchange, let deadline = exchange.deadline, let context = self.context else { return }
+            if deadline <= .now() {
+                fail(exchange, BespokeError(.upstreamFailed, "the upstream '\(exchange.target.name)' did not answer in time"), cause: nil)
+            } else {
+                checkDeadline(at: deadline, context: context)
+            }
         }
     }
 
@@ -248,17 +268,14 @@ final class GatewayFastPath: ChannelDuplexHandler, RemovableChannelHandler, Upst
             exchange.responseStarted = true
             exchange.keepAlive = head.isKeepAlive
             // The timeout bounds the wait for the answer, not how long its body streams.
-            exchange.timeout?.cancel()
-            exchange.timeout = nil
-            var fields = UpstreamProxy.responseFields(head.headers)
-            fields[.requestID] = exchange.requestID
-            fields[.traceparent] = exchange.traceParent.description
-            if let serverName = routes.serverName { fields[.server] = serverName }
-            let status = HTTPResponse.Status(code: Int(head.status.code), reasonPhrase: head.status.reasonPhrase)
-            context.write(wrapOutboundOut(.head(HTTPResponse(status: status, headerFields: fields))), promise: nil)
+            exchange.deadline = nil
+            let headers = UpstreamProxy.responseHeaders(
+                head.headers, requestID: exchange.requestID, traceParent: exchange.traceParent, serverName: routes.serverName
+            )
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: head.status, headers: headers))), promise: nil)
         case .body(let buffer):
             guard exchange.responseStarted else { return }
-            context.write(wrapOutboundOut(.body(buffer)), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
         case .end:
             guard exchange.responseStarted else { return }
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
@@ -296,15 +313,16 @@ final class GatewayFastPath: ChannelDuplexHandler, RemovableChannelHandler, Upst
             context.close(promise: nil)
             return
         }
-        var fields = HTTPFields()
-        fields[.contentType] = "application/json"
-        if let serverName = routes.serverName { fields[.server] = serverName }
-        fields[.requestID] = exchange.requestID
-        fields[.traceparent] = exchange.traceParent.description
+        var headers = HTTPHeaders()
+        headers.add(name: "content-type", value: "application/json")
+        if let serverName = routes.serverName { headers.add(name: "server", value: serverName) }
+        headers.add(name: "x-request-id", value: exchange.requestID)
+        headers.add(name: "traceparent", value: exchange.traceParent.description)
         let body = ErrorMiddleware<BespokeRequestContext>.body(for: error)
-        fields[.contentLength] = String(body.readableBytes)
-        context.write(wrapOutboundOut(.head(HTTPResponse(status: error.code.httpStatus, headerFields: fields))), promise: nil)
-        context.write(wrapOutboundOut(.body(body)), promise: nil)
+        headers.add(name: "content-length", value: String(body.readableBytes))
+        let status = HTTPResponseStatus(statusCode: error.code.httpStatus.code, reasonPhrase: error.code.httpStatus.reasonPhrase)
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         finish(exchange, reuseConnection: false)
     }
@@ -312,7 +330,7 @@ final class GatewayFastPath: ChannelDuplexHandler, RemovableChannelHandler, Upst
     /// The exchange is answered: the connection goes back to the pool (or is closed), and what
     /// waited behind it is handled.
     private func finish(_ exchange: Exchange, reuseConnection: Bool) {
-        exchange.timeout?.cancel()
+        exchange.deadline = nil
         if let connection = exchange.connection {
             exchange.connection = nil
             // A connection whose reading was paused for a slow client is not reused.
@@ -358,7 +376,7 @@ final class GatewayFastPath: ChannelDuplexHandler, RemovableChannelHandler, Upst
     /// The client is gone: the upstream connection, mid-exchange, cannot be reused.
     private func abandonExchange() {
         guard let exchange else { return }
-        exchange.timeout?.cancel()
+        exchange.deadline = nil
         if let connection = exchange.connection {
             connection.handler.receiver = nil
             connection.channel.close(promise: nil)
@@ -386,7 +404,9 @@ extension GatewayFastPath {
         var retried = false
         /// Whether reading the upstream was paused for the client (backpressure).
         var upstreamPaused = false
-        var timeout: Scheduled<Void>?
+        /// When the upstream must have begun its answer; nil once it has (or before the request
+        /// is sent).
+        var deadline: NIODeadline?
 
         init(target: UpstreamTarget, head: HTTPRequestHead, requestID: String, traceParent: TraceParent) {
             self.target = target
@@ -402,79 +422,5 @@ extension GatewayFastPath {
             default: false
             }
         }
-    }
-}
-
-/// What the fast path needs to decide a request from memory: the upstreams, the credential
-/// caches, the tenants' state, the rate limits and the call counter.
-public struct GatewayFastRoutes: Sendable {
-    let targets: [String: UpstreamTarget]
-    let pool: UpstreamConnectionPool
-    let timeout: TimeAmount
-    let maxBodyBytes: Int
-    let identity: IdentityService
-    let authenticator: APIKeyAuthenticator
-    let isSuspended: @Sendable (TenantID) -> Bool
-    let limiter: TenantRateLimiter
-    let counter: APICallCounter
-    let logger: Logger
-    /// The `Server` header of responses, as the router's responses have it.
-    let serverName: String?
-
-    /// The channel handlers to put in front of the router, a new set for each client connection.
-    public func makeChannelHandlers() -> [any RemovableChannelHandler] {
-        [GatewayFastPath(routes: self)]
-    }
-
-    /// The exchange for `request` when the fast path may take it, with the call counted and
-    /// rate-limited; nil to hand it to the router.
-    func exchange(for request: HTTPRequest) -> GatewayFastPath.Exchange? {
-        // The methods the router's upstream route serves (HEAD is the router's GET without a body).
-        guard [.get, .post, .put, .patch, .delete].contains(request.method) else { return nil }
-        guard let path = request.path, let (tenantName, name) = Self.route(of: path), let target = targets[name] else { return nil }
-        let fields = request.headerFields
-        // Framing the router handles: chunked bodies, expectations, `Connection` other than
-        // keep-alive (close, upgrade).
-        let connectionOptions = UpstreamProxy.connectionOptions(fields)
-        guard fields[.transferEncoding] == nil, fields[.expect] == nil, connectionOptions.allSatisfy({ $0 == "keep-alive" }) else { return nil }
-        if let length = fields[.contentLength] {
-            guard let bytes = Int(length), bytes <= maxBodyBytes else { return nil }
-        }
-        guard let header = fields[.authorization], let bearer = AuthenticationMiddleware.bearerCredentials(header) else { return nil }
-        // Only access tokens verified before are in the identity's cache, and only tenant keys
-        // looked up before in the authenticator's (which turns anything else away on its prefix).
-        let caller: Caller?
-        if let claims = identity.previouslyVerifiedAccessToken(bearer) {
-            caller = Caller(claims: claims)
-        } else {
-            caller = authenticator.cachedCaller(bearer: bearer)
-        }
-        guard let caller, let tenant = caller.tenant, tenant.rawValue == tenantName, !isSuspended(tenant), caller.has(scope: name),
-            limiter.acquire(tenant) == nil
-        else { return nil }
-        counter.record(tenant: tenant, kind: caller.kind)
-        let requestID = RequestTracingMiddleware.requestID(given: fields[.requestID])
-        let traceParent = RequestTracingMiddleware.traceParent(given: fields[.traceparent])
-        var headers = HTTPHeaders()
-        headers.add(name: "host", value: target.authority)
-        UpstreamProxy.addUpstreamHeaders(
-            to: &headers, from: fields, connectionOptions: connectionOptions, tenant: tenant, caller: caller, requestID: requestID,
-            traceParent: traceParent
-        )
-        let head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(request.method), uri: target.pathPrefix + path, headers: headers)
-        return GatewayFastPath.Exchange(target: target, head: head, requestID: requestID, traceParent: traceParent)
-    }
-
-    /// The tenant and route name of `/v1/tenants/{tenant}/{name}/...`; nil for any other path.
-    static func route(of path: String) -> (tenant: Substring, name: String)? {
-        let prefix = "/v1/tenants/"
-        guard path.hasPrefix(prefix) else { return nil }
-        let rest = path.dropFirst(prefix.count)
-        let withoutQuery = rest.prefix { $0 != "?" }
-        let segments = withoutQuery.split(separator: "/", maxSplits: 2, omittingEmptySubsequences: false)
-        // The tenant, the name, and a remainder that names something (the router drops empty
-        // path components, so `/{name}/` is not its upstream route).
-        guard segments.count == 3, !segments[0].isEmpty, !segments[1].isEmpty, segments[2].contains(where: { $0 != "/" }) else { return nil }
-        return (segments[0], String(segments[1]))
     }
 }

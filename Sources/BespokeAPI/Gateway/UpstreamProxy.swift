@@ -97,30 +97,54 @@ public final class UpstreamProxy: Service {
 
     /// Adds to an upstream request the caller's headers but those of one hop and the
     /// credentials, then who is calling, the request id and this hop's trace context.
-    /// - Parameter named: the request's ``connectionOptions(_:)``, when already read.
     static func addUpstreamHeaders(
-        to headers: inout HTTPHeaders, from fields: HTTPFields, connectionOptions named: Set<String>? = nil, tenant: TenantID, caller: Caller,
-        requestID: String, traceParent: TraceParent
+        to headers: inout HTTPHeaders, from fields: HTTPFields, tenant: TenantID, caller: Caller, requestID: String, traceParent: TraceParent
     ) {
-        let named = named ?? connectionOptions(fields)
+        let named = connectionOptions(fields)
         for field in fields where !dropped.contains(field.name.canonicalName) && !named.contains(field.name.canonicalName) {
             headers.add(name: field.name.rawName, value: field.value)
         }
+        addCallerHeaders(to: &headers, tenant: tenant, caller: caller, scopes: scopesHeader(of: caller), requestID: requestID, traceParent: traceParent)
+    }
+
+    /// Adds who is calling (`scopes` is ``scopesHeader(of:)``), the request id and this hop's
+    /// trace context to an upstream request.
+    static func addCallerHeaders(
+        to headers: inout HTTPHeaders, tenant: TenantID, caller: Caller, scopes: String?, requestID: String, traceParent: TraceParent
+    ) {
         headers.add(name: "bespoke-tenant", value: tenant.rawValue)
         headers.add(name: "bespoke-caller-kind", value: caller.kind.rawValue)
         if case .token(let token) = caller {
             headers.add(name: "bespoke-subject", value: token.subject)
-            headers.add(name: "bespoke-scopes", value: token.scopes.sorted().joined(separator: " "))
         }
+        if let scopes { headers.add(name: "bespoke-scopes", value: scopes) }
         headers.add(name: "x-request-id", value: requestID)
         headers.add(name: "traceparent", value: traceParent.description)
+    }
+
+    /// The `Bespoke-Scopes` header for `caller`: an access token's scopes, sorted and separated
+    /// by spaces; nil for other callers.
+    static func scopesHeader(of caller: Caller) -> String? {
+        guard case .token(let token) = caller else { return nil }
+        return token.scopes.sorted().joined(separator: " ")
     }
 
     /// The options of a request's `Connection` headers, lower-cased (`keep-alive`, `close`, or
     /// names of headers that belong to this hop).
     static func connectionOptions(_ fields: HTTPFields) -> Set<String> {
+        connectionOptions(values: fields[values: .connection])
+    }
+
+    /// The options of an HTTP/1 message's `Connection` headers, lower-cased.
+    static func connectionOptions(_ headers: HTTPHeaders) -> Set<String> {
+        // Most requests have none: no allocation then.
+        guard headers.contains(name: "connection") else { return [] }
+        return connectionOptions(values: headers[canonicalForm: "connection"].map(String.init))
+    }
+
+    private static func connectionOptions(values: [String]) -> Set<String> {
         var options: Set<String> = []
-        for value in fields[values: .connection] {
+        for value in values {
             for option in value.utf8.split(separator: UInt8(ascii: ",")) {
                 let trimmed = option.drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
                 let end = trimmed.lastIndex { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") }
@@ -128,6 +152,42 @@ public final class UpstreamProxy: Service {
             }
         }
         return options
+    }
+
+    /// Whether a header of an HTTP/1 message goes on to the next hop: it is not one of
+    /// ``dropped`` nor one its `Connection` header names (`connectionOptions`, lower-cased).
+    /// Compares without lower-casing the name, which would allocate for every header.
+    static func isForwarded(_ name: String, connectionOptions: Set<String>) -> Bool {
+        for dropped in droppedNames where sameName(name, dropped) { return false }
+        return connectionOptions.isEmpty || !connectionOptions.contains(name.lowercased())
+    }
+
+    private static let droppedNames = Array(dropped)
+
+    /// Whether the header name `name` is `lowercased`, in any case.
+    private static func sameName(_ name: String, _ lowercased: String) -> Bool {
+        name.utf8.count == lowercased.utf8.count
+            && name.utf8.elementsEqual(lowercased.utf8) { byte, lower in
+                (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte) == lower
+            }
+    }
+
+    /// An upstream response's headers as the fast path hands them on: without those of one hop
+    /// (and those its `Connection` header names), with the request id and trace context of
+    /// this hop and the gateway's `Server`.
+    static func responseHeaders(_ headers: HTTPHeaders, requestID: String, traceParent: TraceParent, serverName: String?) -> HTTPHeaders {
+        let named = connectionOptions(headers)
+        var result = HTTPHeaders()
+        result.reserveCapacity(headers.count + 3)
+        for (name, value) in headers where isForwarded(name, connectionOptions: named) {
+            // The gateway's own `Server` replaces the upstream's.
+            if serverName != nil, sameName(name, "server") { continue }
+            result.add(name: name, value: value)
+        }
+        result.add(name: "x-request-id", value: requestID)
+        result.add(name: "traceparent", value: traceParent.description)
+        if let serverName { result.add(name: "server", value: serverName) }
+        return result
     }
 
     /// An upstream response's headers as the caller gets them: without those of one hop (and

@@ -1,0 +1,116 @@
+import BespokeCore
+import BespokeIdentity
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// What the fast path needs to decide a request from memory: the upstreams, the credential
+/// caches, the tenants' state, the rate limits and the call counter.
+public struct GatewayFastRoutes: Sendable {
+    let targets: [String: UpstreamTarget]
+    let pool: UpstreamConnectionPool
+    let timeout: TimeAmount
+    let maxBodyBytes: Int
+    let identity: IdentityService
+    let authenticator: APIKeyAuthenticator
+    let isSuspended: @Sendable (TenantID) -> Bool
+    let limiter: TenantRateLimiter
+    let counter: APICallCounter
+    let logger: Logger
+    /// The `Server` header of responses, as the router's responses have it.
+    let serverName: String?
+
+    /// The channel handler to put between the HTTP/1 codec and the router's, a new one for each
+    /// client connection (see ``GatewayHTTP1Channel``).
+    func makeChannelHandler() -> GatewayFastPath {
+        GatewayFastPath(routes: self)
+    }
+
+    /// The exchange for `request` when the fast path may take it, with the call counted and
+    /// rate-limited; nil to hand it to the router.
+    /// - Parameter credential: who presented the connection's last bearer credential, kept by the
+    ///   connection so that a client presenting the same one again costs no new derivation.
+    func exchange(for request: HTTPRequestHead, credential: inout ResolvedCredential?) -> GatewayFastPath.Exchange? {
+        // The methods the router's upstream route serves (HEAD is the router's GET without a
+        // body), on HTTP/1.1 (an HTTP/1.0 client's keep-alive rules are the router's).
+        switch request.method {
+        case .GET, .POST, .PUT, .PATCH, .DELETE: break
+        default: return nil
+        }
+        guard request.version == .http1_1, let (tenantName, name) = Self.route(of: request.uri), let target = targets[name] else { return nil }
+        let headers = request.headers
+        // Framing the router handles: chunked bodies, expectations, `Connection` other than
+        // keep-alive (close, upgrade).
+        guard !headers.contains(name: "transfer-encoding"), !headers.contains(name: "expect") else { return nil }
+        let connectionOptions = UpstreamProxy.connectionOptions(headers)
+        guard connectionOptions.allSatisfy({ $0 == "keep-alive" }) else { return nil }
+        if let length = headers.first(name: "content-length") {
+            guard let bytes = Int(length), bytes <= maxBodyBytes else { return nil }
+        }
+        guard let header = headers.first(name: "authorization"), let bearer = AuthenticationMiddleware.bearerCredentials(header),
+            let resolved = resolve(bearer, credential: &credential)
+        else { return nil }
+        let tenant = resolved.tenant
+        guard tenant.rawValue == tenantName, !isSuspended(tenant), resolved.caller.has(scope: name), limiter.acquire(tenant) == nil else {
+            return nil
+        }
+        counter.record(tenant: tenant, kind: resolved.caller.kind)
+        let requestID = RequestTracingMiddleware.requestID(given: headers.first(name: "x-request-id"))
+        let traceParent = RequestTracingMiddleware.traceParent(given: headers.first(name: "traceparent"))
+        var upstreamHeaders = HTTPHeaders()
+        upstreamHeaders.reserveCapacity(headers.count + 6)
+        upstreamHeaders.add(name: "host", value: target.authority)
+        for (name, value) in headers where UpstreamProxy.isForwarded(name, connectionOptions: connectionOptions) {
+            upstreamHeaders.add(name: name, value: value)
+        }
+        UpstreamProxy.addCallerHeaders(
+            to: &upstreamHeaders, tenant: tenant, caller: resolved.caller, scopes: resolved.scopes, requestID: requestID, traceParent: traceParent
+        )
+        let head = HTTPRequestHead(version: .http1_1, method: request.method, uri: target.pathPrefix + request.uri, headers: upstreamHeaders)
+        return GatewayFastPath.Exchange(target: target, head: head, requestID: requestID, traceParent: traceParent)
+    }
+
+    /// Who presents `bearer`, from memory only: an access token this process verified before (in
+    /// the identity's cache until it expires), or a tenant key it looked up before. Both are
+    /// asked every time, so a token that expired or a key that was forgotten stops here; what is
+    /// derived from a token's claims (the caller, its scopes header) is taken from `credential`
+    /// when the connection's last request presented the same token, whose claims are the same.
+    private func resolve(_ bearer: String, credential: inout ResolvedCredential?) -> ResolvedCredential? {
+        let caller: Caller
+        if let claims = identity.previouslyVerifiedAccessToken(bearer) {
+            if let known = credential, known.bearer == bearer { return known }
+            guard let derived = Caller(claims: claims) else { return nil }
+            caller = derived
+        } else if let key = authenticator.cachedCaller(bearer: bearer) {
+            caller = key
+        } else {
+            return nil
+        }
+        guard let tenant = caller.tenant else { return nil }
+        let resolved = ResolvedCredential(bearer: bearer, caller: caller, tenant: tenant, scopes: UpstreamProxy.scopesHeader(of: caller))
+        if case .token = caller { credential = resolved }
+        return resolved
+    }
+
+    /// The tenant and route name of `/v1/tenants/{tenant}/{name}/...`; nil for any other path.
+    static func route(of path: String) -> (tenant: Substring, name: String)? {
+        let prefix = "/v1/tenants/"
+        guard path.hasPrefix(prefix) else { return nil }
+        let rest = path.dropFirst(prefix.count)
+        let withoutQuery = rest.prefix { $0 != "?" }
+        let segments = withoutQuery.split(separator: "/", maxSplits: 2, omittingEmptySubsequences: false)
+        // The tenant, the name, and a remainder that names something (the router drops empty
+        // path components, so `/{name}/` is not its upstream route).
+        guard segments.count == 3, !segments[0].isEmpty, !segments[1].isEmpty, segments[2].contains(where: { $0 != "/" }) else { return nil }
+        return (segments[0], String(segments[1]))
+    }
+}
+
+/// A bearer credential the fast path resolved, with what the upstream is told about its holder.
+struct ResolvedCredential {
+    let bearer: String
+    let caller: Caller
+    let tenant: TenantID
+    /// The `Bespoke-Scopes` header (an access token's scopes, sorted); nil for a tenant key.
+    let scopes: String?
+}
