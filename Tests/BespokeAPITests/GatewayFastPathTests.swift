@@ -238,6 +238,10 @@ struct GatewayFastPathTests {
             // What the router does not route upstream is not proxied either.
             #expect(try await client.call(.get, "/v1/tenants/acme/echo/", token: token).status == .notFound)
             #expect(try await client.call(.options, "/v1/tenants/acme/echo/a", token: token).status != .ok)
+            // Nor a path whose route name is followed by the query, or is empty (the router
+            // drops the empty component and forwards it the slow way).
+            #expect(try await client.call(.get, "/v1/tenants/acme/echo?to=/a", token: token).status == .notFound)
+            #expect(try await client.call(.get, "/v1/tenants/acme//echo/a", token: token).status == .ok)
             #expect(proxy.fastPathCalls == 2)
         }
     }

@@ -93,16 +93,22 @@ public struct GatewayFastRoutes: Sendable {
     }
 
     /// The tenant and route name of `/v1/tenants/{tenant}/{name}/...`; nil for any other path.
+    /// Works on the path's UTF-8 bytes: splitting it as characters was a quarter of the time
+    /// a request spends deciding.
     static func route(of path: String) -> (tenant: Substring, name: String)? {
-        let prefix = "/v1/tenants/"
-        guard path.hasPrefix(prefix) else { return nil }
-        let rest = path.dropFirst(prefix.count)
-        let withoutQuery = rest.prefix { $0 != "?" }
-        let segments = withoutQuery.split(separator: "/", maxSplits: 2, omittingEmptySubsequences: false)
-        // The tenant, the name, and a remainder that names something (the router drops empty
-        // path components, so `/{name}/` is not its upstream route).
-        guard segments.count == 3, !segments[0].isEmpty, !segments[1].isEmpty, segments[2].contains(where: { $0 != "/" }) else { return nil }
-        return (segments[0], String(segments[1]))
+        let utf8 = path.utf8
+        let prefix = "/v1/tenants/".utf8
+        guard utf8.starts(with: prefix) else { return nil }
+        let slash = UInt8(ascii: "/")
+        let tenantStart = utf8.index(utf8.startIndex, offsetBy: prefix.count)
+        let end = utf8[tenantStart...].firstIndex(of: UInt8(ascii: "?")) ?? utf8.endIndex
+        guard let tenantEnd = utf8[tenantStart..<end].firstIndex(of: slash), tenantEnd != tenantStart else { return nil }
+        let nameStart = utf8.index(after: tenantEnd)
+        guard let nameEnd = utf8[nameStart..<end].firstIndex(of: slash), nameEnd != nameStart else { return nil }
+        // A remainder that names something: the router drops empty path components, so
+        // `/{name}/` is not its upstream route.
+        guard utf8[utf8.index(after: nameEnd)..<end].contains(where: { $0 != slash }) else { return nil }
+        return (path[tenantStart..<tenantEnd], String(path[nameStart..<nameEnd]))
     }
 }
 
