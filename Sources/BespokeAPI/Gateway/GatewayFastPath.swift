@@ -43,6 +43,9 @@ final class GatewayFastPath: ChannelDuplexHandler, RemovableChannelHandler, Upst
     /// Parts were passed on outside of a read from the client (pipelined ones, after a proxied
     /// answer): the router's channel hands reads on at the end of a read, so one is signalled.
     private var passedOutsideRead = false
+    /// Parts were passed on during the current read from the client: only then does the end
+    /// of the read concern the router's handlers (they have nothing to deliver otherwise).
+    private var passedDuringRead = false
     private var reading = false
     private var quiesceHeld = false
     /// The client's end of input, and errors, that came while a proxied request was answered:
@@ -82,12 +85,14 @@ final class GatewayFastPath: ChannelDuplexHandler, RemovableChannelHandler, Upst
     func channelReadComplete(context: ChannelHandlerContext) {
         reading = false
         passedOutsideRead = false
+        guard passedDuringRead else { return }
+        passedDuringRead = false
         context.fireChannelReadComplete()
     }
 
     /// Hands a part to the router.
     private func pass(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
-        if !reading { passedOutsideRead = true }
+        if reading { passedDuringRead = true } else { passedOutsideRead = true }
         context.fireChannelRead(wrapInboundOut(part))
     }
 
