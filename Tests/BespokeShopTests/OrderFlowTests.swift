@@ -222,10 +222,9 @@ struct OrderFlowTests {
             let envelope = try await restarted.store.pool.read { db in
                 try Data.fetchOne(db, sql: "SELECT envelope FROM events WHERE tenant_id = 'acme' AND type = 'UserCheckoutAccepted'")
             }
+            let stored: Data = try #require(envelope)
             try await restarted.shop.database.pool.write { db in
-                try db.execute(
-                    sql: "INSERT INTO outbox (tenant_id, envelope, created_at) VALUES ('acme', ?, 0)", arguments: [try #require(envelope)]
-                )
+                try db.execute(sql: "INSERT INTO outbox (tenant_id, envelope, created_at) VALUES ('acme', ?, 0)", arguments: [stored])
             }
             // This call or the relay running in the background publishes it, whichever looks first.
             #expect(try await restarted.shop.relay.relayPending() <= 1)
