@@ -57,16 +57,20 @@ public struct GatewayFastRoutes: Sendable {
         counter.record(tenant: tenant, kind: resolved.caller.kind)
         let requestID = RequestTracingMiddleware.requestID(given: headers.first(name: "x-request-id"))
         let traceParent = RequestTracingMiddleware.traceParent(given: headers.first(name: "traceparent"))
-        var upstreamHeaders = HTTPHeaders()
+        // Gathered as pairs and made headers at once: `HTTPHeaders.add` checks each name again,
+        // and these were checked when the request was parsed or are the gateway's own.
+        var upstreamHeaders: [(String, String)] = []
         upstreamHeaders.reserveCapacity(headers.count + 6)
-        upstreamHeaders.add(name: "host", value: target.authority)
+        upstreamHeaders.append(("host", target.authority))
         for (name, value) in headers where UpstreamProxy.isForwarded(name, connectionOptions: connectionOptions) {
-            upstreamHeaders.add(name: name, value: value)
+            upstreamHeaders.append((name, value))
         }
         UpstreamProxy.addCallerHeaders(
             to: &upstreamHeaders, tenant: tenant, caller: resolved.caller, scopes: resolved.scopes, requestID: requestID, traceParent: traceParent
         )
-        let head = HTTPRequestHead(version: .http1_1, method: request.method, uri: target.pathPrefix + request.uri, headers: upstreamHeaders)
+        let head = HTTPRequestHead(
+            version: .http1_1, method: request.method, uri: target.pathPrefix + request.uri, headers: HTTPHeaders(upstreamHeaders)
+        )
         return GatewayFastPath.Exchange(target: target, head: head, requestID: requestID, traceParent: traceParent)
     }
 

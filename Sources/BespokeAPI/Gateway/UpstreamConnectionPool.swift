@@ -143,11 +143,10 @@ final class IdleConnections {
 
     /// Keeps `connection` unless `max` are already idle. - Returns: whether it was kept.
     func put(_ connection: UpstreamConnection, max: Int, now: NIODeadline) -> Bool {
-        var list = byUpstream[connection.target.name, default: []]
-        guard list.count < max else { return false }
+        // Appended in place: a copy taken out of the dictionary would be copied again to grow.
+        guard byUpstream[connection.target.name, default: []].count < max else { return false }
         connection.idleSince = now
-        list.append(connection)
-        byUpstream[connection.target.name] = list
+        byUpstream[connection.target.name, default: []].append(connection)
         return true
     }
 

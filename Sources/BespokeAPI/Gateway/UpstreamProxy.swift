@@ -104,22 +104,26 @@ public final class UpstreamProxy: Service {
         for field in fields where !dropped.contains(field.name.canonicalName) && !named.contains(field.name.canonicalName) {
             headers.add(name: field.name.rawName, value: field.value)
         }
-        addCallerHeaders(to: &headers, tenant: tenant, caller: caller, scopes: scopesHeader(of: caller), requestID: requestID, traceParent: traceParent)
+        var callerHeaders: [(String, String)] = []
+        addCallerHeaders(
+            to: &callerHeaders, tenant: tenant, caller: caller, scopes: scopesHeader(of: caller), requestID: requestID, traceParent: traceParent
+        )
+        headers.add(contentsOf: callerHeaders)
     }
 
     /// Adds who is calling (`scopes` is ``scopesHeader(of:)``), the request id and this hop's
-    /// trace context to an upstream request.
+    /// trace context to an upstream request's headers.
     static func addCallerHeaders(
-        to headers: inout HTTPHeaders, tenant: TenantID, caller: Caller, scopes: String?, requestID: String, traceParent: TraceParent
+        to headers: inout [(String, String)], tenant: TenantID, caller: Caller, scopes: String?, requestID: String, traceParent: TraceParent
     ) {
-        headers.add(name: "bespoke-tenant", value: tenant.rawValue)
-        headers.add(name: "bespoke-caller-kind", value: caller.kind.rawValue)
+        headers.append(("bespoke-tenant", tenant.rawValue))
+        headers.append(("bespoke-caller-kind", caller.kind.rawValue))
         if case .token(let token) = caller {
-            headers.add(name: "bespoke-subject", value: token.subject)
+            headers.append(("bespoke-subject", token.subject))
         }
-        if let scopes { headers.add(name: "bespoke-scopes", value: scopes) }
-        headers.add(name: "x-request-id", value: requestID)
-        headers.add(name: "traceparent", value: traceParent.description)
+        if let scopes { headers.append(("bespoke-scopes", scopes)) }
+        headers.append(("x-request-id", requestID))
+        headers.append(("traceparent", traceParent.description))
     }
 
     /// The `Bespoke-Scopes` header for `caller`: an access token's scopes, sorted and separated
@@ -177,17 +181,19 @@ public final class UpstreamProxy: Service {
     /// this hop and the gateway's `Server`.
     static func responseHeaders(_ headers: HTTPHeaders, requestID: String, traceParent: TraceParent, serverName: String?) -> HTTPHeaders {
         let named = connectionOptions(headers)
-        var result = HTTPHeaders()
+        // Gathered as pairs, as the request's (``GatewayFastRoutes``): the upstream's names were
+        // checked when its answer was parsed.
+        var result: [(String, String)] = []
         result.reserveCapacity(headers.count + 3)
         for (name, value) in headers where isForwarded(name, connectionOptions: named) {
             // The gateway's own `Server` replaces the upstream's.
             if serverName != nil, sameName(name, "server") { continue }
-            result.add(name: name, value: value)
+            result.append((name, value))
         }
-        result.add(name: "x-request-id", value: requestID)
-        result.add(name: "traceparent", value: traceParent.description)
-        if let serverName { result.add(name: "server", value: serverName) }
-        return result
+        result.append(("x-request-id", requestID))
+        result.append(("traceparent", traceParent.description))
+        if let serverName { result.append(("server", serverName)) }
+        return HTTPHeaders(result)
     }
 
     /// An upstream response's headers as the caller gets them: without those of one hop (and
