@@ -106,11 +106,13 @@ final class PlainHTTPClient: Sendable {
     ) async throws -> Answer {
         try Task.checkCancellation()
         let target = try self.target(url)
-        var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: target.path)
-        head.headers.reserveCapacity(headers.count + 2)
-        head.headers.add(name: "host", value: target.hostHeader)
-        for (name, value) in headers { head.headers.add(name: name, value: value) }
-        head.headers.add(name: "content-length", value: String(body.readableBytes))
+        // Made headers at once: `HTTPHeaders.add` checks every name, and these are the platform's.
+        var fields: [(String, String)] = []
+        fields.reserveCapacity(headers.count + 2)
+        fields.append(("host", target.hostHeader))
+        fields.append(contentsOf: headers)
+        fields.append(("content-length", String(body.readableBytes)))
+        let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: target.path, headers: HTTPHeaders(fields))
         let deadline = NIODeadline.now() + .nanoseconds(Int64(timeout.seconds * 1e9))
         let answer = AnswerLimit(bytes: keepingBodyUpTo ?? maxResponseBytes, keep: keepingBodyUpTo != nil)
 
@@ -304,7 +306,11 @@ final class PushExchangeHandler: ChannelDuplexHandler {
     }
 
     private var promise: EventLoopPromise<Result>?
-    private var timeout: Scheduled<Void>?
+    /// When the exchange in progress times out.
+    private var deadline: NIODeadline?
+    /// Checks ``deadline``. One is scheduled at a time and outlives exchanges: a kept connection
+    /// schedules one a timeout, not one a push (unless a push's deadline comes before it).
+    private var deadlineCheck: (task: Scheduled<Void>, at: NIODeadline)?
     private var head: HTTPResponseHead?
     private var limit = PlainHTTPClient.AnswerLimit(bytes: 0, keep: false)
     private var bodyBytes = 0
@@ -323,14 +329,32 @@ final class PushExchangeHandler: ChannelDuplexHandler {
         limit = exchange.answer
         bodyBytes = 0
         body = nil
-        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        timeout = context.eventLoop.scheduleTask(deadline: exchange.deadline) {
-            let (handler, context) = loopBound.value
-            handler.fail(.timedOut, context: context)
-        }
+        deadline = exchange.deadline
+        checkDeadline(at: exchange.deadline, context: context)
         context.write(wrapOutboundOut(.head(exchange.head)), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(exchange.body))), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: writePromise)
+    }
+
+    /// Makes sure a check runs at `deadline` or before: it fails the exchange in progress if its
+    /// deadline has passed, else it is scheduled again for that deadline.
+    private func checkDeadline(at deadline: NIODeadline, context: ChannelHandlerContext) {
+        if let check = deadlineCheck {
+            if check.at <= deadline { return }
+            check.task.cancel()
+        }
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let task = context.eventLoop.scheduleTask(deadline: deadline) {
+            let (handler, context) = loopBound.value
+            handler.deadlineCheck = nil
+            guard handler.promise != nil, let deadline = handler.deadline else { return }
+            if deadline <= .now() {
+                handler.fail(.timedOut, context: context)
+            } else {
+                handler.checkDeadline(at: deadline, context: context)
+            }
+        }
+        deadlineCheck = (task, deadline)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -358,8 +382,7 @@ final class PushExchangeHandler: ChannelDuplexHandler {
         case .end:
             guard let head, let promise else { return }
             self.promise = nil
-            timeout?.cancel()
-            timeout = nil
+            deadline = nil
             let retryAfter = PlainHTTPClient.retryAfter(head.headers.first(name: "retry-after"))
             let kept = limit.keep ? (body ?? ByteBuffer()) : nil
             body = nil
@@ -382,8 +405,9 @@ final class PushExchangeHandler: ChannelDuplexHandler {
 
     /// Fails the exchange in progress, if any, and closes the connection.
     private func fail(_ failure: PlainHTTPClient.Failure, context: ChannelHandlerContext?) {
-        timeout?.cancel()
-        timeout = nil
+        deadlineCheck?.task.cancel()
+        deadlineCheck = nil
+        deadline = nil
         let promise = self.promise
         self.promise = nil
         promise?.fail(failure)

@@ -75,6 +75,34 @@ struct PlainHTTPClientTests {
         #expect(client.connectionsOpened.load(ordering: .relaxed) == 2)
     }
 
+    @Test func aKeptConnectionTimesEachPushOutAtItsOwnDeadline() async throws {
+        let endpoint = try await Self.endpoint()
+        defer { endpoint.channel.close(promise: nil) }
+        let client = PlainHTTPClient(connectTimeout: .seconds(2))
+        defer { client.shutdown() }
+        // A push with a long timeout leaves its deadline check pending on the kept connection;
+        // the next push's shorter deadline still counts.
+        #expect(try await client.post(endpoint.url("/ok"), headers: headers, body: body, timeout: .seconds(10)).status == 204)
+        var start = ContinuousClock.now
+        await #expect(throws: PlainHTTPClient.Failure.timedOut) {
+            try await client.post(endpoint.url("/slow"), headers: headers, body: body, timeout: .milliseconds(200))
+        }
+        #expect(ContinuousClock.now - start >= .milliseconds(200))
+        #expect(ContinuousClock.now - start < .seconds(2))
+        // A check pending from an earlier push that comes before this push's deadline waits
+        // for it: the push gets its whole timeout, no less.
+        #expect(try await client.post(endpoint.url("/ok"), headers: headers, body: body, timeout: .milliseconds(300)).status == 204)
+        try await Task.sleep(for: .milliseconds(150))
+        start = ContinuousClock.now
+        await #expect(throws: PlainHTTPClient.Failure.timedOut) {
+            try await client.post(endpoint.url("/slow"), headers: headers, body: body, timeout: .milliseconds(400))
+        }
+        #expect(ContinuousClock.now - start >= .milliseconds(400))
+        #expect(ContinuousClock.now - start < .seconds(2))
+        // One connection for the first two pushes, another after the first timed out.
+        #expect(client.connectionsOpened.load(ordering: .relaxed) == 2)
+    }
+
     @Test func closedConnectionsAndOversizedAnswersAreFailures() async throws {
         let endpoint = try await Self.endpoint()
         defer { endpoint.channel.close(promise: nil) }
