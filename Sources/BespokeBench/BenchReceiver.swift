@@ -16,6 +16,9 @@ public final class BenchReceiver: Sendable {
     private let task = Mutex<Task<Void, any Error>?>(nil)
     /// Publish instants of events expected at `/intercept`, and how long each took to arrive.
     private let pushes = Mutex<(expected: [String: UInt64], latency: [String: UInt64])>(([:], [:]))
+    /// Why resumes failed for good, by hold ticket: the benchmark names them when an event
+    /// never reaches the product.
+    private let failedResumes = Mutex<[String: String]>([:])
 
     private init(tenantKey: String) {
         self.tenantKey = tenantKey
@@ -89,14 +92,36 @@ public final class BenchReceiver: Sendable {
         pushes.withLock { $0.latency.removeValue(forKey: id) }
     }
 
+    /// Resumes a held event as a tenant's service would: again after a refusal that says to
+    /// wait (429, honouring `Retry-After`), a server error or a failed connection, for up to ten
+    /// attempts; any other answer is final.
     private func resume(_ ticket: String) async {
         var request = HTTPClientRequest(url: platformURL.withLock { $0 } + "/v1/tenants/bench/holds/\(ticket)/resume")
         request.method = .POST
         request.headers.add(name: "authorization", value: "Bearer \(tenantKey)")
         request.headers.add(name: "content-type", value: "application/json")
         request.body = .bytes(ByteBuffer(string: "{}"))
-        _ = try? await HTTPClient.shared.execute(request, timeout: .seconds(10)).body.collect(upTo: 64 * 1024)
+        var failure = ""
+        for attempt in 1...10 {
+            var wait = Duration.milliseconds(20 * attempt)
+            do {
+                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+                _ = try await response.body.collect(upTo: 64 * 1024)
+                let status = Int(response.status.code)
+                if (200..<300).contains(status) { return }
+                failure = "answered \(status)"
+                guard status == 429 || status >= 500 else { break }
+                if let seconds = response.headers.first(name: "retry-after").flatMap(Int.init) { wait = .seconds(seconds) }
+            } catch {
+                failure = "\(error)"
+            }
+            try? await Task.sleep(for: wait)
+        }
+        failedResumes.withLock { $0[ticket] = failure }
     }
+
+    /// Why resuming held events failed for good, by ticket.
+    var resumeFailures: [String: String] { failedResumes.withLock { $0 } }
 
     func stop() {
         task.withLock { $0?.cancel() }

@@ -52,6 +52,11 @@ public enum CustomizationBenchmark {
         var (configuration, logger) = try BenchServer.configuration(directory: options.directory, durability: options.durability)
         configuration.customization.outbound.allowLoopback = true
         configuration.customization.endpointConcurrency = options.endpointConcurrency
+        // The receiver resumes about a thousand held events a second through the tenant API,
+        // above the default rate limit (500 a second after a burst of 1000): that limit would
+        // answer 429 and slow the round trips it measures.
+        configuration.gateway.rateLimit = 1_000_000_000
+        configuration.gateway.rateBurst = 1_000_000_000
         let platform = try await openPlatform(configuration, logger: logger)
 
         let interceptingTenant = TenantID(trusted: "bench")
@@ -117,8 +122,12 @@ public enum CustomizationBenchmark {
             event.partitionKey = "order-\(index)"
             let start = monotonicNanos()
             receiver.expectPush(id, at: start)
-            await arrivals.wait(for: id) { [event] in
+            let arrived = await arrivals.wait(for: id, timeout: .seconds(30)) { [event] in
                 _ = try? await bus.publish(event, tenant: interceptingTenant)
+            }
+            guard arrived else {
+                let failures = receiver.resumeFailures.map { "hold \($0.key): \($0.value)" }.sorted()
+                throw BenchError("\(id) did not reach the product within 30 s; failed resumes: \(failures.isEmpty ? "none" : failures.joined(separator: "; "))")
             }
             guard index >= warmUp else { continue }
             roundTrips.record(monotonicNanos() - start)
@@ -215,18 +224,29 @@ public enum CustomizationBenchmark {
 
 /// Lets the round-trip loop wait until the product's consumer received an event.
 final class ArrivalWaiters: Sendable {
-    private let waiters = Mutex<[String: CheckedContinuation<Void, Never>]>([:])
+    private let waiters = Mutex<[String: CheckedContinuation<Bool, Never>]>([:])
 
-    /// Registers, then runs `start`, then waits until `id` arrives.
-    func wait(for id: String, after start: @escaping @Sendable () async -> Void) async {
-        await withCheckedContinuation { continuation in
+    /// Registers, then runs `start`, then waits until `id` arrives. - Returns: false when it
+    /// has not arrived within `timeout`.
+    func wait(for id: String, timeout: Duration, after start: @escaping @Sendable () async -> Void) async -> Bool {
+        var expiry: Task<Void, any Error>?
+        defer { expiry?.cancel() }
+        return await withCheckedContinuation { continuation in
             waiters.withLock { $0[id] = continuation }
+            expiry = Task {
+                try await Task.sleep(for: timeout)
+                self.settle(id, arrived: false)
+            }
             Task { await start() }
         }
     }
 
     func arrived(_ id: String) {
+        settle(id, arrived: true)
+    }
+
+    private func settle(_ id: String, arrived: Bool) {
         let waiter = waiters.withLock { $0.removeValue(forKey: id) }
-        waiter?.resume()
+        waiter?.resume(returning: arrived)
     }
 }
