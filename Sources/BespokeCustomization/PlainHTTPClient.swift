@@ -306,11 +306,7 @@ final class PushExchangeHandler: ChannelDuplexHandler {
     }
 
     private var promise: EventLoopPromise<Result>?
-    /// When the exchange in progress times out.
-    private var deadline: NIODeadline?
-    /// Checks ``deadline``. One is scheduled at a time and outlives exchanges: a kept connection
-    /// schedules one a timeout, not one a push (unless a push's deadline comes before it).
-    private var deadlineCheck: (task: Scheduled<Void>, at: NIODeadline)?
+    private var timeout: Scheduled<Void>?
     private var head: HTTPResponseHead?
     private var limit = PlainHTTPClient.AnswerLimit(bytes: 0, keep: false)
     private var bodyBytes = 0
@@ -329,32 +325,14 @@ final class PushExchangeHandler: ChannelDuplexHandler {
         limit = exchange.answer
         bodyBytes = 0
         body = nil
-        deadline = exchange.deadline
-        checkDeadline(at: exchange.deadline, context: context)
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        timeout = context.eventLoop.scheduleTask(deadline: exchange.deadline) {
+            let (handler, context) = loopBound.value
+            handler.fail(.timedOut, context: context)
+        }
         context.write(wrapOutboundOut(.head(exchange.head)), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(exchange.body))), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: writePromise)
-    }
-
-    /// Makes sure a check runs at `deadline` or before: it fails the exchange in progress if its
-    /// deadline has passed, else it is scheduled again for that deadline.
-    private func checkDeadline(at deadline: NIODeadline, context: ChannelHandlerContext) {
-        if let check = deadlineCheck {
-            if check.at <= deadline { return }
-            check.task.cancel()
-        }
-        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        let task = context.eventLoop.scheduleTask(deadline: deadline) {
-            let (handler, context) = loopBound.value
-            handler.deadlineCheck = nil
-            guard handler.promise != nil, let deadline = handler.deadline else { return }
-            if deadline <= .now() {
-                handler.fail(.timedOut, context: context)
-            } else {
-                handler.checkDeadline(at: deadline, context: context)
-            }
-        }
-        deadlineCheck = (task, deadline)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -382,7 +360,8 @@ final class PushExchangeHandler: ChannelDuplexHandler {
         case .end:
             guard let head, let promise else { return }
             self.promise = nil
-            deadline = nil
+            timeout?.cancel()
+            timeout = nil
             let retryAfter = PlainHTTPClient.retryAfter(head.headers.first(name: "retry-after"))
             let kept = limit.keep ? (body ?? ByteBuffer()) : nil
             body = nil
@@ -405,9 +384,8 @@ final class PushExchangeHandler: ChannelDuplexHandler {
 
     /// Fails the exchange in progress, if any, and closes the connection.
     private func fail(_ failure: PlainHTTPClient.Failure, context: ChannelHandlerContext?) {
-        deadlineCheck?.task.cancel()
-        deadlineCheck = nil
-        deadline = nil
+        timeout?.cancel()
+        timeout = nil
         let promise = self.promise
         self.promise = nil
         promise?.fail(failure)
