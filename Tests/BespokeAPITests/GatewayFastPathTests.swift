@@ -353,6 +353,29 @@ struct GatewayFastPathTests {
         }
     }
 
+    @Test func repeatedHeadersTheFastPathDecidesOnAreLeftToTheRouter() async throws {
+        try await Self.withFastPath { setup in
+            let (client, proxy, token) = (setup.client, setup.proxy, setup.token)
+            #expect(try await client.call(.get, "/v1/tenants/acme/echo/warm", token: token).status == .ok)
+            let port = try #require(client.port)
+            // The router reads repeated headers joined by commas: two credentials are none it
+            // knows (401), and two request ids are no valid one (a new id is made).
+            let raw = try await Self.exchangeRaw(
+                port: port,
+                [
+                    "GET /v1/tenants/acme/echo/twice HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\nAuthorization: Bearer other\r\n\r\n"
+                        + "GET /v1/tenants/acme/echo/ids HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\n"
+                        + "X-Request-Id: rid-a\r\nX-Request-Id: rid-b\r\n\r\n"
+                ],
+                halfClose: true
+            )
+            #expect(raw.contains("HTTP/1.1 401"), "\(raw)")
+            #expect(raw.contains("HTTP/1.1 200") && raw.contains("/echo/ids"), "\(raw)")
+            #expect(!raw.lowercased().contains("x-request-id: rid-a"), "\(raw)")
+            #expect(proxy.fastPathCalls == 0)
+        }
+    }
+
     @Test func anHTTP10RequestIsLeftToTheRouter() async throws {
         try await Self.withFastPath { setup in
             let (client, proxy, token) = (setup.client, setup.proxy, setup.token)

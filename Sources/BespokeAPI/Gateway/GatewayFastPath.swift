@@ -9,8 +9,8 @@ import NIOHTTP1
 /// own event loop with a pooled keep-alive connection to the upstream. It reads and writes
 /// NIO's HTTP/1 parts, so a proxied request is never converted to the router's HTTP types.
 ///
-/// It takes a request only when the path is `/v1/tenants/{tenant}/{name}/...` for an upstream
-/// `name` on plain HTTP, the bearer credential is an access token this process verified before
+/// It takes an HTTP/1.1 request only when the path is `/v1/tenants/{tenant}/{name}/...` for an
+/// upstream `name` on plain HTTP, no header it decides on comes twice, the bearer credential is an access token this process verified before
 /// (or a tenant key it looked up before) of that tenant, the tenant is not suspended, the
 /// credential has the scope `name`, the tenant's rate limit has a token left, the body is
 /// framed by a `Content-Length` within the limit. A request that comes while the router is
@@ -248,7 +248,9 @@ final class GatewayFastPath: ChannelDuplexHandler, RemovableChannelHandler, Upst
     }
 
     /// Makes sure a check runs at `deadline` or before: the check fails the exchange if its
-    /// deadline has passed, else it is scheduled again for the exchange's deadline.
+    /// deadline has passed, else it is scheduled again for the exchange's deadline. A pending
+    /// check is kept as it is: the deadlines of a connection only grow (each is the time the
+    /// request was sent plus the one timeout), so it is due at `deadline` or before.
     private func checkDeadline(at deadline: NIODeadline, context: ChannelHandlerContext) {
         guard deadlineCheck == nil else { return }
         deadlineCheck = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in

@@ -32,22 +32,24 @@ public struct GatewayFastRoutes: Sendable {
     ///   connection so that a client presenting the same one again costs no new derivation.
     func exchange(for request: HTTPRequestHead, credential: inout ResolvedCredential?) -> GatewayFastPath.Exchange? {
         // The methods the router's upstream route serves (HEAD is the router's GET without a
-        // body), on HTTP/1.1 (an HTTP/1.0 client's keep-alive rules are the router's).
+        // body), on HTTP/1.1: the fast path answers on a kept connection, and HTTP/1.0 requests,
+        // rare, go the router's way so that nothing about them differs between the two.
         switch request.method {
         case .GET, .POST, .PUT, .PATCH, .DELETE: break
         default: return nil
         }
         guard request.version == .http1_1, let (tenantName, name) = Self.route(of: request.uri), let target = targets[name] else { return nil }
         let headers = request.headers
-        // Framing the router handles: chunked bodies, expectations, `Connection` other than
-        // keep-alive (close, upgrade).
-        guard !headers.contains(name: "transfer-encoding"), !headers.contains(name: "expect") else { return nil }
-        let connectionOptions = UpstreamProxy.connectionOptions(headers)
+        let deciding = DecidingHeaders(headers)
+        // Framing the router handles (chunked bodies, expectations, `Connection` other than
+        // keep-alive: close, upgrade), and repeated headers, which the router reads joined.
+        guard !deciding.leaveToRouter else { return nil }
+        let connectionOptions = deciding.hasConnection ? UpstreamProxy.connectionOptions(headers) : []
         guard connectionOptions.allSatisfy({ $0 == "keep-alive" }) else { return nil }
-        if let length = headers.first(name: "content-length") {
+        if let length = deciding.contentLength {
             guard let bytes = Int(length), bytes <= maxBodyBytes else { return nil }
         }
-        guard let header = headers.first(name: "authorization"), let bearer = AuthenticationMiddleware.bearerCredentials(header),
+        guard let header = deciding.authorization, let bearer = AuthenticationMiddleware.bearerCredentials(header),
             let resolved = resolve(bearer, credential: &credential)
         else { return nil }
         let tenant = resolved.tenant
@@ -55,8 +57,8 @@ public struct GatewayFastRoutes: Sendable {
             return nil
         }
         counter.record(tenant: tenant, kind: resolved.caller.kind)
-        let requestID = RequestTracingMiddleware.requestID(given: headers.first(name: "x-request-id"))
-        let traceParent = RequestTracingMiddleware.traceParent(given: headers.first(name: "traceparent"))
+        let requestID = RequestTracingMiddleware.requestID(given: deciding.requestID)
+        let traceParent = RequestTracingMiddleware.traceParent(given: deciding.traceParent)
         // Gathered as pairs and made headers at once: `HTTPHeaders.add` checks each name again,
         // and these were checked when the request was parsed or are the gateway's own.
         var upstreamHeaders: [(String, String)] = []
@@ -123,4 +125,38 @@ struct ResolvedCredential {
     let tenant: TenantID
     /// The `Bespoke-Scopes` header (an access token's scopes, sorted); nil for a tenant key.
     let scopes: String?
+}
+
+/// The request headers the fast path decides on, read in one pass.
+struct DecidingHeaders {
+    var authorization: String?
+    var requestID: String?
+    var traceParent: String?
+    var contentLength: String?
+    var hasConnection = false
+    /// The request is the router's: it has a `Transfer-Encoding` or an `Expect`, or one of the
+    /// headers above more than once (the router reads repeated headers joined by commas, which
+    /// would give another credential, request id or trace than the first alone).
+    var leaveToRouter = false
+
+    init(_ headers: HTTPHeaders) {
+        for (name, value) in headers {
+            switch name.utf8.count {
+            case 13 where UpstreamProxy.sameName(name, "authorization"):
+                if authorization == nil { authorization = value } else { leaveToRouter = true }
+            case 12 where UpstreamProxy.sameName(name, "x-request-id"):
+                if requestID == nil { requestID = value } else { leaveToRouter = true }
+            case 11 where UpstreamProxy.sameName(name, "traceparent"):
+                if traceParent == nil { traceParent = value } else { leaveToRouter = true }
+            case 14 where UpstreamProxy.sameName(name, "content-length"):
+                if contentLength == nil { contentLength = value } else { leaveToRouter = true }
+            case 10 where UpstreamProxy.sameName(name, "connection"):
+                hasConnection = true
+            case 17 where UpstreamProxy.sameName(name, "transfer-encoding"), 6 where UpstreamProxy.sameName(name, "expect"):
+                leaveToRouter = true
+            default:
+                break
+            }
+        }
+    }
 }

@@ -1,8 +1,8 @@
 public import HummingbirdCore
-public import Logging
-public import NIOCore
+import Logging
+import NIOCore
 import NIOHTTP1
-public import NIOHTTPTypes
+import NIOHTTPTypes
 import NIOHTTPTypesHTTP1
 
 /// The HTTP/1.1 server channel of a gateway with a fast path: Hummingbird's HTTP/1 channel,
@@ -12,10 +12,10 @@ import NIOHTTPTypesHTTP1
 ///
 /// The pipeline: NIO's HTTP/1 server codec, the fast path, the conversion to HTTP types,
 /// Hummingbird's connection state (quiescing, idle timeout), and the router's async channel.
-public struct GatewayHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
-    public typealias Value = NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>
+struct GatewayHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
+    typealias Value = NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>
 
-    public let responder: HTTPChannelHandler.Responder
+    let responder: HTTPChannelHandler.Responder
     let routes: GatewayFastRoutes
     let decoderLimits: NIOHTTPDecoderLimitConfiguration
 
@@ -29,7 +29,7 @@ public struct GatewayHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
         self.decoderLimits = limits
     }
 
-    public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
             let pipeline = channel.pipeline.syncOperations
             // As Hummingbird's HTTP/1 channel: requests are taken one at a time by the async
@@ -46,7 +46,7 @@ public struct GatewayHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
         }
     }
 
-    public func handle(value asyncChannel: NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, logger: Logger) async {
+    func handle(value asyncChannel: NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, logger: Logger) async {
         await handleHTTP(asyncChannel: asyncChannel, logger: logger)
     }
 }

@@ -169,7 +169,7 @@ public final class UpstreamProxy: Service {
     private static let droppedNames = Array(dropped)
 
     /// Whether the header name `name` is `lowercased`, in any case.
-    private static func sameName(_ name: String, _ lowercased: String) -> Bool {
+    static func sameName(_ name: String, _ lowercased: String) -> Bool {
         name.utf8.count == lowercased.utf8.count
             && name.utf8.elementsEqual(lowercased.utf8) { byte, lower in
                 (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte) == lower
