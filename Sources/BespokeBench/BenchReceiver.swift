@@ -16,8 +16,8 @@ public final class BenchReceiver: Sendable {
     private let task = Mutex<Task<Void, any Error>?>(nil)
     /// Publish instants of events expected at `/intercept`, and how long each took to arrive.
     private let pushes = Mutex<(expected: [String: UInt64], latency: [String: UInt64])>(([:], [:]))
-    /// Why resumes failed for good, by hold ticket: the benchmark names them when an event
-    /// never reaches the product.
+    /// Why the last attempt to resume an event failed, by event id, while it has not succeeded:
+    /// the benchmark names it when the event never reaches the product.
     private let failedResumes = Mutex<[String: String]>([:])
 
     private init(tenantKey: String) {
@@ -53,7 +53,7 @@ public final class BenchReceiver: Sendable {
             else { return .badRequest }
             receiver.pushed(id)
             // Answer the push, then resume: as a tenant's service that decides at once.
-            Task { await receiver.resume(ticket) }
+            Task { await receiver.resume(ticket, of: id) }
             return .noContent
         }
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
@@ -94,34 +94,36 @@ public final class BenchReceiver: Sendable {
 
     /// Resumes a held event as a tenant's service would: again after a refusal that says to
     /// wait (429, honouring `Retry-After`), a server error or a failed connection, for up to ten
-    /// attempts; any other answer is final.
-    private func resume(_ ticket: String) async {
+    /// attempts; any other answer is final. A 404 or 409 after a first attempt whose answer was
+    /// lost means that attempt resumed it.
+    private func resume(_ ticket: String, of id: String) async {
         var request = HTTPClientRequest(url: platformURL.withLock { $0 } + "/v1/tenants/bench/holds/\(ticket)/resume")
         request.method = .POST
         request.headers.add(name: "authorization", value: "Bearer \(tenantKey)")
         request.headers.add(name: "content-type", value: "application/json")
         request.body = .bytes(ByteBuffer(string: "{}"))
-        var failure = ""
         for attempt in 1...10 {
             var wait = Duration.milliseconds(20 * attempt)
             do {
                 let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
                 _ = try await response.body.collect(upTo: 64 * 1024)
                 let status = Int(response.status.code)
-                if (200..<300).contains(status) { return }
-                failure = "answered \(status)"
-                guard status == 429 || status >= 500 else { break }
+                if (200..<300).contains(status) || (attempt > 1 && (status == 404 || status == 409)) {
+                    failedResumes.withLock { _ = $0.removeValue(forKey: id) }
+                    return
+                }
+                failedResumes.withLock { $0[id] = "hold \(ticket) answered \(status)" }
+                guard status == 429 || status >= 500 else { return }
                 if let seconds = response.headers.first(name: "retry-after").flatMap(Int.init) { wait = .seconds(seconds) }
             } catch {
-                failure = "\(error)"
+                failedResumes.withLock { $0[id] = "hold \(ticket): \(error)" }
             }
-            try? await Task.sleep(for: wait)
+            if attempt < 10 { try? await Task.sleep(for: wait) }
         }
-        failedResumes.withLock { $0[ticket] = failure }
     }
 
-    /// Why resuming held events failed for good, by ticket.
-    var resumeFailures: [String: String] { failedResumes.withLock { $0 } }
+    /// Why the last attempt to resume `id` failed, if it has not succeeded since.
+    func resumeFailure(of id: String) -> String? { failedResumes.withLock { $0[id] } }
 
     func stop() {
         task.withLock { $0?.cancel() }

@@ -126,8 +126,8 @@ public enum CustomizationBenchmark {
                 _ = try? await bus.publish(event, tenant: interceptingTenant)
             }
             guard arrived else {
-                let failures = receiver.resumeFailures.map { "hold \($0.key): \($0.value)" }.sorted()
-                throw BenchError("\(id) did not reach the product within 30 s; failed resumes: \(failures.isEmpty ? "none" : failures.joined(separator: "; "))")
+                let resume = receiver.resumeFailure(of: id).map { "its resume failed (\($0))" } ?? "no failed resume of it was seen"
+                throw BenchError("\(id) did not reach the product within 30 s; \(resume)")
             }
             guard index >= warmUp else { continue }
             roundTrips.record(monotonicNanos() - start)
