@@ -324,7 +324,7 @@ final class GatewayFastPath: ChannelDuplexHandler, RemovableChannelHandler, Upst
         headers.add(name: "content-type", value: "application/json")
         if let serverName = routes.serverName { headers.add(name: "server", value: serverName) }
         headers.add(name: "x-request-id", value: exchange.requestID)
-        headers.add(name: "traceparent", value: exchange.traceParent.description)
+        headers.add(name: "traceparent", value: exchange.traceParent)
         let body = ErrorMiddleware<BespokeRequestContext>.body(for: error)
         headers.add(name: "content-length", value: String(body.readableBytes))
         let status = HTTPResponseStatus(statusCode: error.code.httpStatus.code, reasonPhrase: error.code.httpStatus.reasonPhrase)
@@ -399,7 +399,8 @@ extension GatewayFastPath {
         let target: UpstreamTarget
         var head: HTTPRequestHead
         let requestID: String
-        let traceParent: TraceParent
+        /// This hop's `traceparent` header, made once for the upstream's request and the answer.
+        let traceParent: String
         var body = ByteBuffer()
         var requestEnded = false
         var connection: UpstreamConnection? {
@@ -415,7 +416,7 @@ extension GatewayFastPath {
         /// is sent).
         var deadline: NIODeadline?
 
-        init(target: UpstreamTarget, head: HTTPRequestHead, requestID: String, traceParent: TraceParent) {
+        init(target: UpstreamTarget, head: HTTPRequestHead, requestID: String, traceParent: String) {
             self.target = target
             self.head = head
             self.requestID = requestID

@@ -58,7 +58,7 @@ public struct GatewayFastRoutes: Sendable {
         }
         counter.record(tenant: tenant, kind: resolved.caller.kind)
         let requestID = RequestTracingMiddleware.requestID(given: deciding.requestID)
-        let traceParent = RequestTracingMiddleware.traceParent(given: deciding.traceParent)
+        let traceParent = RequestTracingMiddleware.traceParent(given: deciding.traceParent).description
         // Gathered as pairs and made headers at once: `HTTPHeaders.add` checks each name again,
         // and these were checked when the request was parsed or are the gateway's own.
         var upstreamHeaders: [(String, String)] = []

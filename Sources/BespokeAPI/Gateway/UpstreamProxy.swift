@@ -106,15 +106,16 @@ public final class UpstreamProxy: Service {
         }
         var callerHeaders: [(String, String)] = []
         addCallerHeaders(
-            to: &callerHeaders, tenant: tenant, caller: caller, scopes: scopesHeader(of: caller), requestID: requestID, traceParent: traceParent
+            to: &callerHeaders, tenant: tenant, caller: caller, scopes: scopesHeader(of: caller), requestID: requestID,
+            traceParent: traceParent.description
         )
         headers.add(contentsOf: callerHeaders)
     }
 
     /// Adds who is calling (`scopes` is ``scopesHeader(of:)``), the request id and this hop's
-    /// trace context to an upstream request's headers.
+    /// trace context (`traceParent`, the header's value) to an upstream request's headers.
     static func addCallerHeaders(
-        to headers: inout [(String, String)], tenant: TenantID, caller: Caller, scopes: String?, requestID: String, traceParent: TraceParent
+        to headers: inout [(String, String)], tenant: TenantID, caller: Caller, scopes: String?, requestID: String, traceParent: String
     ) {
         headers.append(("bespoke-tenant", tenant.rawValue))
         headers.append(("bespoke-caller-kind", caller.kind.rawValue))
@@ -123,7 +124,7 @@ public final class UpstreamProxy: Service {
         }
         if let scopes { headers.append(("bespoke-scopes", scopes)) }
         headers.append(("x-request-id", requestID))
-        headers.append(("traceparent", traceParent.description))
+        headers.append(("traceparent", traceParent))
     }
 
     /// The `Bespoke-Scopes` header for `caller`: an access token's scopes, sorted and separated
@@ -177,9 +178,9 @@ public final class UpstreamProxy: Service {
     }
 
     /// An upstream response's headers as the fast path hands them on: without those of one hop
-    /// (and those its `Connection` header names), with the request id and trace context of
-    /// this hop and the gateway's `Server`.
-    static func responseHeaders(_ headers: HTTPHeaders, requestID: String, traceParent: TraceParent, serverName: String?) -> HTTPHeaders {
+    /// (and those its `Connection` header names), with the request id and trace context
+    /// (`traceParent`, the header's value) of this hop and the gateway's `Server`.
+    static func responseHeaders(_ headers: HTTPHeaders, requestID: String, traceParent: String, serverName: String?) -> HTTPHeaders {
         let named = connectionOptions(headers)
         // Gathered as pairs, as the request's (``GatewayFastRoutes``): the upstream's names were
         // checked when its answer was parsed.
@@ -191,7 +192,7 @@ public final class UpstreamProxy: Service {
             result.append((name, value))
         }
         result.append(("x-request-id", requestID))
-        result.append(("traceparent", traceParent.description))
+        result.append(("traceparent", traceParent))
         if let serverName { result.append(("server", serverName)) }
         return HTTPHeaders(result)
     }
