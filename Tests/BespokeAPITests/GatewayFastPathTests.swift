@@ -85,6 +85,13 @@ struct GatewayFastPathTests {
         let upstream: Upstream
         let token: String
         let clientID: String
+
+        /// The gateway's port for raw connections, after a first call has had the token
+        /// verified the router's way (so that the next ones may take the fast path).
+        func warmedPort() async throws -> Int {
+            #expect(try await client.call(.get, "/v1/tenants/acme/echo/warm", token: token).status == .ok)
+            return try #require(client.port)
+        }
     }
 
     static func withFastPath(
@@ -197,9 +204,8 @@ struct GatewayFastPathTests {
 
     @Test func pipelinedRequestsAreAnsweredInOrderWhicheverWayEachGoes() async throws {
         try await Self.withFastPath { setup in
-            let (client, proxy, token) = (setup.client, setup.proxy, setup.token)
-            #expect(try await client.call(.get, "/v1/tenants/acme/echo/warm", token: token).status == .ok)
-            let port = try #require(client.port)
+            let (proxy, token) = (setup.proxy, setup.token)
+            let port = try await setup.warmedPort()
             func request(_ path: String, close: Bool = false) -> String {
                 "GET \(path) HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer \(token)\r\n" + (close ? "Connection: close\r\n" : "") + "\r\n"
             }
@@ -223,8 +229,7 @@ struct GatewayFastPathTests {
     @Test func aPipelinedPostWhoseBodyComesLaterAndAHalfClosedClientAreAnswered() async throws {
         try await Self.withFastPath { setup in
             let (client, proxy, token) = (setup.client, setup.proxy, setup.token)
-            #expect(try await client.call(.get, "/v1/tenants/acme/echo/warm", token: token).status == .ok)
-            let port = try #require(client.port)
+            let port = try await setup.warmedPort()
             let auth = "Authorization: Bearer \(token)\r\n"
             // A proxied GET, then the head of a POST behind it; the POST's body comes later.
             let first = "GET /v1/tenants/acme/echo/one HTTP/1.1\r\nHost: x\r\n\(auth)\r\n"
@@ -355,9 +360,8 @@ struct GatewayFastPathTests {
 
     @Test func repeatedHeadersTheFastPathDecidesOnAreLeftToTheRouter() async throws {
         try await Self.withFastPath { setup in
-            let (client, proxy, token) = (setup.client, setup.proxy, setup.token)
-            #expect(try await client.call(.get, "/v1/tenants/acme/echo/warm", token: token).status == .ok)
-            let port = try #require(client.port)
+            let (proxy, token) = (setup.proxy, setup.token)
+            let port = try await setup.warmedPort()
             // The router reads repeated headers joined by commas: two credentials are none it
             // knows (401), and two request ids are no valid one (a new id is made).
             let raw = try await Self.exchangeRaw(
@@ -378,9 +382,8 @@ struct GatewayFastPathTests {
 
     @Test func anHTTP10RequestIsLeftToTheRouter() async throws {
         try await Self.withFastPath { setup in
-            let (client, proxy, token) = (setup.client, setup.proxy, setup.token)
-            #expect(try await client.call(.get, "/v1/tenants/acme/echo/warm", token: token).status == .ok)
-            let port = try #require(client.port)
+            let (proxy, token) = (setup.proxy, setup.token)
+            let port = try await setup.warmedPort()
             let raw = try await Self.exchangeRaw(
                 port: port, ["GET /v1/tenants/acme/echo/old HTTP/1.0\r\nHost: x\r\nAuthorization: Bearer \(token)\r\n\r\n"], halfClose: true
             )
