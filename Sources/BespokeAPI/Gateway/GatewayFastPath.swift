@@ -40,12 +40,11 @@ final class GatewayFastPath: ChannelDuplexHandler, RemovableChannelHandler, Upst
     /// still answering the previous request.
     private var queued: [HTTPServerRequestPart] = []
     private var readHeld = false
-    /// Parts were passed on outside of a read from the client (pipelined ones, after a proxied
-    /// answer): the router's channel hands reads on at the end of a read, so one is signalled.
-    private var passedOutsideRead = false
-    /// Parts were passed on during the current read from the client: only then does the end
-    /// of the read concern the router's handlers (they have nothing to deliver otherwise).
-    private var passedDuringRead = false
+    /// Parts went to the router that no end of read has followed yet. The router's channel
+    /// hands reads on at the end of a read, so one is signalled: at the client's end of read,
+    /// or right after passing parts that waited here outside a read. An end of read with
+    /// nothing passed is not handed on (the router's handlers have nothing to deliver).
+    private var passedUnannounced = false
     private var reading = false
     private var quiesceHeld = false
     /// The client's end of input, and errors, that came while a proxied request was answered:
@@ -84,15 +83,14 @@ final class GatewayFastPath: ChannelDuplexHandler, RemovableChannelHandler, Upst
 
     func channelReadComplete(context: ChannelHandlerContext) {
         reading = false
-        passedOutsideRead = false
-        guard passedDuringRead else { return }
-        passedDuringRead = false
+        guard passedUnannounced else { return }
+        passedUnannounced = false
         context.fireChannelReadComplete()
     }
 
     /// Hands a part to the router.
     private func pass(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
-        if reading { passedDuringRead = true } else { passedOutsideRead = true }
+        passedUnannounced = true
         context.fireChannelRead(wrapInboundOut(part))
     }
 
@@ -359,8 +357,8 @@ final class GatewayFastPath: ChannelDuplexHandler, RemovableChannelHandler, Upst
         let waiting = queued
         queued = []
         for part in waiting { receive(part, context: context) }
-        if passedOutsideRead {
-            passedOutsideRead = false
+        if passedUnannounced, !reading {
+            passedUnannounced = false
             context.fireChannelReadComplete()
         }
         // Read again unless pipelined requests still wait (a new proxied request may need

@@ -200,12 +200,11 @@ public final class UpstreamProxy: Service {
     /// An upstream response's headers as the caller gets them: without those of one hop (and
     /// those its `Connection` header names); the gateway sets the request id and trace context.
     static func responseFields(_ headers: HTTPHeaders) -> HTTPFields {
-        let named = Set(headers[canonicalForm: "connection"].map { $0.lowercased() })
+        let named = connectionOptions(headers)
         var fields = HTTPFields()
-        for header in headers {
-            let lowered = header.name.lowercased()
-            guard !dropped.contains(lowered), !named.contains(lowered), let name = HTTPField.Name(header.name) else { continue }
-            fields.append(HTTPField(name: name, value: header.value))
+        for (name, value) in headers where isForwarded(name, connectionOptions: named) {
+            guard let name = HTTPField.Name(name) else { continue }
+            fields.append(HTTPField(name: name, value: value))
         }
         return fields
     }
