@@ -68,6 +68,9 @@ struct ServerOptions: ParsableArguments {
     )
     var gatewayFastPath: Bool?
 
+    @Option(help: "Days the log of webhook push attempts keeps an attempt (env BESPOKE_ATTEMPT_RETENTION_DAYS). Default 30.")
+    var attemptRetentionDays: Double?
+
     /// The configuration these options (and the environment) describe. The admin token comes
     /// only from BESPOKE_ADMIN_TOKEN or the data directory, never from a flag (flags show in `ps`).
     func configuration(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> BespokeConfiguration {
@@ -152,6 +155,12 @@ struct ServerOptions: ParsableArguments {
         }
         if let fast = try gatewayFastPath ?? environment["BESPOKE_GATEWAY_FAST_PATH"].map({ try Self.bool($0, "BESPOKE_GATEWAY_FAST_PATH") }) {
             configuration.gateway.fastPath = fast
+        }
+        if let days = try attemptRetentionDays
+            ?? environment["BESPOKE_ATTEMPT_RETENTION_DAYS"].map({ try Self.number($0, "BESPOKE_ATTEMPT_RETENTION_DAYS") })
+        {
+            guard days > 0, days <= 3650 else { throw ValidationError("the attempt retention must be above 0 and at most 3650 days") }
+            configuration.customization.attemptRetention = .seconds(days * 86_400)
         }
         configuration.adminToken = environment["BESPOKE_ADMIN_TOKEN"]
         return configuration

@@ -21,6 +21,12 @@ public struct CustomizationConfiguration: Sendable {
     public var secretOverlap: Duration
     /// An endpoint failing every push for this long is disabled (with an operational event).
     public var disableAfter: Duration
+    /// How long the log of push attempts keeps an attempt. Replays and recoveries read the
+    /// event log, not this one.
+    public var attemptRetention: Duration
+    /// How often attempts past their retention are deleted (the first time one interval after
+    /// the dispatcher starts).
+    public var attemptSweepInterval: Duration
     /// How often the dispatcher picks up registration changes.
     public var reconcileInterval: Duration
     /// How often the store is polled for changes made by other processes (catalog,
@@ -57,6 +63,8 @@ public struct CustomizationConfiguration: Sendable {
         maxHoldDeadline: Duration = .seconds(72 * 3600),
         secretOverlap: Duration = .seconds(24 * 3600),
         disableAfter: Duration = .seconds(5 * 24 * 3600),
+        attemptRetention: Duration = .seconds(30 * 24 * 3600),
+        attemptSweepInterval: Duration = .seconds(60),
         reconcileInterval: Duration = .milliseconds(200),
         indexSyncInterval: Duration = .milliseconds(500),
         uiSlotDeadline: Duration = .milliseconds(300),
@@ -85,6 +93,8 @@ public struct CustomizationConfiguration: Sendable {
         self.maxHoldDeadline = maxHoldDeadline
         self.secretOverlap = secretOverlap
         self.disableAfter = disableAfter
+        self.attemptRetention = attemptRetention
+        self.attemptSweepInterval = attemptSweepInterval
         self.reconcileInterval = reconcileInterval
     }
 

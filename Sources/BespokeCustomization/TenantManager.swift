@@ -368,6 +368,28 @@ public final class TenantManager: Sendable {
         }
     }
 
+    /// Deletes push attempts older than ``CustomizationConfiguration/attemptRetention``, in
+    /// batches, and returns how many it deleted.
+    @discardableResult
+    public func deleteExpiredAttempts(now: Date = Date()) async -> Int {
+        let cutoff = now.addingTimeInterval(-configuration.attemptRetention.seconds)
+        var deleted = 0
+        do {
+            while true {
+                let batch = try await store.deleteAttempts(madeBefore: cutoff, limit: Self.attemptDeletionBatch)
+                deleted += batch
+                if batch < Self.attemptDeletionBatch || Task.isCancelled { break }
+            }
+        } catch {
+            logger.warning("deleting push attempts past their retention failed", metadata: ["error": "\(error)"])
+        }
+        if deleted > 0 { logger.info("push attempts past their retention deleted", metadata: ["count": "\(deleted)"]) }
+        return deleted
+    }
+
+    /// Attempts deleted per transaction: small enough not to hold the bus's commits back long.
+    static let attemptDeletionBatch = 1000
+
     func recordAttempts(_ attempts: [DeliveryAttempt]) async {
         do {
             try await store.recordAttempts(attempts)

@@ -369,11 +369,18 @@ public final class WebhookDispatcher: Service {
 
     // MARK: Attempt log
 
+    /// Records the buffered attempts and closes idle connections every 100 ms; deletes the
+    /// attempts past their retention every ``CustomizationConfiguration/attemptSweepInterval``.
     private func flushAttemptsPeriodically(closingIdleOf plain: PlainHTTPClient) async {
+        var nextSweep = ContinuousClock.now + configuration.attemptSweepInterval
         while !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(100))
             await flushAttempts()
             plain.closeIdle()
+            if ContinuousClock.now >= nextSweep {
+                nextSweep = ContinuousClock.now + configuration.attemptSweepInterval
+                await manager.deleteExpiredAttempts()
+            }
         }
     }
 

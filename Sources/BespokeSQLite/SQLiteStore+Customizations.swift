@@ -157,6 +157,21 @@ extension SQLiteStore: CustomizationStore {
         }
     }
 
+    public func deleteAttempts(madeBefore date: Date, limit: Int) async throws -> Int {
+        try await pool.write { db in
+            // By id, the order of recording (an attempt is recorded within a flush interval of
+            // being made): the oldest `limit` rows, with no index on the time to keep up.
+            try db.execute(
+                sql: """
+                    DELETE FROM delivery_attempts WHERE id IN (
+                        SELECT id FROM (SELECT id, attempted_at FROM delivery_attempts ORDER BY id LIMIT ?) WHERE attempted_at < ?)
+                    """,
+                arguments: [limit, date.timeIntervalSince1970]
+            )
+            return db.changesCount
+        }
+    }
+
     public func deliveryAttempts(tenant: TenantID, customization: String, limit: Int) async throws -> [DeliveryAttempt] {
         try await pool.read { db in
             try Row.fetchAll(

@@ -93,6 +93,10 @@ public protocol CustomizationStore: Sendable {
     func recordAttempts(_ attempts: [DeliveryAttempt]) async throws
     /// A customization's most recent push attempts, newest first.
     func deliveryAttempts(tenant: TenantID, customization: String, limit: Int) async throws -> [DeliveryAttempt]
+    /// Of the `limit` oldest attempts in the log (by when they were recorded), deletes those
+    /// made before `date`, and returns how many it deleted: fewer than `limit` once the oldest
+    /// left are younger. Bounded by `limit`, however large the log.
+    func deleteAttempts(madeBefore date: Date, limit: Int) async throws -> Int
 }
 
 /// Reading events in custody. (Holds change through ``BusWrite``, in the bus's commits.)

@@ -14,7 +14,8 @@ struct ConfigurationTests {
         for variable in ["BESPOKE_HOST", "BESPOKE_PORT", "BESPOKE_DATA_DIR", "BESPOKE_DURABILITY", "BESPOKE_MAX_EVENT_BYTES",
             "BESPOKE_MAX_BODY_BYTES", "BESPOKE_LOG_LEVEL", "BESPOKE_ADMIN_TOKEN",
             "BESPOKE_ALLOW_LOOPBACK_ENDPOINTS", "BESPOKE_ALLOW_PRIVATE_ENDPOINTS", "BESPOKE_RATE_LIMIT", "BESPOKE_RATE_BURST",
-            "BESPOKE_ISSUER", "BESPOKE_UPSTREAMS", "BESPOKE_UPSTREAM_TIMEOUT", "BESPOKE_GATEWAY_FAST_PATH", "BESPOKE_TENANT_PUBLISH_RATE"]
+            "BESPOKE_ISSUER", "BESPOKE_UPSTREAMS", "BESPOKE_UPSTREAM_TIMEOUT", "BESPOKE_GATEWAY_FAST_PATH", "BESPOKE_TENANT_PUBLISH_RATE",
+            "BESPOKE_ATTEMPT_RETENTION_DAYS"]
         {
             #expect(help.contains(variable), "\(variable) is not documented")
         }
@@ -37,6 +38,8 @@ struct ConfigurationTests {
         (["serve", "--upstream-timeout", "0"], [:], "the upstream timeout must be above 0"),
         (["serve"], ["BESPOKE_TENANT_PUBLISH_RATE": "-5"], "the tenant publish rate must be 0 (no limit) or at least 1"),
         (["serve"], ["BESPOKE_GATEWAY_FAST_PATH": "often"], "BESPOKE_GATEWAY_FAST_PATH must be true or false"),
+        (["serve", "--attempt-retention-days", "0"], [:], "the attempt retention must be above 0 and at most 3650 days"),
+        (["serve"], ["BESPOKE_ATTEMPT_RETENTION_DAYS": "forever"], "BESPOKE_ATTEMPT_RETENTION_DAYS must be a number"),
     ])
     func badConfigurationFailsFastWithAClearMessage(arguments: [String], environment: [String: String], message: String) throws {
         let directory = try temporaryDirectory()
@@ -54,6 +57,7 @@ struct ConfigurationTests {
                 "BESPOKE_MAX_EVENT_BYTES": "200000", "BESPOKE_ADMIN_TOKEN": "env-admin-token-123456",
                 // Accepted (the server starts); their effects are tested where they act.
                 "BESPOKE_TENANT_PUBLISH_RATE": "0", "BESPOKE_UPSTREAM_TIMEOUT": "2.5", "BESPOKE_GATEWAY_FAST_PATH": "false",
+                "BESPOKE_ATTEMPT_RETENTION_DAYS": "7",
             ]
         )
         let pad = String(repeating: "x", count: 100_000)

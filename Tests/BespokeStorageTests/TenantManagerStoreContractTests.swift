@@ -176,6 +176,34 @@ struct TenantManagerStoreContractTests {
         let left = try await store.holds(tenant: acme, states: HoldState.allCases, limit: 10)
         #expect(left.map(\.eventID) == ["still-held"])
     }
+
+    @Test(arguments: StoreBackend.allCases)
+    func pushAttemptsAreDeletedOldestFirstWithinABoundedLook(_ backend: StoreBackend) async throws {
+        let store = try await prepared(backend)
+        try await store.insertCustomization(customization(acme, "cus_a"))
+        try await store.insertCustomization(customization(globex, "cus_g"))
+        let now = Date()
+        let old = now.addingTimeInterval(-40 * 86_400)
+        func attempt(_ tenant: TenantID, _ customization: String, _ message: String, at date: Date) -> DeliveryAttempt {
+            DeliveryAttempt(
+                tenant: tenant, customization: customization, messageID: message, eventID: "e", attemptedAt: date, status: 200,
+                latency: .milliseconds(1), error: nil
+            )
+        }
+        // Recorded in this order; the last one was made long ago but recorded after a young one.
+        try await store.recordAttempts([
+            attempt(acme, "cus_a", "old-1", at: old), attempt(globex, "cus_g", "old-2", at: old),
+            attempt(acme, "cus_a", "young", at: now), attempt(acme, "cus_a", "old-3", at: old),
+        ])
+        let cutoff = now.addingTimeInterval(-30 * 86_400)
+        // The two oldest, of both tenants.
+        #expect(try await store.deleteAttempts(madeBefore: cutoff, limit: 2) == 2)
+        // Of the next two, only the old one goes; fewer than the limit tells the caller to stop.
+        #expect(try await store.deleteAttempts(madeBefore: cutoff, limit: 2) == 1)
+        #expect(try await store.deleteAttempts(madeBefore: cutoff, limit: 2) == 0)
+        #expect(try await store.deliveryAttempts(tenant: acme, customization: "cus_a", limit: 10).map(\.messageID) == ["young"])
+        #expect(try await store.deliveryAttempts(tenant: globex, customization: "cus_g", limit: 10).isEmpty)
+    }
 }
 
 struct StoreTestError: Error, CustomStringConvertible {
