@@ -34,6 +34,13 @@ public struct BusConfiguration: Sendable {
     /// How long cancelled and dead-lettered holds are kept (for the tenant and the operator to
     /// look at) before they are deleted.
     public var closedHoldRetention: Duration
+    /// How long an event is kept once every subscription of its tenant has settled it (nil:
+    /// every event is kept). Events a subscription still has to deliver, and dead letters'
+    /// events, are kept however old. Publishing is idempotent within this window: the same
+    /// `source` and `id` published again after its event was deleted is stored again.
+    public var eventRetention: Duration?
+    /// How often events and closed holds past their retention are deleted.
+    public var retentionSweepInterval: Duration
     /// How fast each tenant may publish; nil for no limit. The bus's capacity is shared: a
     /// tenant publishing flat out would otherwise take the commits and the CPU its neighbours'
     /// events need.
@@ -54,10 +61,14 @@ public struct BusConfiguration: Sendable {
         maxDepth: Int = 8,
         holdDeadlineCheckInterval: Duration = .milliseconds(100),
         closedHoldRetention: Duration = .seconds(7 * 24 * 3600),
+        eventRetention: Duration? = .seconds(7 * 24 * 3600),
+        retentionSweepInterval: Duration = .seconds(60),
         publishQuota: PublishQuota? = PublishQuota()
     ) {
         self.publishQuota = publishQuota
         self.closedHoldRetention = closedHoldRetention
+        self.eventRetention = eventRetention
+        self.retentionSweepInterval = retentionSweepInterval
         self.holdDeadlineCheckInterval = holdDeadlineCheckInterval
         self.maxDepth = maxDepth
         self.limits = limits

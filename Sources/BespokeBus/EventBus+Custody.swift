@@ -131,16 +131,10 @@ extension EventBus {
         }
     }
 
-    /// Applies the configured outcome to held events whose deadline passed, and deletes
-    /// closed holds past their retention.
+    /// Applies the configured outcome to held events whose deadline passed.
     func deadlineLoop() async {
-        var nextRetentionSweep = ContinuousClock.now
         while isRunning {
             try? await Task.sleep(for: configuration.holdDeadlineCheckInterval)
-            if ContinuousClock.now >= nextRetentionSweep {
-                nextRetentionSweep = ContinuousClock.now + .seconds(60)
-                await deleteExpiredClosedHolds()
-            }
             for (id, deadline) in custody.lapsed(now: Date()) {
                 do {
                     guard let hold = try await store.hold(tenant: deadline.tenant, id: id), hold.state == .held,
@@ -164,22 +158,6 @@ extension EventBus {
                     logger.error("applying a hold deadline failed", metadata: ["hold": "\(id)", "error": "\(error)"])
                 }
             }
-        }
-    }
-
-    /// Deletes closed holds older than ``BusConfiguration/closedHoldRetention``, in batches.
-    func deleteExpiredClosedHolds() async {
-        let cutoff = Date().addingTimeInterval(-configuration.closedHoldRetention.seconds)
-        do {
-            var deleted = 0
-            while isRunning {
-                let batch = try await store.deleteClosedHolds(closedBefore: cutoff, limit: 1000)
-                deleted += batch
-                if batch < 1000 { break }
-            }
-            if deleted > 0 { logger.info("closed holds past their retention deleted", metadata: ["count": "\(deleted)"]) }
-        } catch {
-            logger.warning("deleting closed holds failed", metadata: ["error": "\(error)"])
         }
     }
 }

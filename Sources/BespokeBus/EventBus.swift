@@ -127,6 +127,7 @@ public final class EventBus: Service, Sendable {
                 group.addTask { await self.refillLoop() }
                 group.addTask { await self.custodyLoop() }
                 group.addTask { await self.deadlineLoop() }
+                group.addTask { await self.retentionLoop() }
             }
         } onCancelOrGracefulShutdown: {
             self.shutdown()

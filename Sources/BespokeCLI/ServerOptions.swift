@@ -71,6 +71,11 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "Days the log of webhook push attempts keeps an attempt (env BESPOKE_ATTEMPT_RETENTION_DAYS). Default 30.")
     var attemptRetentionDays: Double?
 
+    @Option(
+        help: "Days an event is kept once every subscription of its tenant has settled it; 0 keeps every event (env BESPOKE_EVENT_RETENTION_DAYS). Default 7."
+    )
+    var eventRetentionDays: Double?
+
     /// The configuration these options (and the environment) describe. The admin token comes
     /// only from BESPOKE_ADMIN_TOKEN or the data directory, never from a flag (flags show in `ps`).
     func configuration(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> BespokeConfiguration {
@@ -161,6 +166,12 @@ struct ServerOptions: ParsableArguments {
         {
             guard days > 0, days <= 3650 else { throw ValidationError("the attempt retention must be above 0 and at most 3650 days") }
             configuration.customization.attemptRetention = .seconds(days * 86_400)
+        }
+        if let days = try eventRetentionDays
+            ?? environment["BESPOKE_EVENT_RETENTION_DAYS"].map({ try Self.number($0, "BESPOKE_EVENT_RETENTION_DAYS") })
+        {
+            guard days >= 0, days <= 36_500 else { throw ValidationError("the event retention must be 0 (keep every event) to 36500 days") }
+            configuration.bus.eventRetention = days == 0 ? nil : .seconds(days * 86_400)
         }
         configuration.adminToken = environment["BESPOKE_ADMIN_TOKEN"]
         return configuration

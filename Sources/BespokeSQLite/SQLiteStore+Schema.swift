@@ -240,6 +240,16 @@ extension SQLiteStore {
                     """
             )
         }
+        migrator.registerMigration("v5-event-retention") { db in
+            // Deleting an event checks, by foreign key, that no dead letter or redelivery refers
+            // to it: without an index led by the event, every deletion scanned both tables.
+            try db.execute(
+                sql: """
+                    CREATE INDEX dead_letters_by_event_seq ON dead_letters(event_seq);
+                    CREATE INDEX redeliveries_by_event_seq ON redeliveries(event_seq);
+                    """
+            )
+        }
         return migrator
     }
 }

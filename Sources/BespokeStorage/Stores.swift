@@ -52,6 +52,11 @@ public protocol EventLogStore: Sendable {
     /// How many deliveries are pending for a subscription: redeliveries, and stream deliveries
     /// after its cursor or `settledThrough` (what the caller knows to be settled), whichever is later.
     func pendingCount(_ subscription: Subscription, settledThrough: Int64?) async throws -> Int
+    /// Deletes up to `limit` events stored before `date` that no subscription can need again:
+    /// at or before the cursor of every subscription of their tenant (every event, for a tenant
+    /// without subscriptions: a new subscription starts at the log's end), and neither a dead
+    /// letter nor a redelivery. Returns how many it deleted, oldest first per tenant.
+    func deleteSettledEvents(storedBefore date: Date, limit: Int) async throws -> Int
 }
 
 /// The consumer-side idempotency record: which events a consumer has already processed.

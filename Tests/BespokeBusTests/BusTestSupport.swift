@@ -150,6 +150,9 @@ final class InspectingStore: EventBus.Store, Sendable {
         try await inner.holds(tenant: tenant, states: states, limit: limit)
     }
     func activeHolds() async throws -> [Hold] { try await inner.activeHolds() }
+    func deleteSettledEvents(storedBefore date: Date, limit: Int) async throws -> Int {
+        try await inner.deleteSettledEvents(storedBefore: date, limit: limit)
+    }
     func deleteClosedHolds(closedBefore date: Date, limit: Int) async throws -> Int {
         try await inner.deleteClosedHolds(closedBefore: date, limit: limit)
     }

@@ -233,6 +233,50 @@ struct StoreContractTests {
     }
 
     @Test(arguments: StoreBackend.allCases)
+    func onlyEventsNoSubscriptionNeedsAreDeletedPastTheirRetention(_ backend: StoreBackend) async throws {
+        let store = try await prepared(backend)
+        let orders = try await subscribe(store, acme, "orders")
+        let audit = try await subscribe(store, acme, "audit")
+        let seqs = try await publish(store, (1...5).map { event(acme, "a\($0)") } + [event(globex, "g1")])
+        // orders has settled a1-a4 (a1 as a dead letter, a2 replayed since), audit a1-a3;
+        // globex has no subscription.
+        _ = try await store.apply([
+            .deadLetter(acme, orders.id, .stream(seqs[0]), attempts: 1, reason: "gave up"),
+            .advanceCursor(acme, orders.id, to: seqs[3]),
+            .advanceCursor(acme, audit.id, to: seqs[2]),
+            .replay(acme, orders.id, eventSeq: seqs[1]),
+        ])
+        // Stored just now: a cutoff in the past keeps everything.
+        #expect(try await store.deleteSettledEvents(storedBefore: Date().addingTimeInterval(-60), limit: 100) == 0)
+        let later = Date().addingTimeInterval(1)
+        // a3 (settled by both, nothing refers to it) and g1; one at a time within the limit.
+        #expect(try await store.deleteSettledEvents(storedBefore: later, limit: 1) == 1)
+        #expect(try await store.deleteSettledEvents(storedBefore: later, limit: 100) == 1)
+        #expect(try await store.deleteSettledEvents(storedBefore: later, limit: 100) == 0)
+
+        // What the subscriptions still need is all there.
+        #expect(try await pending(store, orders).map(\.eventID) == ["a5"])
+        #expect(try await pending(store, audit).map(\.eventID) == ["a4", "a5"])
+        #expect(try await store.deadLetters(tenant: acme, subscription: orders.id, after: nil, limit: 10).map(\.eventID) == ["a1"])
+        #expect(try await store.redeliveries(orders).map(\.eventID) == ["a2"])
+        // a3 is gone: it cannot be replayed, and publishing it again stores it anew.
+        #expect(try await store.apply([.replay(acme, orders.id, eventSeq: seqs[2])]) == [.notFound])
+        guard case .published(let seq, _, false) = try await store.apply([.publish(event(acme, "a3"))])[0] else {
+            Issue.record("a3 was taken for a duplicate after its deletion")
+            return
+        }
+        #expect(seq > seqs[5])
+        // Once the dead letter is redriven and settled, its event can go too.
+        let letter = try #require(try await store.deadLetters(tenant: acme, subscription: orders.id, after: nil, limit: 1).first)
+        guard case .redriven(let redelivery) = try await store.apply([.redrive(acme, orders.id, letter.id)])[0] else {
+            Issue.record("not redriven")
+            return
+        }
+        _ = try await store.apply([.settleRedelivery(acme, orders.id, redelivery.id)])
+        #expect(try await store.deleteSettledEvents(storedBefore: later, limit: 100) == 1)
+    }
+
+    @Test(arguments: StoreBackend.allCases)
     func aFailingBatchChangesNothing(_ backend: StoreBackend) async throws {
         let store = try await prepared(backend)
         let orders = try await subscribe(store, acme, "orders")

@@ -1,0 +1,63 @@
+import BespokeStorage
+import Foundation
+import Metrics
+
+extension EventBus {
+    /// Rows deleted per transaction: small enough not to hold the bus's commits back long.
+    static let retentionBatch = 1000
+
+    /// Deletes closed holds and settled events past their retention, at start and then every
+    /// ``BusConfiguration/retentionSweepInterval`` (a loop of its own: a long first sweep of
+    /// a large log does not hold hold deadlines back). It looks at least every 100 ms whether
+    /// the bus is stopping, so a stop never waits for the next sweep.
+    func retentionLoop() async {
+        var nextSweep = ContinuousClock.now
+        while isRunning {
+            if ContinuousClock.now >= nextSweep {
+                await deleteExpiredClosedHolds()
+                await deleteSettledEventsPastRetention()
+                nextSweep = ContinuousClock.now + configuration.retentionSweepInterval
+            }
+            try? await Task.sleep(for: min(configuration.retentionSweepInterval, .milliseconds(100)))
+        }
+    }
+
+    /// Deletes closed holds older than ``BusConfiguration/closedHoldRetention``, in batches.
+    func deleteExpiredClosedHolds() async {
+        let cutoff = Date().addingTimeInterval(-configuration.closedHoldRetention.seconds)
+        do {
+            var deleted = 0
+            while isRunning {
+                let batch = try await store.deleteClosedHolds(closedBefore: cutoff, limit: Self.retentionBatch)
+                deleted += batch
+                if batch < Self.retentionBatch { break }
+            }
+            if deleted > 0 { logger.info("closed holds past their retention deleted", metadata: ["count": "\(deleted)"]) }
+        } catch {
+            logger.warning("deleting closed holds failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Deletes events older than ``BusConfiguration/eventRetention`` that every subscription of
+    /// their tenant has settled, in batches, and returns how many it deleted.
+    @discardableResult
+    func deleteSettledEventsPastRetention(now: Date = Date()) async -> Int {
+        guard let retention = configuration.eventRetention else { return 0 }
+        let cutoff = now.addingTimeInterval(-retention.seconds)
+        var deleted = 0
+        do {
+            while isRunning {
+                let batch = try await store.deleteSettledEvents(storedBefore: cutoff, limit: Self.retentionBatch)
+                deleted += batch
+                if batch < Self.retentionBatch { break }
+            }
+        } catch {
+            logger.warning("deleting events past their retention failed", metadata: ["error": "\(error)"])
+        }
+        if deleted > 0 {
+            Counter(label: "bespoke_bus_events_expired_total").increment(by: deleted)
+            logger.info("settled events past their retention deleted", metadata: ["count": "\(deleted)"])
+        }
+        return deleted
+    }
+}
