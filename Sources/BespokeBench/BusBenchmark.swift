@@ -59,7 +59,8 @@ public enum BusBenchmark {
             try await bench.waitForDeliveries(options.events / options.tenants * options.tenants * options.subscriptionsPerTenant)
             let seconds = Double(monotonicNanos() - start) / 1e9
             let cpu = ProcessCPUTime.seconds().flatMap { after in cpuBefore.map { after - $0 } }
-            return (Double(options.events) / seconds, bench.latencies.percentiles(), cpu)
+            let sweep = try await sweepSettledEvents(bench)
+            return (Double(options.events) / seconds, bench.latencies.percentiles(), cpu, sweep)
         }
         report(String(
             format: "bus peak: %.0f events/s published and delivered to %d subscriptions each (%.0f deliveries/s) = %.1f%% of raw",
@@ -69,6 +70,11 @@ public enum BusBenchmark {
             report(String(format: "  CPU per event (publish, store, deliver to each subscription, ack; this process): %.0f µs", cpu / Double(options.events) * 1e6))
         }
         report(String(format: "  publish->deliver at peak (saturated): p50 %.2f ms, p99 %.2f ms, p999 %.2f ms", peak.1.p50, peak.1.p99, peak.1.p999))
+        report(String(
+            format: "  retention, then: %d settled events deleted in %.2f s (%.0f/s), %d a transaction: p50 %.2f ms, p99 %.2f ms, max %.2f ms",
+            peak.3.deleted, peak.3.seconds, Double(peak.3.deleted) / max(peak.3.seconds, 1e-9), EventBus.retentionBatch,
+            peak.3.transaction.p50, peak.3.transaction.p99, peak.3.transaction.max
+        ))
 
         let half = peak.0 / 2
         let paced = try await withBench(options, name: "half", tenants: tenants, report: report) { bench in
@@ -257,6 +263,31 @@ public enum BusBenchmark {
         return sentPerTenant
     }
 
+    /// Deletes the phase's settled events as the bus's retention does, all of them past it, and
+    /// times each transaction: the wait a commit of the bus can have behind one.
+    static func sweepSettledEvents(
+        _ bench: Bench
+    ) async throws -> (deleted: Int, seconds: Double, transaction: (p50: Double, p99: Double, max: Double)) {
+        // Acks reach the stored cursors within the bus's cursor flush interval.
+        try await Task.sleep(for: .milliseconds(500))
+        let transactions = LatencyRecorder()
+        let cutoff = Date().addingTimeInterval(1)
+        var deleted = 0
+        let start = monotonicNanos()
+        while true {
+            let began = monotonicNanos()
+            let batch = try await bench.store.deleteSettledEvents(storedBefore: cutoff, limit: EventBus.retentionBatch)
+            transactions.record(monotonicNanos() - began)
+            deleted += batch
+            if batch < EventBus.retentionBatch { break }
+        }
+        let times = transactions.rawPercentiles()
+        return (
+            deleted, Double(monotonicNanos() - start) / 1e9,
+            (Double(times.p50) / 1e6, Double(times.p99) / 1e6, Double(times.max) / 1e6)
+        )
+    }
+
     static func path(_ options: BusBenchmarkOptions, _ name: String) -> String {
         (options.directory as NSString).appendingPathComponent("bench-\(name)-\(UUID().uuidString).sqlite")
     }
@@ -276,7 +307,7 @@ public enum BusBenchmark {
         // Capacity is measured without quotas; the fairness phase sets one where it says so.
         configuration.publishQuota = quota
         let bus = try await EventBus.open(store: store, configuration: configuration, logger: logger)
-        let bench = Bench(bus: bus, tenants: tenants)
+        let bench = Bench(bus: bus, store: store, tenants: tenants)
         for tenant in tenants {
             for index in 0..<options.subscriptionsPerTenant {
                 _ = try await bus.createSubscription(tenant: tenant, name: "s\(index)", types: [])
@@ -341,6 +372,7 @@ public enum BusBenchmark {
 /// Shared state of one benchmark phase.
 final class Bench: Sendable {
     let bus: EventBus
+    let store: SQLiteStore
     let latencies = LatencyRecorder()
     /// Publish-to-confirm (durably stored) latencies of paced publishes.
     let confirmations = LatencyRecorder()
@@ -348,8 +380,9 @@ final class Bench: Sendable {
     private let counter = Mutex(0)
     private let ids = Mutex(0)
 
-    init(bus: EventBus, tenants: [TenantID]) {
+    init(bus: EventBus, store: SQLiteStore, tenants: [TenantID]) {
         self.bus = bus
+        self.store = store
         self.perTenant = Dictionary(uniqueKeysWithValues: tenants.map { ($0, LatencyRecorder()) })
     }
 

@@ -387,8 +387,9 @@ public final class TenantManager: Sendable {
         return deleted
     }
 
-    /// Attempts deleted per transaction: small enough not to hold the bus's commits back long.
-    static let attemptDeletionBatch = 1000
+    /// Attempts deleted per transaction: small enough not to hold the bus's commits back long
+    /// (as `EventBus`'s retention batches).
+    static let attemptDeletionBatch = 250
 
     func recordAttempts(_ attempts: [DeliveryAttempt]) async {
         do {
