@@ -273,14 +273,15 @@ public enum BusBenchmark {
         let transactions = LatencyRecorder()
         let cutoff = Date().addingTimeInterval(1)
         var deleted = 0
+        var position: Int64?
         let start = monotonicNanos()
-        while true {
+        repeat {
             let began = monotonicNanos()
-            let batch = try await bench.store.deleteSettledEvents(storedBefore: cutoff, limit: EventBus.retentionBatch)
+            let step = try await bench.store.deleteSettledEvents(storedBefore: cutoff, after: position, limit: EventBus.retentionBatch)
             transactions.record(monotonicNanos() - began)
-            deleted += batch
-            if batch < EventBus.retentionBatch { break }
-        }
+            deleted += step.deleted
+            position = step.resumeAfter
+        } while position != nil
         let times = transactions.rawPercentiles()
         return (
             deleted, Double(monotonicNanos() - start) / 1e9,

@@ -34,12 +34,13 @@ public struct BusConfiguration: Sendable {
     /// How long cancelled and dead-lettered holds are kept (for the tenant and the operator to
     /// look at) before they are deleted.
     public var closedHoldRetention: Duration
-    /// How long an event is kept once every subscription of its tenant has settled it (nil:
-    /// every event is kept). Events a subscription still has to deliver, and dead letters'
-    /// events, are kept however old. Publishing is idempotent within this window: the same
-    /// `source` and `id` published again after its event was deleted is stored again.
+    /// Events stored longer ago than this are deleted once every subscription of their tenant
+    /// has settled them (nil: every event is kept). Events a subscription still has to deliver,
+    /// and the events of dead letters and redeliveries, are kept however old. Publishing is
+    /// idempotent while the event is kept: the same `source` and `id` published again after its
+    /// event was deleted is stored again (a new event, with a new sequence).
     public var eventRetention: Duration?
-    /// How often events and closed holds past their retention are deleted.
+    /// How often events and closed holds past their retention are deleted (at least 10 ms).
     public var retentionSweepInterval: Duration
     /// How fast each tenant may publish; nil for no limit. The bus's capacity is shared: a
     /// tenant publishing flat out would otherwise take the commits and the CPU its neighbours'
@@ -68,7 +69,7 @@ public struct BusConfiguration: Sendable {
         self.publishQuota = publishQuota
         self.closedHoldRetention = closedHoldRetention
         self.eventRetention = eventRetention
-        self.retentionSweepInterval = retentionSweepInterval
+        self.retentionSweepInterval = max(retentionSweepInterval, .milliseconds(10))
         self.holdDeadlineCheckInterval = holdDeadlineCheckInterval
         self.maxDepth = maxDepth
         self.limits = limits

@@ -49,10 +49,14 @@ actor DeliveryScheduler {
     // MARK: Filling
 
     /// Events just committed, in commit order: each becomes a delivery for every subscription
-    /// of its tenant whose filter selects its type.
+    /// of its tenant whose filter selects its type. The others pass over it: their cursors may
+    /// move past it (so a subscription of a rare type does not hold its tenant's log back from
+    /// retention).
     func enqueue(events: [(event: EventToStore, seq: Int64, storedAt: Date)]) {
         var deliveries: [Delivery] = []
+        var lastOfTenant: [TenantID: Int64] = [:]
         for (event, seq, storedAt) in events {
+            lastOfTenant[event.tenant] = max(lastOfTenant[event.tenant] ?? 0, seq)
             for id in byTenant[event.tenant] ?? [] where queues[id]?.subscription.filter.matches(event.type) == true {
                 deliveries.append(
                     Delivery(
@@ -64,6 +68,11 @@ actor DeliveryScheduler {
             }
         }
         if !deliveries.isEmpty { enqueue(deliveries) }
+        // After the appends: a queue that took every delivery of the commit has examined all
+        // of its tenant's events in it.
+        for (tenant, seq) in lastOfTenant {
+            for id in byTenant[tenant] ?? [] { queues[id]?.passOver(through: seq) }
+        }
     }
 
     /// New deliveries (stream or redelivery), in commit order.

@@ -1,11 +1,12 @@
+import BespokeCore
 import BespokeStorage
 import Foundation
 import Metrics
 
 extension EventBus {
-    /// Rows deleted per transaction: small enough that a commit of the bus waiting behind one
-    /// waits little, large enough to delete well over 100k events a second (see `bench bus`
-    /// and ARCHITECTURE.md for the figures).
+    /// Rows looked at (events) or deleted (closed holds) per transaction: small enough that a
+    /// commit of the bus waiting behind one waits little, large enough to delete well over 100k
+    /// events a second (see `bench bus` and ARCHITECTURE.md for the figures).
     public static let retentionBatch = 250
 
     /// Deletes closed holds and settled events past their retention, at start and then every
@@ -41,18 +42,19 @@ extension EventBus {
     }
 
     /// Deletes events older than ``BusConfiguration/eventRetention`` that every subscription of
-    /// their tenant has settled, in batches, and returns how many it deleted.
+    /// their tenant has settled, a step at a time, and returns how many it deleted.
     @discardableResult
     func deleteSettledEventsPastRetention(now: Date = Date()) async -> Int {
         guard let retention = configuration.eventRetention else { return 0 }
         let cutoff = now.addingTimeInterval(-retention.seconds)
         var deleted = 0
+        var position: Int64?
         do {
-            while isRunning {
-                let batch = try await store.deleteSettledEvents(storedBefore: cutoff, limit: Self.retentionBatch)
-                deleted += batch
-                if batch < Self.retentionBatch { break }
-            }
+            repeat {
+                let step = try await store.deleteSettledEvents(storedBefore: cutoff, after: position, limit: Self.retentionBatch)
+                deleted += step.deleted
+                position = step.resumeAfter
+            } while position != nil && isRunning
         } catch {
             logger.warning("deleting events past their retention failed", metadata: ["error": "\(error)"])
         }

@@ -158,6 +158,16 @@ final class SubscriptionQueue {
         insert(delivery)
     }
 
+    /// Marks the log examined through `seq`, an event of the tenant just committed (with every
+    /// delivery of the subscription up to it already appended), when the window holds all the
+    /// store has: no backlog left in the store and no refill reading it. Otherwise the next
+    /// refill passes over it, as it passes over every event of other types.
+    func passOver(through seq: Int64) {
+        guard !storeHasMore, !refillInFlight, seq > (loadedUpTo ?? 0) else { return }
+        loadedUpTo = seq
+        cursorDirty = true
+    }
+
     /// Whether `receipt` is the receipt of the entry's current lease.
     func holds(_ receipt: DeliveryReceipt) -> Bool {
         guard case .leased(_, let token) = entries[receipt.id]?.state else { return false }

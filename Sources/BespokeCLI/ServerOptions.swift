@@ -72,7 +72,7 @@ struct ServerOptions: ParsableArguments {
     var attemptRetentionDays: Double?
 
     @Option(
-        help: "Days an event is kept once every subscription of its tenant has settled it; 0 keeps every event (env BESPOKE_EVENT_RETENTION_DAYS). Default 7."
+        help: "Events stored longer ago than this many days are deleted once every subscription of their tenant has settled them; 0 keeps every event (env BESPOKE_EVENT_RETENTION_DAYS). Default 7."
     )
     var eventRetentionDays: Double?
 

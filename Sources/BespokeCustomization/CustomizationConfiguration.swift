@@ -22,10 +22,11 @@ public struct CustomizationConfiguration: Sendable {
     /// An endpoint failing every push for this long is disabled (with an operational event).
     public var disableAfter: Duration
     /// How long the log of push attempts keeps an attempt. Replays and recoveries read the
-    /// event log, not this one.
+    /// event log, not this one: a message of the attempt log can be replayed while its event is
+    /// in the log (`BusConfiguration.eventRetention`, 7 days by default).
     public var attemptRetention: Duration
     /// How often attempts past their retention are deleted (the first time one interval after
-    /// the dispatcher starts).
+    /// the dispatcher starts; at least 10 ms).
     public var attemptSweepInterval: Duration
     /// How often the dispatcher picks up registration changes.
     public var reconcileInterval: Duration
@@ -94,7 +95,7 @@ public struct CustomizationConfiguration: Sendable {
         self.secretOverlap = secretOverlap
         self.disableAfter = disableAfter
         self.attemptRetention = attemptRetention
-        self.attemptSweepInterval = attemptSweepInterval
+        self.attemptSweepInterval = max(attemptSweepInterval, .milliseconds(10))
         self.reconcileInterval = reconcileInterval
     }
 

@@ -347,8 +347,9 @@ public final class TenantManager: Sendable {
     }
 
     /// Pushes one message to the endpoint again, by the message id of its attempts
-    /// (`webhook-id`): an observer's event whatever became of it, or an event the interceptor
-    /// still holds. - Throws: ``BespokeError`` `not_found`.
+    /// (`webhook-id`): an observer's event whatever became of it while it is in the log (see
+    /// `BusConfiguration.eventRetention`), or an event the interceptor still holds.
+    /// - Throws: ``BespokeError`` `not_found`.
     public func replay(tenant: TenantID, id: String, messageID: String) async throws {
         let customization = try customization(tenant: tenant, id: id)
         let prefix = customization.id + "-"

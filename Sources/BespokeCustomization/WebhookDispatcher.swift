@@ -64,6 +64,7 @@ public final class WebhookDispatcher: Service {
                 group.addTask { await self.pushHeldEvents(client) }
                 group.addTask { await self.superviseObservers(client) }
                 group.addTask { await self.flushAttemptsPeriodically(closingIdleOf: client.plain) }
+                group.addTask { await self.deleteExpiredAttemptsPeriodically() }
             }
         }
     }
@@ -369,18 +370,23 @@ public final class WebhookDispatcher: Service {
 
     // MARK: Attempt log
 
-    /// Records the buffered attempts and closes idle connections every 100 ms; deletes the
-    /// attempts past their retention every ``CustomizationConfiguration/attemptSweepInterval``.
+    /// Records the buffered attempts and closes idle connections every 100 ms.
     private func flushAttemptsPeriodically(closingIdleOf plain: PlainHTTPClient) async {
-        var nextSweep = ContinuousClock.now + configuration.attemptSweepInterval
         while !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(100))
             await flushAttempts()
             plain.closeIdle()
-            if ContinuousClock.now >= nextSweep {
-                nextSweep = ContinuousClock.now + configuration.attemptSweepInterval
-                await manager.deleteExpiredAttempts()
-            }
+        }
+    }
+
+    /// Deletes the attempts past their retention every
+    /// ``CustomizationConfiguration/attemptSweepInterval`` (in a task of its own: a long first
+    /// sweep of a large log holds no flush back).
+    private func deleteExpiredAttemptsPeriodically() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: configuration.attemptSweepInterval)
+            if Task.isCancelled { return }
+            await manager.deleteExpiredAttempts()
         }
     }
 

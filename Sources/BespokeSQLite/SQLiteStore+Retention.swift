@@ -3,33 +3,47 @@ import Foundation
 import GRDB
 
 extension SQLiteStore {
-    public func deleteSettledEvents(storedBefore date: Date, limit: Int) async throws -> Int {
-        guard limit > 0 else { return 0 }
+    public func deleteSettledEvents(storedBefore date: Date, after position: Int64?, limit: Int) async throws -> EventDeletion {
+        guard limit > 0 else { return EventDeletion(deleted: 0, resumeAfter: position) }
         let cutoff = date.timeIntervalSince1970
+        let start = position ?? 0
         return try await pool.write { db in
-            // Only the old part of the log is looked at, so a sweep costs what it deletes (and
-            // the few events dead letters keep), not the length of the log.
-            guard let lastOld = try Self.lastEvent(storedBefore: cutoff, db: db) else { return 0 }
-            let tenants = try String.fetchAll(db, sql: "SELECT id FROM tenants ORDER BY id")
-            let lowestCursor = try db.cachedStatement(sql: "SELECT min(cursor) FROM subscriptions WHERE tenant_id = ?")
-            let delete = try db.cachedStatement(
-                sql: """
-                    DELETE FROM events WHERE seq IN (
-                        SELECT e.seq FROM events e
-                        WHERE e.tenant_id = ?1 AND e.seq <= ?2 AND e.stored_at < ?3
-                          AND NOT EXISTS (SELECT 1 FROM dead_letters d WHERE d.event_seq = e.seq)
-                          AND NOT EXISTS (SELECT 1 FROM redeliveries r WHERE r.event_seq = e.seq)
-                        ORDER BY e.seq LIMIT ?4)
-                    """
-            )
-            var deleted = 0
-            for tenant in tenants where deleted < limit {
-                // What every subscription of the tenant has settled; all of it without any.
-                let settled = try Int64.fetchOne(lowestCursor, arguments: [tenant]) ?? Int64.max
-                try delete.execute(arguments: [tenant, min(settled, lastOld), cutoff, limit - deleted])
-                deleted += db.changesCount
+            // Only the old part of the log is looked at, `limit` events a step: a step costs
+            // the same however long the log, and a sweep what it looks at.
+            guard let lastOld = try Self.lastEvent(storedBefore: cutoff, db: db), lastOld > start else {
+                return EventDeletion(deleted: 0, resumeAfter: nil)
             }
-            return deleted
+            let rows = try Row.fetchAll(
+                db.cachedStatement(sql: "SELECT seq, tenant_id, stored_at FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?"),
+                arguments: [start, lastOld, limit]
+            )
+            let lowestCursor = try db.cachedStatement(sql: "SELECT min(cursor) FROM subscriptions WHERE tenant_id = ?")
+            let referenced = try db.cachedStatement(
+                sql: "SELECT EXISTS (SELECT 1 FROM dead_letters WHERE event_seq = ?1) OR EXISTS (SELECT 1 FROM redeliveries WHERE event_seq = ?1)"
+            )
+            let delete = try db.cachedStatement(sql: "DELETE FROM events WHERE seq = ?")
+            // What every subscription of a tenant has settled; all of its log without any.
+            var settled: [String: Int64] = [:]
+            var deleted = 0
+            var last = start
+            for row in rows {
+                let seq: Int64 = row[0]
+                let tenant: String = row[1]
+                let storedAt: Double = row[2]
+                last = seq
+                let bound: Int64
+                if let known = settled[tenant] {
+                    bound = known
+                } else {
+                    bound = try Int64.fetchOne(lowestCursor, arguments: [tenant]) ?? Int64.max
+                    settled[tenant] = bound
+                }
+                guard seq <= bound, storedAt < cutoff, try Bool.fetchOne(referenced, arguments: [seq]) != true else { continue }
+                try delete.execute(arguments: [seq])
+                deleted += 1
+            }
+            let done = rows.count < limit || last >= lastOld
+            return EventDeletion(deleted: deleted, resumeAfter: done ? nil : last)
         }
     }
 

@@ -78,6 +78,20 @@ public enum BusWriteResult: Sendable, Equatable {
     case closed(Hold, next: Hold?)
 }
 
+/// What one step of a retention sweep over the log did.
+public struct EventDeletion: Sendable, Equatable {
+    /// Events deleted.
+    public let deleted: Int
+    /// The last position looked at, to go on after; nil once every event stored before the
+    /// sweep's cutoff has been looked at.
+    public let resumeAfter: Int64?
+
+    public init(deleted: Int, resumeAfter: Int64?) {
+        self.deleted = deleted
+        self.resumeAfter = resumeAfter
+    }
+}
+
 /// A page of a subscription's stream read from the log.
 public struct DeliveryPage: Sendable {
     /// Pending deliveries, in log order, with their recorded failures.

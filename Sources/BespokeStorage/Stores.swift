@@ -52,11 +52,13 @@ public protocol EventLogStore: Sendable {
     /// How many deliveries are pending for a subscription: redeliveries, and stream deliveries
     /// after its cursor or `settledThrough` (what the caller knows to be settled), whichever is later.
     func pendingCount(_ subscription: Subscription, settledThrough: Int64?) async throws -> Int
-    /// Deletes up to `limit` events stored before `date` that no subscription can need again:
-    /// at or before the cursor of every subscription of their tenant (every event, for a tenant
-    /// without subscriptions: a new subscription starts at the log's end), and neither a dead
-    /// letter nor a redelivery. Returns how many it deleted, oldest first per tenant.
-    func deleteSettledEvents(storedBefore date: Date, limit: Int) async throws -> Int
+    /// One step of a retention sweep: looks at up to `limit` events stored before `date`, in log
+    /// order after `position` (nil: from the log's start), and deletes those no subscription can
+    /// need again: at or before the cursor of every subscription of their tenant (every event,
+    /// for a tenant without subscriptions: a new subscription starts at the log's end), and
+    /// neither a dead letter's nor a redelivery's. A sweep goes on from the step's
+    /// ``EventDeletion/resumeAfter`` until it is nil, so each event kept is looked at once.
+    func deleteSettledEvents(storedBefore date: Date, after position: Int64?, limit: Int) async throws -> EventDeletion
 }
 
 /// The consumer-side idempotency record: which events a consumer has already processed.

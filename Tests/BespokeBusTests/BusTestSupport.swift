@@ -150,8 +150,8 @@ final class InspectingStore: EventBus.Store, Sendable {
         try await inner.holds(tenant: tenant, states: states, limit: limit)
     }
     func activeHolds() async throws -> [Hold] { try await inner.activeHolds() }
-    func deleteSettledEvents(storedBefore date: Date, limit: Int) async throws -> Int {
-        try await inner.deleteSettledEvents(storedBefore: date, limit: limit)
+    func deleteSettledEvents(storedBefore date: Date, after position: Int64?, limit: Int) async throws -> EventDeletion {
+        try await inner.deleteSettledEvents(storedBefore: date, after: position, limit: limit)
     }
     func deleteClosedHolds(closedBefore date: Date, limit: Int) async throws -> Int {
         try await inner.deleteClosedHolds(closedBefore: date, limit: limit)

@@ -60,6 +60,25 @@ struct EventBusDeliveryTests {
         }
     }
 
+    @Test func aSubscriptionOfOtherTypesDoesNotHoldItsTenantsLogBack() async throws {
+        let store = try await makeStore()
+        var configuration = BusConfiguration()
+        configuration.eventRetention = .milliseconds(200)
+        configuration.retentionSweepInterval = .milliseconds(50)
+        try await withRunningBus(store: store, configuration: configuration) { bus in
+            _ = try await bus.createSubscription(tenant: acme, name: "rare", types: ["OrderCancelled"])
+            _ = try await bus.publish((0..<3).map { event("other-\($0)", type: "BasketCleared") }, tenant: acme)
+            let remaining = { @Sendable in
+                try await store.pool.read { db in try String.fetchAll(db, sql: "SELECT event_id FROM events ORDER BY seq") }
+            }
+            try await eventually("events no subscription selects are deleted") { try await remaining().isEmpty }
+            // The cursor moved past them, not past what comes next.
+            _ = try await bus.publish(event("cancelled", type: "OrderCancelled"), tenant: acme)
+            let got = try await bus.receive(tenant: acme, subscription: "rare", max: 10, wait: .seconds(1))
+            #expect(got.map(\.eventID) == ["cancelled"])
+        }
+    }
+
     @Test func publishingTheSameEventTwiceStoresAndDeliversItOnce() async throws {
         let store = try await makeStore()
         try await withRunningBus(store: store) { bus in

@@ -232,6 +232,22 @@ struct StoreContractTests {
         #expect(try await store.apply([.settleRedelivery(acme, orders.id, redelivery.id)]) == [.notFound])
     }
 
+    /// A whole retention sweep, `step` events looked at a transaction; returns how many it
+    /// deleted, and how many steps it took.
+    private func sweep(_ store: any PlatformStore, before date: Date, step: Int) async throws -> (deleted: Int, steps: Int) {
+        var deleted = 0
+        var steps = 0
+        var position: Int64?
+        repeat {
+            let done = try await store.deleteSettledEvents(storedBefore: date, after: position, limit: step)
+            if let next = done.resumeAfter { #expect(next > position ?? 0, "a sweep moves forward") }
+            deleted += done.deleted
+            position = done.resumeAfter
+            steps += 1
+        } while position != nil && steps < 1000
+        return (deleted, steps)
+    }
+
     @Test(arguments: StoreBackend.allCases)
     func onlyEventsNoSubscriptionNeedsAreDeletedPastTheirRetention(_ backend: StoreBackend) async throws {
         let store = try await prepared(backend)
@@ -246,13 +262,13 @@ struct StoreContractTests {
             .advanceCursor(acme, audit.id, to: seqs[2]),
             .replay(acme, orders.id, eventSeq: seqs[1]),
         ])
-        // Stored just now: a cutoff in the past keeps everything.
-        #expect(try await store.deleteSettledEvents(storedBefore: Date().addingTimeInterval(-60), limit: 100) == 0)
+        // Stored just now: a cutoff in the past keeps everything, in one step.
+        #expect(try await store.deleteSettledEvents(storedBefore: Date().addingTimeInterval(-60), after: nil, limit: 100)
+            == EventDeletion(deleted: 0, resumeAfter: nil))
         let later = Date().addingTimeInterval(1)
-        // a3 (settled by both, nothing refers to it) and g1; one at a time within the limit.
-        #expect(try await store.deleteSettledEvents(storedBefore: later, limit: 1) == 1)
-        #expect(try await store.deleteSettledEvents(storedBefore: later, limit: 100) == 1)
-        #expect(try await store.deleteSettledEvents(storedBefore: later, limit: 100) == 0)
+        // a3 (settled by both, nothing refers to it) and g1, two events looked at a step.
+        #expect(try await sweep(store, before: later, step: 2) == (2, 3))
+        #expect(try await sweep(store, before: later, step: 2).deleted == 0)
 
         // What the subscriptions still need is all there.
         #expect(try await pending(store, orders).map(\.eventID) == ["a5"])
@@ -273,7 +289,30 @@ struct StoreContractTests {
             return
         }
         _ = try await store.apply([.settleRedelivery(acme, orders.id, redelivery.id)])
-        #expect(try await store.deleteSettledEvents(storedBefore: later, limit: 100) == 1)
+        #expect(try await sweep(store, before: later, step: 2).deleted == 1)
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func aSweepStopsAtTheEventsStoredAfterItsCutoff(_ backend: StoreBackend) async throws {
+        let store = try await prepared(backend)
+        let orders = try await subscribe(store, globex, "orders")
+        let seqs = try await publish(store, (1...9).map { event(globex, "old-\($0)") })
+        try await Task.sleep(for: .milliseconds(30))
+        let cutoff = Date()
+        try await Task.sleep(for: .milliseconds(30))
+        let young = try await publish(store, (1...4).map { event(globex, "young-\($0)") })
+        // Settled through the end of the log, but a dead letter keeps old-5.
+        #expect(try await store.apply([
+            .deadLetter(globex, orders.id, .stream(seqs[4]), attempts: 1, reason: "x"), .advanceCursor(globex, orders.id, to: young[3]),
+        ]) == [.applied, .applied])
+        let first = try await sweep(store, before: cutoff, step: 4)
+        #expect(first.deleted == 8)
+        // The young events were not even looked at: three steps of four cover the nine old ones.
+        #expect(first.steps == 3)
+        // old-5 is now the log's old part, alone before gaps left by the deleted events.
+        #expect(try await sweep(store, before: cutoff, step: 4) == (0, 1))
+        #expect(try await sweep(store, before: Date().addingTimeInterval(1), step: 3) == (4, 2))
+        #expect(try await store.deadLetters(tenant: globex, subscription: orders.id, after: nil, limit: 10).map(\.eventID) == ["old-5"])
     }
 
     @Test(arguments: StoreBackend.allCases)
