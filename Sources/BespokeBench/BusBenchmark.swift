@@ -71,7 +71,7 @@ public enum BusBenchmark {
         }
         report(String(format: "  publish->deliver at peak (saturated): p50 %.2f ms, p99 %.2f ms, p999 %.2f ms", peak.1.p50, peak.1.p99, peak.1.p999))
         report(String(
-            format: "  retention, then: %d settled events deleted in %.2f s (%.0f/s), %d a transaction: p50 %.2f ms, p99 %.2f ms, max %.2f ms",
+            format: "  retention, then: %d settled events deleted in %.2f s (%.0f/s), %d looked at a step (a read, then a write of what it deletes): p50 %.2f ms, p99 %.2f ms, max %.2f ms",
             peak.3.deleted, peak.3.seconds, Double(peak.3.deleted) / max(peak.3.seconds, 1e-9), EventBus.retentionBatch,
             peak.3.transaction.p50, peak.3.transaction.p99, peak.3.transaction.max
         ))
@@ -264,7 +264,7 @@ public enum BusBenchmark {
     }
 
     /// Deletes the phase's settled events as the bus's retention does, all of them past it, and
-    /// times each transaction: the wait a commit of the bus can have behind one.
+    /// times each step (its read, then the write a commit of the bus can wait behind).
     static func sweepSettledEvents(
         _ bench: Bench
     ) async throws -> (deleted: Int, seconds: Double, transaction: (p50: Double, p99: Double, max: Double)) {

@@ -51,7 +51,8 @@ actor DeliveryScheduler {
     /// Events just committed, in commit order: each becomes a delivery for every subscription
     /// of its tenant whose filter selects its type. The others pass over it: their cursors may
     /// move past it (so a subscription of a rare type does not hold its tenant's log back from
-    /// retention).
+    /// retention). This relies on commits being handed over in commit order, each with its
+    /// events in log order, and on every event entering the log through the bus's commits.
     func enqueue(events: [(event: EventToStore, seq: Int64, storedAt: Date)]) {
         var deliveries: [Delivery] = []
         var lastOfTenant: [TenantID: Int64] = [:]
@@ -109,6 +110,13 @@ actor DeliveryScheduler {
         }
         queue.storeHasMore = !page.exhausted || queue.missedDuringRefill
         queue.missedDuringRefill = false
+        // Commits passed over during the read: when they added nothing to read again and the
+        // store holds nothing more, the window has everything up to them.
+        if let passed = queue.passedOverDuringRefill, !queue.storeHasMore, passed > (queue.loadedUpTo ?? 0) {
+            queue.loadedUpTo = passed
+            queue.cursorDirty = true
+        }
+        queue.passedOverDuringRefill = nil
         queue.refillInFlight = false
         queue.serveWaiters(now: Date())
         refillIfNeeded(id, queue)
@@ -117,6 +125,7 @@ actor DeliveryScheduler {
     /// A refill failed; it is tried again on a later tick.
     func failRefill(_ id: SubscriptionID) {
         queues[id]?.refillInFlight = false
+        queues[id]?.passedOverDuringRefill = nil
     }
 
     /// Asks for a refill of the subscription's window from the store when one is due (the

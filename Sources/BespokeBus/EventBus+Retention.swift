@@ -4,9 +4,9 @@ import Foundation
 import Metrics
 
 extension EventBus {
-    /// Rows looked at (events) or deleted (closed holds) per transaction: small enough that a
-    /// commit of the bus waiting behind one waits little, large enough to delete well over 100k
-    /// events a second (see `bench bus` and ARCHITECTURE.md for the figures).
+    /// Events looked at per step of a sweep, and closed holds deleted per transaction: small
+    /// enough that a commit of the bus waiting behind one waits little, large enough to delete
+    /// over 100k events a second (see `bench bus` and ARCHITECTURE.md for the figures).
     public static let retentionBatch = 250
 
     /// Deletes closed holds and settled events past their retention, at start and then every
@@ -19,9 +19,9 @@ extension EventBus {
             if ContinuousClock.now >= nextSweep {
                 await deleteExpiredClosedHolds()
                 await deleteSettledEventsPastRetention()
-                nextSweep = ContinuousClock.now + configuration.retentionSweepInterval
+                nextSweep = ContinuousClock.now + max(configuration.retentionSweepInterval, .milliseconds(10))
             }
-            try? await Task.sleep(for: min(configuration.retentionSweepInterval, .milliseconds(100)))
+            try? await Task.sleep(for: min(max(configuration.retentionSweepInterval, .milliseconds(10)), .milliseconds(100)))
         }
     }
 

@@ -50,6 +50,8 @@ final class SubscriptionQueue {
     var refillInFlight = false
     /// A commit added deliveries while a refill was reading: read again afterwards.
     var missedDuringRefill = false
+    /// The last event a commit passed over while a refill was reading (see ``passOver(through:)``).
+    var passedOverDuringRefill: Int64?
     var waiters: Deque<Waiter> = []
     /// The last lease token handed out. Tokens count up from a random start, so they are
     /// unique within a run and unlikely to repeat one from before a restart, without asking
@@ -160,10 +162,17 @@ final class SubscriptionQueue {
 
     /// Marks the log examined through `seq`, an event of the tenant just committed (with every
     /// delivery of the subscription up to it already appended), when the window holds all the
-    /// store has: no backlog left in the store and no refill reading it. Otherwise the next
-    /// refill passes over it, as it passes over every event of other types.
+    /// store has: no backlog left in the store and no refill reading it. While a refill reads,
+    /// the refill's completion decides (a refill that read before this commit does not see its
+    /// events); with a backlog, the next refill passes over it, as it passes over every event
+    /// of other types.
     func passOver(through seq: Int64) {
-        guard !storeHasMore, !refillInFlight, seq > (loadedUpTo ?? 0) else { return }
+        guard seq > (loadedUpTo ?? 0) else { return }
+        if refillInFlight {
+            passedOverDuringRefill = max(passedOverDuringRefill ?? 0, seq)
+            return
+        }
+        guard !storeHasMore else { return }
         loadedUpTo = seq
         cursorDirty = true
     }

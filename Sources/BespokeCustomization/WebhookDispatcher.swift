@@ -384,7 +384,7 @@ public final class WebhookDispatcher: Service {
     /// sweep of a large log holds no flush back).
     private func deleteExpiredAttemptsPeriodically() async {
         while !Task.isCancelled {
-            try? await Task.sleep(for: configuration.attemptSweepInterval)
+            try? await Task.sleep(for: max(configuration.attemptSweepInterval, .milliseconds(10)))
             if Task.isCancelled { return }
             await manager.deleteExpiredAttempts()
         }

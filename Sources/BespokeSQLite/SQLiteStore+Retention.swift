@@ -4,27 +4,22 @@ import GRDB
 
 extension SQLiteStore {
     public func deleteSettledEvents(storedBefore date: Date, after position: Int64?, limit: Int) async throws -> EventDeletion {
-        guard limit > 0 else { return EventDeletion(deleted: 0, resumeAfter: position) }
+        let budget = max(1, limit)
         let cutoff = date.timeIntervalSince1970
         let start = position ?? 0
-        return try await pool.write { db in
-            // Only the old part of the log is looked at, `limit` events a step: a step costs
-            // the same however long the log, and a sweep what it looks at.
-            guard let lastOld = try Self.lastEvent(storedBefore: cutoff, db: db), lastOld > start else {
-                return EventDeletion(deleted: 0, resumeAfter: nil)
-            }
+        // Looking is a read, beside the bus's commits: only what is deleted takes the write
+        // lock. The old part of the log is read in log order, `budget` events a step, so a step
+        // costs the same however long the log; deleting contiguous events dirties few pages.
+        let step = try await pool.read { db -> (candidates: [Int64], resumeAfter: Int64?) in
+            guard let lastOld = try Self.lastEvent(storedBefore: cutoff, db: db), lastOld > start else { return ([], nil) }
             let rows = try Row.fetchAll(
                 db.cachedStatement(sql: "SELECT seq, tenant_id, stored_at FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?"),
-                arguments: [start, lastOld, limit]
+                arguments: [start, lastOld, budget]
             )
             let lowestCursor = try db.cachedStatement(sql: "SELECT min(cursor) FROM subscriptions WHERE tenant_id = ?")
-            let referenced = try db.cachedStatement(
-                sql: "SELECT EXISTS (SELECT 1 FROM dead_letters WHERE event_seq = ?1) OR EXISTS (SELECT 1 FROM redeliveries WHERE event_seq = ?1)"
-            )
-            let delete = try db.cachedStatement(sql: "DELETE FROM events WHERE seq = ?")
             // What every subscription of a tenant has settled; all of its log without any.
             var settled: [String: Int64] = [:]
-            var deleted = 0
+            var candidates: [Int64] = []
             var last = start
             for row in rows {
                 let seq: Int64 = row[0]
@@ -38,13 +33,27 @@ extension SQLiteStore {
                     bound = try Int64.fetchOne(lowestCursor, arguments: [tenant]) ?? Int64.max
                     settled[tenant] = bound
                 }
-                guard seq <= bound, storedAt < cutoff, try Bool.fetchOne(referenced, arguments: [seq]) != true else { continue }
-                try delete.execute(arguments: [seq])
-                deleted += 1
+                if seq <= bound, storedAt < cutoff { candidates.append(seq) }
             }
-            let done = rows.count < limit || last >= lastOld
-            return EventDeletion(deleted: deleted, resumeAfter: done ? nil : last)
+            let done = rows.count < budget || last >= lastOld
+            return (candidates, done ? nil : last)
         }
+        guard !step.candidates.isEmpty else { return EventDeletion(deleted: 0, resumeAfter: step.resumeAfter) }
+        let deleted = try await pool.write { db in
+            // Settled stays settled (cursors only move forward; a new subscription starts at the
+            // log's end), but a replay may have made a redelivery of one since the read.
+            let referenced = try db.cachedStatement(
+                sql: "SELECT EXISTS (SELECT 1 FROM dead_letters WHERE event_seq = ?1) OR EXISTS (SELECT 1 FROM redeliveries WHERE event_seq = ?1)"
+            )
+            let delete = try db.cachedStatement(sql: "DELETE FROM events WHERE seq = ?")
+            var deleted = 0
+            for seq in step.candidates where try Bool.fetchOne(referenced, arguments: [seq]) != true {
+                try delete.execute(arguments: [seq])
+                deleted += db.changesCount
+            }
+            return deleted
+        }
+        return EventDeletion(deleted: deleted, resumeAfter: step.resumeAfter)
     }
 
     /// The position of the last event stored before `cutoff` (nil when there is none), found
