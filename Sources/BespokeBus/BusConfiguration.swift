@@ -69,7 +69,7 @@ public struct BusConfiguration: Sendable {
         self.publishQuota = publishQuota
         self.closedHoldRetention = closedHoldRetention
         self.eventRetention = eventRetention
-        self.retentionSweepInterval = max(retentionSweepInterval, .milliseconds(10))
+        self.retentionSweepInterval = retentionSweepInterval
         self.holdDeadlineCheckInterval = holdDeadlineCheckInterval
         self.maxDepth = maxDepth
         self.limits = limits

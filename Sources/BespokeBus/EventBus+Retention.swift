@@ -14,14 +14,15 @@ extension EventBus {
     /// a large log does not hold hold deadlines back). It looks at least every 100 ms whether
     /// the bus is stopping, so a stop never waits for the next sweep.
     func retentionLoop() async {
+        let interval = max(configuration.retentionSweepInterval, .milliseconds(10))
         var nextSweep = ContinuousClock.now
         while isRunning {
             if ContinuousClock.now >= nextSweep {
                 await deleteExpiredClosedHolds()
                 await deleteSettledEventsPastRetention()
-                nextSweep = ContinuousClock.now + max(configuration.retentionSweepInterval, .milliseconds(10))
+                nextSweep = ContinuousClock.now + interval
             }
-            try? await Task.sleep(for: min(max(configuration.retentionSweepInterval, .milliseconds(10)), .milliseconds(100)))
+            try? await Task.sleep(for: min(interval, .milliseconds(100)))
         }
     }
 

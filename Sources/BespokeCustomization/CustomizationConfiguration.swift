@@ -95,7 +95,7 @@ public struct CustomizationConfiguration: Sendable {
         self.secretOverlap = secretOverlap
         self.disableAfter = disableAfter
         self.attemptRetention = attemptRetention
-        self.attemptSweepInterval = max(attemptSweepInterval, .milliseconds(10))
+        self.attemptSweepInterval = attemptSweepInterval
         self.reconcileInterval = reconcileInterval
     }
 
