@@ -63,6 +63,32 @@ extension EventBus {
             Counter(label: "bespoke_bus_events_expired_total").increment(by: deleted)
             logger.info("settled events past their retention deleted", metadata: ["count": "\(deleted)"])
         }
+        await reportSubscriptionsHoldingBack(storedBefore: cutoff)
         return deleted
+    }
+
+    /// Tells the operator which subscriptions keep their tenants' events past the retention (a
+    /// consumer gone, a customization disabled): a gauge of how many, and a warning when one
+    /// starts to (not at every sweep).
+    func reportSubscriptionsHoldingBack(storedBefore cutoff: Date) async {
+        let holding: [Subscription]
+        do {
+            holding = try await store.subscriptionsHoldingBack(storedBefore: cutoff)
+        } catch {
+            logger.warning("finding the subscriptions that hold events back failed", metadata: ["error": "\(error)"])
+            return
+        }
+        Gauge(label: "bespoke_bus_subscriptions_holding_back_retention").record(holding.count)
+        let newly = retentionHoldouts.withLock { reported in
+            let current = Set(holding.map(\.id))
+            defer { reported = current }
+            return holding.filter { !reported.contains($0.id) }
+        }
+        for subscription in newly {
+            logger.warning(
+                "a subscription keeps its tenant's events past their retention: it has yet to settle events stored before the cutoff",
+                metadata: ["tenant": "\(subscription.tenant)", "subscription": "\(subscription.name)", "cursor": "\(subscription.cursor)"]
+            )
+        }
     }
 }

@@ -33,6 +33,8 @@ public final class EventBus: Service, Sendable {
     private let refillRequests: AsyncStream<SubscriptionID>
     private let refillContinuation: AsyncStream<SubscriptionID>.Continuation
     private let stopping = Mutex(false)
+    /// Subscriptions last reported as keeping their tenant's events past the retention.
+    let retentionHoldouts = Mutex<Set<SubscriptionID>>([])
     /// Per-tenant counters of the hot paths.
     let publishedCounters = MetricHandles { Counter(label: "bespoke_bus_events_published_total", dimensions: [("tenant", $0)]) }
     let deliveredCounters = MetricHandles { Counter(label: "bespoke_bus_deliveries_total", dimensions: [("tenant", $0)]) }

@@ -56,6 +56,24 @@ extension SQLiteStore {
         return EventDeletion(deleted: deleted, resumeAfter: step.resumeAfter)
     }
 
+    public func subscriptionsHoldingBack(storedBefore date: Date) async throws -> [Subscription] {
+        let cutoff = date.timeIntervalSince1970
+        return try await pool.read { db in
+            guard let lastOld = try Self.lastEvent(storedBefore: cutoff, db: db) else { return [] }
+            // One seek a subscription: its tenant's first event after its cursor.
+            return try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT * FROM subscriptions s
+                    WHERE EXISTS (
+                        SELECT 1 FROM events e WHERE e.tenant_id = s.tenant_id AND e.seq > s.cursor AND e.seq <= ? AND e.stored_at < ?)
+                    ORDER BY s.tenant_id, s.name
+                    """,
+                arguments: [lastOld, cutoff]
+            ).map(Self.subscription)
+        }
+    }
+
     /// The position of the last event stored before `cutoff` (nil when there is none), found
     /// by bisecting the log: events are stored in time order, so the old ones are a prefix of
     /// it, and a few indexed reads find its end however long the log is. (Should the clock

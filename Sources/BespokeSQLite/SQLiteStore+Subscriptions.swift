@@ -59,7 +59,7 @@ extension SQLiteStore: SubscriptionStore {
         }
     }
 
-    private static func subscription(_ row: Row) throws -> Subscription {
+    static func subscription(_ row: Row) throws -> Subscription {
         let types: String = row["types"]
         return Subscription(
             id: SubscriptionID(row["id"]),

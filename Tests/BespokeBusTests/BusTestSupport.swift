@@ -153,6 +153,9 @@ final class InspectingStore: EventBus.Store, Sendable {
     func deleteSettledEvents(storedBefore date: Date, after position: Int64?, limit: Int) async throws -> EventDeletion {
         try await inner.deleteSettledEvents(storedBefore: date, after: position, limit: limit)
     }
+    func subscriptionsHoldingBack(storedBefore date: Date) async throws -> [Subscription] {
+        try await inner.subscriptionsHoldingBack(storedBefore: date)
+    }
     func deleteClosedHolds(closedBefore date: Date, limit: Int) async throws -> Int {
         try await inner.deleteClosedHolds(closedBefore: date, limit: limit)
     }

@@ -52,11 +52,17 @@ struct EventBusDeliveryTests {
                 try await store.pool.read { db in try String.fetchAll(db, sql: "SELECT event_id FROM events ORDER BY seq") }
             }
             try await eventually("the settled events are deleted") { try await remaining() == ["pending"] }
-            // Past its retention too, but not delivered yet: it stays, and is delivered.
+            // Past its retention too, but not delivered yet: it stays, the subscription is
+            // reported as holding it back, and it is delivered.
             try await Task.sleep(for: .milliseconds(300))
             #expect(try await remaining() == ["pending"])
+            try await eventually("the subscription is reported") { bus.retentionHoldouts.withLock { $0.count } == 1 }
             let got = try await bus.receive(tenant: acme, subscription: "s", max: 10, wait: .seconds(1))
             #expect(got.map(\.eventID) == ["pending"])
+            _ = try await bus.ack(tenant: acme, subscription: "s", got.map(\.receipt))
+            try await eventually("settled, it is deleted and nothing is held back") {
+                try await remaining().isEmpty && bus.retentionHoldouts.withLock { $0.isEmpty }
+            }
         }
     }
 

@@ -266,6 +266,9 @@ struct StoreContractTests {
         #expect(try await store.deleteSettledEvents(storedBefore: Date().addingTimeInterval(-60), after: nil, limit: 100)
             == EventDeletion(deleted: 0, resumeAfter: nil))
         let later = Date().addingTimeInterval(1)
+        // Both subscriptions have old events to settle (a5; a4 and a5); none with a past cutoff.
+        #expect(try await store.subscriptionsHoldingBack(storedBefore: later).map(\.name) == ["audit", "orders"])
+        #expect(try await store.subscriptionsHoldingBack(storedBefore: Date().addingTimeInterval(-60)).isEmpty)
         // a3 (settled by both, nothing refers to it) and g1, two events looked at a step.
         #expect(try await sweep(store, before: later, step: 2) == (2, 3))
         #expect(try await sweep(store, before: later, step: 2).deleted == 0)
@@ -290,6 +293,9 @@ struct StoreContractTests {
         }
         _ = try await store.apply([.settleRedelivery(acme, orders.id, redelivery.id)])
         #expect(try await sweep(store, before: later, step: 2).deleted == 1)
+        // orders settles everything, the republished a3 too: only audit is behind.
+        _ = try await store.apply([.advanceCursor(acme, orders.id, to: seq)])
+        #expect(try await store.subscriptionsHoldingBack(storedBefore: later).map(\.name) == ["audit"])
     }
 
     @Test(arguments: StoreBackend.allCases)
