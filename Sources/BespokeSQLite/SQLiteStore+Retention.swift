@@ -4,7 +4,8 @@ import GRDB
 
 extension SQLiteStore {
     public func deleteSettledEvents(storedBefore date: Date, after position: Int64?, limit: Int) async throws -> EventDeletion {
-        let budget = max(1, limit)
+        guard limit > 0 else { return EventDeletion(deleted: 0, resumeAfter: nil) }
+        let budget = limit
         let cutoff = date.timeIntervalSince1970
         let start = position ?? 0
         // Looking is a read, beside the bus's commits: only what is deleted takes the write
@@ -17,6 +18,7 @@ extension SQLiteStore {
                 arguments: [start, lastOld, budget]
             )
             let lowestCursor = try db.cachedStatement(sql: "SELECT min(cursor) FROM subscriptions WHERE tenant_id = ?")
+            let referenced = try db.cachedStatement(sql: Self.referencedQuery)
             // What every subscription of a tenant has settled; all of its log without any.
             var settled: [String: Int64] = [:]
             var candidates: [Int64] = []
@@ -33,7 +35,9 @@ extension SQLiteStore {
                     bound = try Int64.fetchOne(lowestCursor, arguments: [tenant]) ?? Int64.max
                     settled[tenant] = bound
                 }
-                if seq <= bound, storedAt < cutoff { candidates.append(seq) }
+                // Events dead letters or redeliveries keep are left out here already, so a step
+                // that finds only those takes no write lock.
+                if seq <= bound, storedAt < cutoff, try Bool.fetchOne(referenced, arguments: [seq]) != true { candidates.append(seq) }
             }
             let done = rows.count < budget || last >= lastOld
             return (candidates, done ? nil : last)
@@ -42,9 +46,7 @@ extension SQLiteStore {
         let deleted = try await pool.write { db in
             // Settled stays settled (cursors only move forward; a new subscription starts at the
             // log's end), but a replay may have made a redelivery of one since the read.
-            let referenced = try db.cachedStatement(
-                sql: "SELECT EXISTS (SELECT 1 FROM dead_letters WHERE event_seq = ?1) OR EXISTS (SELECT 1 FROM redeliveries WHERE event_seq = ?1)"
-            )
+            let referenced = try db.cachedStatement(sql: Self.referencedQuery)
             let delete = try db.cachedStatement(sql: "DELETE FROM events WHERE seq = ?")
             var deleted = 0
             for seq in step.candidates where try Bool.fetchOne(referenced, arguments: [seq]) != true {
@@ -56,17 +58,23 @@ extension SQLiteStore {
         return EventDeletion(deleted: deleted, resumeAfter: step.resumeAfter)
     }
 
+    /// Whether a dead letter or a redelivery refers to the event `?1`.
+    private static let referencedQuery =
+        "SELECT EXISTS (SELECT 1 FROM dead_letters WHERE event_seq = ?1) OR EXISTS (SELECT 1 FROM redeliveries WHERE event_seq = ?1)"
+
     public func subscriptionsHoldingBack(storedBefore date: Date) async throws -> [Subscription] {
         let cutoff = date.timeIntervalSince1970
         return try await pool.read { db in
             guard let lastOld = try Self.lastEvent(storedBefore: cutoff, db: db) else { return [] }
-            // One seek a subscription: its tenant's first event after its cursor.
+            // Two seeks a subscription: its tenant's first event after its cursor, and its first
+            // redelivery of an old event.
             return try Row.fetchAll(
                 db,
                 sql: """
                     SELECT * FROM subscriptions s
                     WHERE EXISTS (
-                        SELECT 1 FROM events e WHERE e.tenant_id = s.tenant_id AND e.seq > s.cursor AND e.seq <= ? AND e.stored_at < ?)
+                            SELECT 1 FROM events e WHERE e.tenant_id = s.tenant_id AND e.seq > s.cursor AND e.seq <= ?1 AND e.stored_at < ?2)
+                        OR EXISTS (SELECT 1 FROM redeliveries r WHERE r.subscription_id = s.id AND r.event_seq <= ?1)
                     ORDER BY s.tenant_id, s.name
                     """,
                 arguments: [lastOld, cutoff]

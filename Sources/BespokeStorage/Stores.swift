@@ -59,8 +59,9 @@ public protocol EventLogStore: Sendable {
     /// neither a dead letter's nor a redelivery's. A sweep goes on from the step's
     /// ``EventDeletion/resumeAfter`` until it is nil, so each event kept is looked at once.
     func deleteSettledEvents(storedBefore date: Date, after position: Int64?, limit: Int) async throws -> EventDeletion
-    /// The subscriptions that have yet to settle an event stored before `date`: those keeping
-    /// their tenant's log from a retention with that cutoff. By tenant, then name.
+    /// The subscriptions that have yet to settle an event stored before `date`, or a
+    /// redelivery of one: those keeping their tenant's log from a retention with that cutoff.
+    /// By tenant, then name.
     func subscriptionsHoldingBack(storedBefore date: Date) async throws -> [Subscription]
 }
 

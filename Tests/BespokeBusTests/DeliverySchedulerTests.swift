@@ -40,9 +40,21 @@ struct DeliverySchedulerTests {
         let scheduler = await scheduler(window: 10)
         await scheduler.enqueue(events: [committed(1, "OrderStarted"), committed(2, "BasketCleared")])
         await scheduler.completeRefill(orders.id, page: DeliveryPage(deliveries: [], scannedThrough: nil, exhausted: true))
-        // The order is still to be read from the store: the cursor stays before it.
-        #expect(await scheduler.takeCursors().allSatisfy { $0.cursor < 1 })
-        #expect(await scheduler.refillCursor(orders.id)?.after ?? 0 < 1)
+        // The order is still to be read from the store: no cursor moves, and a refill from the
+        // start reads it.
+        #expect(await scheduler.takeCursors().isEmpty)
+        let again = try #require(await scheduler.refillCursor(orders.id))
+        #expect(again.after == nil)
+        let order = Delivery(
+            id: .stream(1), tenant: acme, subscription: orders.id, eventSeq: 1, eventID: "e1", source: "/shop", type: "OrderStarted",
+            partitionKey: nil, attempts: 0, notBefore: nil, lastError: nil, storedAt: Date(), envelope: Data()
+        )
+        await scheduler.completeRefill(orders.id, page: DeliveryPage(deliveries: [order], scannedThrough: 2, exhausted: true))
+        let leased = try #require(await scheduler.receive(orders.id, max: 10, wait: .zero))
+        #expect(leased.map(\.eventSeq) == [1])
+        #expect(await scheduler.takeCursors().allSatisfy { $0.cursor == 0 })
+        _ = await scheduler.ack(orders.id, leased.map(\.receipt))
+        #expect(await scheduler.takeCursors().map(\.cursor) == [2])
     }
 
     @Test func aWindowThatFillsMidCommitLeavesTheRestForARefill() async throws {

@@ -293,8 +293,11 @@ struct StoreContractTests {
         }
         _ = try await store.apply([.settleRedelivery(acme, orders.id, redelivery.id)])
         #expect(try await sweep(store, before: later, step: 2).deleted == 1)
-        // orders settles everything, the republished a3 too: only audit is behind.
+        // orders settles its stream, the republished a3 too; its redelivery of a2 still holds a2.
         _ = try await store.apply([.advanceCursor(acme, orders.id, to: seq)])
+        #expect(try await store.subscriptionsHoldingBack(storedBefore: later).map(\.name) == ["audit", "orders"])
+        let replayed = try #require(try await store.redeliveries(orders).first)
+        _ = try await store.apply([.settleRedelivery(acme, orders.id, replayed.id)])
         #expect(try await store.subscriptionsHoldingBack(storedBefore: later).map(\.name) == ["audit"])
     }
 
