@@ -52,6 +52,23 @@ extension APIFixture {
 
     func key(_ tenant: String) -> String { tenant == "acme" ? acmeKey : globexKey }
 
+    /// Records `count` failed push attempts of acme's customization `id`, made `age` ago.
+    func recordOldAttempts(_ count: Int, of id: String, age: Duration) async throws {
+        let madeAt = Date().addingTimeInterval(-age.seconds)
+        try await platform.store.recordAttempts((0..<count).map { index in
+            DeliveryAttempt(
+                tenant: TenantID(trusted: "acme"), customization: id, messageID: "old-\(index)", eventID: "e", attemptedAt: madeAt,
+                status: 503, latency: .milliseconds(1), error: "endpoint answered 503"
+            )
+        })
+    }
+
+    /// The statuses of acme's customization `id`'s logged attempts, newest first.
+    func attemptStatuses(of id: String, client: any TestClientProtocol) async throws -> [Int]? {
+        let log = try await client.call(.get, "/v1/tenants/acme/customizations/\(id)/attempts", token: acmeKey)
+        return (log.json["attempts"] as? [[String: Any]])?.compactMap { $0["status"] as? Int }
+    }
+
     /// Publishes an event over HTTP and returns the receipt.
     @discardableResult
     func publish(

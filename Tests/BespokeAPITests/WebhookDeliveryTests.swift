@@ -1,5 +1,4 @@
 import BespokeCore
-import BespokeStorage
 import BespokeTestSupport
 import BespokeWebhooks
 import Foundation
@@ -45,26 +44,16 @@ struct WebhookDeliveryTests {
             let (id, _) = try await fixture.register(type: "OrderSubmitted", mode: "observe", url: receiver.url, client: client)
             // More than two deletion batches of attempts made two days ago, then a push now.
             let manager = fixture.platform.manager
-            let twoDaysAgo = Date().addingTimeInterval(-2 * 86_400)
-            try await fixture.platform.store.recordAttempts((0..<2_005).map { index in
-                DeliveryAttempt(
-                    tenant: TenantID(trusted: "acme"), customization: id, messageID: "old-\(index)", eventID: "e", attemptedAt: twoDaysAgo,
-                    status: 503, latency: .milliseconds(1), error: "endpoint answered 503"
-                )
-            })
+            try await fixture.recordOldAttempts(2_005, of: id, age: .seconds(2 * 86_400))
             try await fixture.publish(id: "o-1", type: "OrderSubmitted", client: client)
             try await receiver.waitFor(1)
-            let log = "/v1/tenants/acme/customizations/\(id)/attempts"
-            try await fixture.eventually("the push is logged") {
-                (try await client.call(.get, log, token: fixture.acmeKey).json["attempts"] as? [[String: Any]])?.first?["status"] as? Int == 200
-            }
+            try await fixture.eventually("the push is logged") { try await fixture.attemptStatuses(of: id, client: client)?.first == 200 }
             let swept = await manager.deleteExpiredAttempts()
             #expect(swept == 2_005)
-            let kept = try await client.call(.get, log, token: fixture.acmeKey).json["attempts"] as? [[String: Any]]
-            #expect(kept?.compactMap { $0["status"] as? Int } == [200])
+            #expect(try await fixture.attemptStatuses(of: id, client: client) == [200])
             // A day on, the push's own attempt is past the retention too.
             #expect(await manager.deleteExpiredAttempts(now: Date().addingTimeInterval(86_400 + 60)) == 1)
-            #expect((try await client.call(.get, log, token: fixture.acmeKey).json["attempts"] as? [[String: Any]])?.isEmpty == true)
+            #expect(try await fixture.attemptStatuses(of: id, client: client)?.isEmpty == true)
         }
     }
 
@@ -78,17 +67,11 @@ struct WebhookDeliveryTests {
         try await fixture.test { client in
             try await fixture.catalog("OrderSubmitted", client: client)
             let (id, _) = try await fixture.register(type: "OrderSubmitted", mode: "observe", url: receiver.url, client: client)
-            try await fixture.platform.store.recordAttempts((0..<50).map { index in
-                DeliveryAttempt(
-                    tenant: TenantID(trusted: "acme"), customization: id, messageID: "old-\(index)", eventID: "e",
-                    attemptedAt: Date().addingTimeInterval(-2 * 86_400), status: 503, latency: .milliseconds(1), error: "endpoint answered 503"
-                )
-            })
+            try await fixture.recordOldAttempts(50, of: id, age: .seconds(2 * 86_400))
             try await fixture.publish(id: "o-1", type: "OrderSubmitted", client: client)
             try await receiver.waitFor(1)
             try await fixture.eventually("only the push of today is left in the log") {
-                let log = try await client.call(.get, "/v1/tenants/acme/customizations/\(id)/attempts", token: fixture.acmeKey)
-                return (log.json["attempts"] as? [[String: Any]])?.compactMap { $0["status"] as? Int } == [200]
+                try await fixture.attemptStatuses(of: id, client: client) == [200]
             }
         }
     }

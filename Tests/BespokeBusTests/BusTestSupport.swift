@@ -162,6 +162,19 @@ final class InspectingStore: EventBus.Store, Sendable {
 }
 
 /// A fast retry policy for tests.
+/// A bus whose retention keeps settled events 200 ms and sweeps every 50 ms.
+func quickRetention() -> BusConfiguration {
+    var configuration = BusConfiguration()
+    configuration.eventRetention = .milliseconds(200)
+    configuration.retentionSweepInterval = .milliseconds(50)
+    return configuration
+}
+
+/// The ids of the events in the store's log, in log order.
+func storedEventIDs(_ store: SQLiteStore) async throws -> [String] {
+    try await store.pool.read { db in try String.fetchAll(db, sql: "SELECT event_id FROM events ORDER BY seq") }
+}
+
 func quickPolicy(maxAttempts: Int = 5, ackTimeout: Duration = .seconds(30)) -> DeliveryPolicy {
     DeliveryPolicy(maxAttempts: maxAttempts, initialBackoff: .milliseconds(5), maxBackoff: .milliseconds(20), ackTimeout: ackTimeout)
 }

@@ -35,10 +35,7 @@ struct EventBusDeliveryTests {
 
     @Test func settledEventsLeaveTheLogAfterTheirRetentionAndPendingOnesStay() async throws {
         let store = try await makeStore()
-        var configuration = BusConfiguration()
-        configuration.eventRetention = .milliseconds(200)
-        configuration.retentionSweepInterval = .milliseconds(50)
-        try await withRunningBus(store: store, configuration: configuration) { bus in
+        try await withRunningBus(store: store, configuration: quickRetention()) { bus in
             _ = try await bus.createSubscription(tenant: acme, name: "s", types: [])
             _ = try await bus.publish((0..<3).map { event("settled-\($0)") }, tenant: acme)
             var settled: [String] = []
@@ -48,36 +45,27 @@ struct EventBusDeliveryTests {
                 settled += deliveries.map(\.eventID)
             }
             _ = try await bus.publish(event("pending"), tenant: acme)
-            let remaining = { @Sendable in
-                try await store.pool.read { db in try String.fetchAll(db, sql: "SELECT event_id FROM events ORDER BY seq") }
-            }
-            try await eventually("the settled events are deleted") { try await remaining() == ["pending"] }
+            try await eventually("the settled events are deleted") { try await storedEventIDs(store) == ["pending"] }
             // Past its retention too, but not delivered yet: it stays, the subscription is
             // reported as holding it back, and it is delivered.
             try await Task.sleep(for: .milliseconds(300))
-            #expect(try await remaining() == ["pending"])
+            #expect(try await storedEventIDs(store) == ["pending"])
             try await eventually("the subscription is reported") { bus.retentionHoldouts.withLock { $0.count } == 1 }
             let got = try await bus.receive(tenant: acme, subscription: "s", max: 10, wait: .seconds(1))
             #expect(got.map(\.eventID) == ["pending"])
             _ = try await bus.ack(tenant: acme, subscription: "s", got.map(\.receipt))
             try await eventually("settled, it is deleted and nothing is held back") {
-                try await remaining().isEmpty && bus.retentionHoldouts.withLock { $0.isEmpty }
+                try await storedEventIDs(store).isEmpty && bus.retentionHoldouts.withLock { $0.isEmpty }
             }
         }
     }
 
     @Test func aSubscriptionOfOtherTypesDoesNotHoldItsTenantsLogBack() async throws {
         let store = try await makeStore()
-        var configuration = BusConfiguration()
-        configuration.eventRetention = .milliseconds(200)
-        configuration.retentionSweepInterval = .milliseconds(50)
-        try await withRunningBus(store: store, configuration: configuration) { bus in
+        try await withRunningBus(store: store, configuration: quickRetention()) { bus in
             _ = try await bus.createSubscription(tenant: acme, name: "rare", types: ["OrderCancelled"])
             _ = try await bus.publish((0..<3).map { event("other-\($0)", type: "BasketCleared") }, tenant: acme)
-            let remaining = { @Sendable in
-                try await store.pool.read { db in try String.fetchAll(db, sql: "SELECT event_id FROM events ORDER BY seq") }
-            }
-            try await eventually("events no subscription selects are deleted") { try await remaining().isEmpty }
+            try await eventually("events no subscription selects are deleted") { try await storedEventIDs(store).isEmpty }
             // The cursor moved past them, not past what comes next.
             _ = try await bus.publish(event("cancelled", type: "OrderCancelled"), tenant: acme)
             let got = try await bus.receive(tenant: acme, subscription: "rare", max: 10, wait: .seconds(1))
