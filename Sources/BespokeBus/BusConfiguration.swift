@@ -40,7 +40,12 @@ public struct BusConfiguration: Sendable {
     /// idempotent while the event is kept: the same `source` and `id` published again after its
     /// event was deleted is stored again (a new event, with a new sequence).
     public var eventRetention: Duration?
-    /// How often events and closed holds past their retention are deleted (at least 10 ms).
+    /// How long the store's inbox (``Inbox``) remembers that a consumer handled an event. A
+    /// redelivery comes within an ack timeout and a retry delay of the effect (hours at most);
+    /// one later than this would run the effect again.
+    public var inboxRetention: Duration
+    /// How often events, closed holds and inbox records past their retention are deleted (at
+    /// least 10 ms).
     public var retentionSweepInterval: Duration
     /// How fast each tenant may publish; nil for no limit. The bus's capacity is shared: a
     /// tenant publishing flat out would otherwise take the commits and the CPU its neighbours'
@@ -63,12 +68,14 @@ public struct BusConfiguration: Sendable {
         holdDeadlineCheckInterval: Duration = .milliseconds(100),
         closedHoldRetention: Duration = .seconds(7 * 24 * 3600),
         eventRetention: Duration? = .seconds(7 * 24 * 3600),
+        inboxRetention: Duration = .seconds(30 * 24 * 3600),
         retentionSweepInterval: Duration = .seconds(60),
         publishQuota: PublishQuota? = PublishQuota()
     ) {
         self.publishQuota = publishQuota
         self.closedHoldRetention = closedHoldRetention
         self.eventRetention = eventRetention
+        self.inboxRetention = inboxRetention
         self.retentionSweepInterval = retentionSweepInterval
         self.holdDeadlineCheckInterval = holdDeadlineCheckInterval
         self.maxDepth = maxDepth

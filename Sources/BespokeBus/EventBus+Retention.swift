@@ -9,7 +9,7 @@ extension EventBus {
     /// over 100k events a second (see `bench bus` and ARCHITECTURE.md for the figures).
     public static let retentionBatch = 250
 
-    /// Deletes closed holds and settled events past their retention, at start and then every
+    /// Deletes closed holds, settled events and inbox records past their retention, at start and then every
     /// ``BusConfiguration/retentionSweepInterval`` (a loop of its own: a long first sweep of
     /// a large log does not hold hold deadlines back). It looks at least every 100 ms whether
     /// the bus is stopping, so a stop never waits for the next sweep.
@@ -20,6 +20,7 @@ extension EventBus {
             if ContinuousClock.now >= nextSweep {
                 await deleteExpiredClosedHolds()
                 await deleteSettledEventsPastRetention()
+                await deleteInboxRecordsPastRetention()
                 nextSweep = ContinuousClock.now + interval
             }
             try? await Task.sleep(for: min(interval, .milliseconds(100)))
@@ -29,17 +30,33 @@ extension EventBus {
     /// Deletes closed holds older than ``BusConfiguration/closedHoldRetention``, in batches.
     func deleteExpiredClosedHolds() async {
         let cutoff = Date().addingTimeInterval(-configuration.closedHoldRetention.seconds)
+        await deleteInBatches("closed holds") { limit in try await store.deleteClosedHolds(closedBefore: cutoff, limit: limit) }
+    }
+
+    /// Deletes the store's inbox records older than ``BusConfiguration/inboxRetention``, in
+    /// batches, and returns how many it deleted.
+    @discardableResult
+    func deleteInboxRecordsPastRetention(now: Date = Date()) async -> Int {
+        let cutoff = now.addingTimeInterval(-configuration.inboxRetention.seconds)
+        return await deleteInBatches("inbox records") { limit in try await store.deleteProcessed(before: cutoff, limit: limit) }
+    }
+
+    /// Runs `step` with ``retentionBatch`` until it deletes fewer, or the bus stops; logs what
+    /// it deleted, or why it failed, as `what` past their retention.
+    @discardableResult
+    private func deleteInBatches(_ what: String, _ step: (Int) async throws -> Int) async -> Int {
+        var deleted = 0
         do {
-            var deleted = 0
             while isRunning {
-                let batch = try await store.deleteClosedHolds(closedBefore: cutoff, limit: Self.retentionBatch)
+                let batch = try await step(Self.retentionBatch)
                 deleted += batch
                 if batch < Self.retentionBatch { break }
             }
-            if deleted > 0 { logger.info("closed holds past their retention deleted", metadata: ["count": "\(deleted)"]) }
         } catch {
-            logger.warning("deleting closed holds failed", metadata: ["error": "\(error)"])
+            logger.warning("deleting \(what) past their retention failed", metadata: ["error": "\(error)"])
         }
+        if deleted > 0 { logger.info("\(what) past their retention deleted", metadata: ["count": "\(deleted)"]) }
+        return deleted
     }
 
     /// Deletes events older than ``BusConfiguration/eventRetention`` that every subscription of

@@ -16,8 +16,9 @@ import Synchronization
 /// Run it as a `Service`; create it with ``open(store:configuration:logger:)``, which loads the
 /// subscriptions before anything can call it.
 public final class EventBus: Service, Sendable {
-    /// What the bus needs from storage.
-    public typealias Store = SubscriptionStore & EventLogStore & HoldStore
+    /// What the bus needs from storage. The inbox is there for its retention: the bus, which
+    /// redelivers, sweeps what the store's consumers (``Inbox``) remember.
+    public typealias Store = SubscriptionStore & EventLogStore & HoldStore & InboxStore
 
     public let configuration: BusConfiguration
     let store: any Store

@@ -76,6 +76,11 @@ struct ServerOptions: ParsableArguments {
     )
     var eventRetentionDays: Double?
 
+    @Option(
+        help: "Days the consumers' inboxes (the shop's services, in-process consumers) remember an event they handled, at least 1 (env BESPOKE_INBOX_RETENTION_DAYS). Default 30."
+    )
+    var inboxRetentionDays: Double?
+
     /// The configuration these options (and the environment) describe. The admin token comes
     /// only from BESPOKE_ADMIN_TOKEN or the data directory, never from a flag (flags show in `ps`).
     func configuration(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> BespokeConfiguration {
@@ -172,6 +177,15 @@ struct ServerOptions: ParsableArguments {
         {
             guard days >= 0, days <= 36_500 else { throw ValidationError("the event retention must be 0 (keep every event) to 36500 days") }
             configuration.bus.eventRetention = days == 0 ? nil : .seconds(days * 86_400)
+        }
+        if let days = try inboxRetentionDays
+            ?? environment["BESPOKE_INBOX_RETENTION_DAYS"].map({ try Self.number($0, "BESPOKE_INBOX_RETENTION_DAYS") })
+        {
+            // Below a day it could forget an event before its last redelivery (ack timeouts
+            // and retry delays run to hours).
+            guard days >= 1, days <= 3650 else { throw ValidationError("the inbox retention must be 1 to 3650 days") }
+            configuration.bus.inboxRetention = .seconds(days * 86_400)
+            configuration.shop.inboxRetention = .seconds(days * 86_400)
         }
         configuration.adminToken = environment["BESPOKE_ADMIN_TOKEN"]
         return configuration

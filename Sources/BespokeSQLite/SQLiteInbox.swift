@@ -34,4 +34,17 @@ public struct SQLiteInbox: Sendable {
             return true
         }
     }
+
+    /// Forgets up to `limit` of the records made before `date` in the database of `db`, of
+    /// every consumer and tenant, oldest first; returns how many it forgot.
+    static func deleteProcessed(_ db: Database, before date: Date, limit: Int) throws -> Int {
+        try db.execute(
+            sql: """
+                DELETE FROM inbox WHERE (tenant_id, consumer, event_key) IN (
+                    SELECT tenant_id, consumer, event_key FROM inbox WHERE processed_at < ? ORDER BY processed_at LIMIT ?)
+                """,
+            arguments: [date.timeIntervalSince1970, limit]
+        )
+        return db.changesCount
+    }
 }

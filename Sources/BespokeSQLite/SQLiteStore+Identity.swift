@@ -196,6 +196,14 @@ extension SQLiteStore: IdentityStore {
     }
 
     private static func insert(_ token: RefreshTokenRecord, db: Database) throws {
+        // Two expired tokens go for each new one, oldest first, so expired ones never pile up
+        // (an expired token is refused whether it is kept or not).
+        try db.cachedStatement(
+            sql: """
+                DELETE FROM refresh_tokens WHERE token_hash IN (
+                    SELECT token_hash FROM refresh_tokens WHERE expires_at < ? ORDER BY expires_at LIMIT 2)
+                """
+        ).execute(arguments: [Date().timeIntervalSince1970])
         try db.execute(
             sql: """
                 INSERT INTO refresh_tokens (token_hash, tenant_id, client_id, user_id, scopes, family_id, expires_at, used_at, revoked_at)

@@ -250,6 +250,17 @@ extension SQLiteStore {
                     """
             )
         }
+        migrator.registerMigration("v6-expiry") { db in
+            // The sweeps of inbox records and the deletions of expired refresh tokens and
+            // authorization codes find the oldest rows by these, not by scanning the tables.
+            try db.execute(
+                sql: """
+                    CREATE INDEX inbox_by_processed_at ON inbox(processed_at);
+                    CREATE INDEX refresh_tokens_by_expiry ON refresh_tokens(expires_at);
+                    CREATE INDEX authorization_codes_by_expiry ON authorization_codes(expires_at);
+                    """
+            )
+        }
         return migrator
     }
 }

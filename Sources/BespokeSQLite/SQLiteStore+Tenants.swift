@@ -137,6 +137,11 @@ extension SQLiteStore: InboxStore {
         }
     }
 
+    public func deleteProcessed(before date: Date, limit: Int) async throws -> Int {
+        guard limit > 0 else { return 0 }
+        return try await pool.write { db in try SQLiteInbox.deleteProcessed(db, before: date, limit: limit) }
+    }
+
     static func markProcessed(_ db: Database, tenant: TenantID, consumer: String, eventKey: String, at date: Date) throws -> Bool {
         try db.execute(
             sql: "INSERT INTO inbox (tenant_id, consumer, event_key, processed_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",

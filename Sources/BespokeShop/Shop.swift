@@ -1,6 +1,6 @@
 public import BespokeBus
 public import BespokeCore
-import BespokeSQLite
+public import BespokeSQLite
 public import BespokeStorage
 import Foundation
 import GRDB
@@ -47,9 +47,16 @@ public final class Shop: Sendable {
     }
 
     /// The shop's background services, to run after the bus (and stop before it): the outbox
-    /// relay, the event consumers and the grace-period worker.
+    /// relay, the event consumers, the grace-period worker and the inbox's sweep.
     public var services: [any Service] {
-        [relay, ShopConsumers(shop: self), GracePeriodWorker(shop: self)]
+        [relay, ShopConsumers(shop: self), GracePeriodWorker(shop: self), inboxSweeper]
+    }
+
+    /// Deletes the services' inbox records past ``ShopConfiguration/inboxRetention``.
+    public var inboxSweeper: SQLiteInboxSweeper {
+        SQLiteInboxSweeper(
+            pool: database.pool, retention: configuration.inboxRetention, interval: configuration.inboxSweepInterval, logger: logger
+        )
     }
 
     /// Wakes the relay: for commands that wrote to the outbox.

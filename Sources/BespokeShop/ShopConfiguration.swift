@@ -18,6 +18,12 @@ public struct ShopConfiguration: Sendable {
     public var consumerConcurrency: Int
     /// How long a storefront sign-in link stays valid.
     public var signInLinkLifetime: Duration
+    /// How long the services' inbox remembers an event they handled (a redelivery comes
+    /// within the subscriptions' ack timeout and retry delay of it; one later than this would
+    /// be handled again).
+    public var inboxRetention: Duration
+    /// How often inbox records past their retention are deleted.
+    public var inboxSweepInterval: Duration
 
     public init(
         gracePeriod: Duration = .seconds(10),
@@ -27,7 +33,9 @@ public struct ShopConfiguration: Sendable {
         maxBasketLines: Int = 50,
         maxUnitsPerLine: Int = 1000,
         consumerConcurrency: Int = 2,
-        signInLinkLifetime: Duration = .seconds(600)
+        signInLinkLifetime: Duration = .seconds(600),
+        inboxRetention: Duration = .seconds(30 * 24 * 3600),
+        inboxSweepInterval: Duration = .seconds(60)
     ) {
         self.gracePeriod = gracePeriod
         self.gracePeriodCheckInterval = gracePeriodCheckInterval
@@ -37,5 +45,7 @@ public struct ShopConfiguration: Sendable {
         self.maxUnitsPerLine = maxUnitsPerLine
         self.consumerConcurrency = max(1, consumerConcurrency)
         self.signInLinkLifetime = signInLinkLifetime
+        self.inboxRetention = inboxRetention
+        self.inboxSweepInterval = inboxSweepInterval
     }
 }

@@ -139,6 +139,10 @@ public struct ShopDatabase: Sendable {
                     """
             )
         }
+        migrator.registerMigration("v2-inbox-retention") { db in
+            // The inbox sweep (SQLiteInboxSweeper) deletes the oldest records first.
+            try db.execute(sql: "CREATE INDEX inbox_by_processed_at ON inbox(processed_at)")
+        }
         return migrator
     }
 

@@ -71,6 +71,10 @@ public protocol InboxStore: Sendable {
     func markProcessed(tenant: TenantID, consumer: String, eventKey: String, at date: Date) async throws -> Bool
     /// Whether `consumer` has processed `eventKey`.
     func isProcessed(tenant: TenantID, consumer: String, eventKey: String) async throws -> Bool
+    /// Forgets up to `limit` of the records made before `date`, oldest first, of every tenant
+    /// and consumer, and returns how many it forgot: a redelivery of their events would run
+    /// its effect again, so the retention must outlast any redelivery (see ARCHITECTURE.md).
+    func deleteProcessed(before date: Date, limit: Int) async throws -> Int
 }
 
 /// The product's event catalog.
@@ -166,6 +170,8 @@ public protocol IdentityStore: Sendable {
     /// Removes and returns the code (single use), or nil when it is unknown or expired at `date`.
     func consumeAuthorizationCode(hash: String, at date: Date) async throws -> AuthorizationCodeRecord?
 
+    /// Stores a token. This and ``rotateRefreshToken(hash:replacement:at:)`` also delete up to
+    /// two tokens expired by now, oldest first, so that expired tokens never pile up.
     func insertRefreshToken(_ token: RefreshTokenRecord) async throws
     /// Marks the token used and stores `replacement` (same family), in one transaction. A token
     /// already used or revoked revokes its family instead.

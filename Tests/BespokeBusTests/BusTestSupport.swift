@@ -159,9 +159,15 @@ final class InspectingStore: EventBus.Store, Sendable {
     func deleteClosedHolds(closedBefore date: Date, limit: Int) async throws -> Int {
         try await inner.deleteClosedHolds(closedBefore: date, limit: limit)
     }
+    func markProcessed(tenant: TenantID, consumer: String, eventKey: String, at date: Date) async throws -> Bool {
+        try await inner.markProcessed(tenant: tenant, consumer: consumer, eventKey: eventKey, at: date)
+    }
+    func isProcessed(tenant: TenantID, consumer: String, eventKey: String) async throws -> Bool {
+        try await inner.isProcessed(tenant: tenant, consumer: consumer, eventKey: eventKey)
+    }
+    func deleteProcessed(before date: Date, limit: Int) async throws -> Int { try await inner.deleteProcessed(before: date, limit: limit) }
 }
 
-/// A fast retry policy for tests.
 /// A bus whose retention keeps settled events 200 ms and sweeps every 50 ms.
 func quickRetention() -> BusConfiguration {
     var configuration = BusConfiguration()
@@ -175,6 +181,7 @@ func storedEventIDs(_ store: SQLiteStore) async throws -> [String] {
     try await store.pool.read { db in try String.fetchAll(db, sql: "SELECT event_id FROM events ORDER BY seq") }
 }
 
+/// A fast retry policy for tests.
 func quickPolicy(maxAttempts: Int = 5, ackTimeout: Duration = .seconds(30)) -> DeliveryPolicy {
     DeliveryPolicy(maxAttempts: maxAttempts, initialBackoff: .milliseconds(5), maxBackoff: .milliseconds(20), ackTimeout: ackTimeout)
 }

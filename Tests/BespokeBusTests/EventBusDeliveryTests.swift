@@ -73,6 +73,24 @@ struct EventBusDeliveryTests {
         }
     }
 
+    @Test func theInboxForgetsHandledEventsPastItsRetention() async throws {
+        let store = try await makeStore()
+        var configuration = quickRetention()
+        configuration.inboxRetention = .seconds(30)
+        try await withRunningBus(store: store, configuration: configuration) { bus in
+            let now = Date()
+            for (key, age) in [("old-1", 31.0), ("old-2", 45.0), ("recent", 29.0)] {
+                _ = try await store.markProcessed(tenant: acme, consumer: "ordering", eventKey: key, at: now.addingTimeInterval(-age))
+            }
+            try await eventually("the records past the retention are forgotten") {
+                let first = try await store.isProcessed(tenant: acme, consumer: "ordering", eventKey: "old-1")
+                let second = try await store.isProcessed(tenant: acme, consumer: "ordering", eventKey: "old-2")
+                return !first && !second
+            }
+            #expect(try await store.isProcessed(tenant: acme, consumer: "ordering", eventKey: "recent"))
+        }
+    }
+
     @Test func publishingTheSameEventTwiceStoresAndDeliversItOnce() async throws {
         let store = try await makeStore()
         try await withRunningBus(store: store) { bus in

@@ -15,7 +15,7 @@ struct ConfigurationTests {
             "BESPOKE_MAX_BODY_BYTES", "BESPOKE_LOG_LEVEL", "BESPOKE_ADMIN_TOKEN",
             "BESPOKE_ALLOW_LOOPBACK_ENDPOINTS", "BESPOKE_ALLOW_PRIVATE_ENDPOINTS", "BESPOKE_RATE_LIMIT", "BESPOKE_RATE_BURST",
             "BESPOKE_ISSUER", "BESPOKE_UPSTREAMS", "BESPOKE_UPSTREAM_TIMEOUT", "BESPOKE_GATEWAY_FAST_PATH", "BESPOKE_TENANT_PUBLISH_RATE",
-            "BESPOKE_ATTEMPT_RETENTION_DAYS", "BESPOKE_EVENT_RETENTION_DAYS"]
+            "BESPOKE_ATTEMPT_RETENTION_DAYS", "BESPOKE_EVENT_RETENTION_DAYS", "BESPOKE_INBOX_RETENTION_DAYS"]
         {
             #expect(help.contains(variable), "\(variable) is not documented")
         }
@@ -41,6 +41,8 @@ struct ConfigurationTests {
         (["serve", "--attempt-retention-days", "0"], [:], "the attempt retention must be above 0 and at most 3650 days"),
         (["serve"], ["BESPOKE_ATTEMPT_RETENTION_DAYS": "forever"], "BESPOKE_ATTEMPT_RETENTION_DAYS must be a number"),
         (["serve"], ["BESPOKE_EVENT_RETENTION_DAYS": "-1"], "the event retention must be 0 (keep every event) to 36500 days"),
+        (["serve", "--inbox-retention-days", "0.5"], [:], "the inbox retention must be 1 to 3650 days"),
+        (["serve"], ["BESPOKE_INBOX_RETENTION_DAYS": "a month"], "BESPOKE_INBOX_RETENTION_DAYS must be a number"),
     ])
     func badConfigurationFailsFastWithAClearMessage(arguments: [String], environment: [String: String], message: String) throws {
         let directory = try temporaryDirectory()
@@ -59,6 +61,7 @@ struct ConfigurationTests {
                 // Accepted (the server starts); their effects are tested where they act.
                 "BESPOKE_TENANT_PUBLISH_RATE": "0", "BESPOKE_UPSTREAM_TIMEOUT": "2.5", "BESPOKE_GATEWAY_FAST_PATH": "false",
                 "BESPOKE_ATTEMPT_RETENTION_DAYS": "7", "BESPOKE_EVENT_RETENTION_DAYS": "0",
+                "BESPOKE_INBOX_RETENTION_DAYS": "2",
             ]
         )
         let pad = String(repeating: "x", count: 100_000)

@@ -142,6 +142,32 @@ struct OrderFlowTests {
         }
     }
 
+    /// The services' inbox is swept by the shop itself: a record past the retention goes, the
+    /// records of the order just handled stay.
+    @Test func theShopSweepsItsInboxPastItsRetention() async throws {
+        let fixture = try await ShopFixture.make { configuration in
+            configuration.shop.inboxSweepInterval = .milliseconds(50)
+        }
+        let old = Date().addingTimeInterval(-fixture.configuration.shop.inboxRetention.seconds - 60)
+        let count: @Sendable (String) async throws -> Int = { keyPattern in
+            try await fixture.shop.database.pool.read { db in
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM inbox WHERE event_key LIKE ?", arguments: [keyPattern]) ?? 0
+            }
+        }
+        try await fixture.shop.database.pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO inbox (tenant_id, consumer, event_key, processed_at) VALUES ('acme', 'ordering', 'long-ago', ?)",
+                arguments: [old.timeIntervalSince1970]
+            )
+        }
+        try await fixture.test { client in
+            let order = try await client.placeOrder(ShopFixture.acme, key: fixture.acmeKey, buyer: "alice", [("mug", 1)])
+            try await client.waitForOrder(ShopFixture.acme, key: fixture.acmeKey, buyer: "alice", order, status: "Paid")
+            try await eventually("the old record is forgotten") { try await count("long-ago") == 0 }
+            #expect(try await count("%") >= 4, "the order's events handled stay remembered")
+        }
+    }
+
     /// Every event type the shop raises is delivered to its consumers a second time (the bus's
     /// real redelivery path); the shop's state does not change and no event is raised again.
     @Test func redeliveringEveryEventTypeChangesNothing() async throws {

@@ -367,4 +367,31 @@ struct StoreContractTests {
         #expect(try await store.isProcessed(tenant: acme, consumer: "ordering", eventKey: "/s\u{1F}1"))
         #expect(try await store.isProcessed(tenant: acme, consumer: "ordering", eventKey: "/s\u{1F}2") == false)
     }
+
+    @Test(arguments: StoreBackend.allCases)
+    func inboxRecordsAreForgottenOldestFirstOnceBeforeTheCutoff(_ backend: StoreBackend) async throws {
+        let store = try await prepared(backend)
+        let cutoff = Date()
+        let records: [(TenantID, String, String, Double)] = [
+            (acme, "ordering", "e1", -300), (globex, "basket", "e2", -200), (acme, "basket", "e3", -100), (acme, "ordering", "e4", 10),
+        ]
+        for (tenant, consumer, key, offset) in records {
+            _ = try await store.markProcessed(tenant: tenant, consumer: consumer, eventKey: key, at: cutoff.addingTimeInterval(offset))
+        }
+        func remembered() async throws -> [String] {
+            var keys: [String] = []
+            for (tenant, consumer, key, _) in records where try await store.isProcessed(tenant: tenant, consumer: consumer, eventKey: key) {
+                keys.append(key)
+            }
+            return keys
+        }
+        #expect(try await store.deleteProcessed(before: cutoff, limit: 0) == 0)
+        #expect(try await store.deleteProcessed(before: cutoff, limit: 2) == 2)
+        #expect(try await remembered() == ["e3", "e4"])
+        #expect(try await store.deleteProcessed(before: cutoff, limit: 2) == 1)
+        #expect(try await store.deleteProcessed(before: cutoff, limit: 2) == 0)
+        #expect(try await remembered() == ["e4"])
+        // A forgotten event is handled anew.
+        #expect(try await store.markProcessed(tenant: acme, consumer: "ordering", eventKey: "e1", at: Date()) == true)
+    }
 }
