@@ -68,6 +68,7 @@ struct CustomizationsController {
     }
 
     struct AttemptBody: Encodable {
+        let id: String
         let messageId: String
         let eventId: String
         let attemptedAt: String
@@ -78,6 +79,8 @@ struct CustomizationsController {
 
     struct AttemptList: Encodable {
         let attempts: [AttemptBody]
+        /// The `before` of the next page; absent when no older attempt can match.
+        let next: String?
     }
 
     struct RecoverRequest: Decodable {
@@ -147,18 +150,46 @@ struct CustomizationsController {
     }
 
     @Sendable func attempts(_ request: Request, context: TenantRequestContext) async throws -> Response {
-        let limit = try request.pageLimit()
-        let attempts = try await manager.attempts(tenant: context.tenant, id: try context.parameters.require("id"), limit: limit)
+        let page = try await manager.attempts(tenant: context.tenant, id: try context.parameters.require("id"), matching: try Self.attemptQuery(request))
         return try JSONBody.response(
             AttemptList(
-                attempts: attempts.map {
+                attempts: page.attempts.map {
                     AttemptBody(
-                        messageId: $0.messageID, eventId: $0.eventID, attemptedAt: RFC3339.format($0.attemptedAt), status: $0.status,
-                        latencyMs: $0.latency.seconds * 1000, error: $0.error
+                        id: $0.id.map(String.init) ?? "", messageId: $0.messageID, eventId: $0.eventID, attemptedAt: RFC3339.format($0.attemptedAt),
+                        status: $0.status, latencyMs: $0.latency.seconds * 1000, error: $0.error
                     )
-                }
+                },
+                next: page.next.map(String.init)
             )
         )
+    }
+
+    /// The attempt log's filters and page, from the query string.
+    static func attemptQuery(_ request: Request) throws -> AttemptQuery {
+        let parameters = request.uri.queryParameters
+        var query = AttemptQuery(limit: try request.pageLimit())
+        if let raw = parameters.get("outcome") {
+            guard let outcome = AttemptQuery.Outcome(rawValue: raw) else {
+                throw BespokeError(.invalidRequest, "'outcome' must be succeeded or failed")
+            }
+            query.outcome = outcome
+        }
+        if let raw = parameters.get("since") {
+            guard let since = RFC3339.parse(raw) else { throw BespokeError(.invalidRequest, "'since' must be an RFC 3339 timestamp") }
+            query.since = since
+        }
+        if let raw = parameters.get("before") {
+            guard let before = Int64(raw), before > 0 else { throw BespokeError(.invalidRequest, "'before' must be the 'next' of a page") }
+            query.before = before
+        }
+        query.eventID = try parameters.get("eventId").map { try Self.nonEmpty($0, "eventId") }
+        query.messageID = try parameters.get("messageId").map { try Self.nonEmpty($0, "messageId") }
+        return query
+    }
+
+    private static func nonEmpty(_ value: String, _ name: String) throws -> String {
+        guard !value.isEmpty, value.utf8.count <= 256 else { throw BespokeError(.invalidRequest, "'\(name)' must be 1-256 bytes") }
+        return value
     }
 
     @Sendable func recover(_ request: Request, context: TenantRequestContext) async throws -> Response {

@@ -119,9 +119,22 @@ struct CustomizationCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "The push attempt log, newest first.")
         @Argument(help: "The customization id.") var id: String
         @Option(help: "How many attempts (1-1000).") var limit: Int = 20
+        @Option(help: "Only 'succeeded' (2xx) or only 'failed' attempts.") var outcome: String?
+        @Option(help: "Only the attempts of this event id.") var eventId: String?
+        @Option(help: "Only the attempts of this message (webhook-id).") var messageId: String?
+        @Option(help: "Only attempts made since this RFC 3339 instant.") var since: String?
+        @Option(help: "The 'next' of the page before.") var before: String?
         @OptionGroup var target: Target
 
-        func run() async throws { try await target.api().print(.GET, "\(target.path)/\(pathSegment(id))/attempts?limit=\(limit)") }
+        func run() async throws {
+            var query = URLComponents()
+            query.queryItems = [URLQueryItem(name: "limit", value: String(limit))]
+                + [("outcome", outcome), ("eventId", eventId), ("messageId", messageId), ("since", since), ("before", before)]
+                .compactMap { name, value in value.map { URLQueryItem(name: name, value: $0) } }
+            // `+` is a space in a query; an RFC 3339 offset keeps its sign.
+            let encoded = (query.percentEncodedQuery ?? "").replacingOccurrences(of: "+", with: "%2B")
+            try await target.api().print(.GET, "\(target.path)/\(pathSegment(id))/attempts?\(encoded)")
+        }
     }
 
     struct Recover: AsyncParsableCommand {

@@ -282,10 +282,11 @@ public final class TenantManager: Sendable {
         return (customization, secret.text)
     }
 
-    /// The customization's most recent push attempts, newest first.
-    public func attempts(tenant: TenantID, id: String, limit: Int) async throws -> [DeliveryAttempt] {
+    /// A page of the customization's push attempts matching `query`, newest first.
+    /// - Throws: ``BespokeError`` `not_found` when the tenant has no such customization.
+    public func attempts(tenant: TenantID, id: String, matching query: AttemptQuery) async throws -> AttemptPage {
         _ = try customization(tenant: tenant, id: id)
-        return try await store.deliveryAttempts(tenant: tenant, customization: id, limit: min(max(limit, 1), 1000))
+        return try await store.deliveryAttempts(tenant: tenant, customization: id, matching: query)
     }
 
     /// The operational event type published, to the tenant's own log, when the platform

@@ -172,21 +172,65 @@ extension SQLiteStore: CustomizationStore {
         }
     }
 
-    public func deliveryAttempts(tenant: TenantID, customization: String, limit: Int) async throws -> [DeliveryAttempt] {
+    public func deliveryAttempts(tenant: TenantID, customization: String, matching query: AttemptQuery) async throws -> AttemptPage {
         try await pool.read { db in
-            try Row.fetchAll(
+            let before = query.before ?? Int64.max
+            // The first attempt past this page's look of `scanLimit` attempts down the
+            // customization's index (nil when the look reaches the end). The look is read from
+            // the index; of the rows past it, only this one.
+            let beyond = try Row.fetchOne(
                 db,
-                sql: "SELECT * FROM delivery_attempts WHERE tenant_id = ? AND customization_id = ? ORDER BY id DESC LIMIT ?",
-                arguments: [tenant.rawValue, customization, limit]
-            ).map { row in
-                DeliveryAttempt(
-                    tenant: TenantID(trusted: row["tenant_id"]), customization: row["customization_id"],
-                    messageID: row["message_id"], eventID: row["event_id"],
-                    attemptedAt: Date(timeIntervalSince1970: row["attempted_at"]), status: row["status"],
-                    latency: .microseconds(row["latency_us"] as Int64), error: row["error"]
-                )
+                sql: "SELECT id, attempted_at FROM delivery_attempts WHERE customization_id = ? AND id < ? ORDER BY id DESC LIMIT 1 OFFSET ?",
+                arguments: [customization, before, query.scanLimit]
+            )
+            var conditions = ["customization_id = ?", "tenant_id = ?", "id < ?"]
+            var arguments: StatementArguments = [customization, tenant.rawValue, before]
+            if let beyond {
+                conditions.append("id > ?")
+                arguments += [beyond["id"] as Int64]
             }
+            if let since = query.since {
+                conditions.append("attempted_at >= ?")
+                arguments += [since.timeIntervalSince1970]
+            }
+            if let eventID = query.eventID {
+                conditions.append("event_id = ?")
+                arguments += [eventID]
+            }
+            if let messageID = query.messageID {
+                conditions.append("message_id = ?")
+                arguments += [messageID]
+            }
+            switch query.outcome {
+            case .succeeded: conditions.append("status BETWEEN 200 AND 299")
+            case .failed: conditions.append("(status IS NULL OR status NOT BETWEEN 200 AND 299)")
+            case nil: break
+            }
+            arguments += [query.limit]
+            let attempts = try Row.fetchAll(
+                db,
+                sql: "SELECT * FROM delivery_attempts WHERE \(conditions.joined(separator: " AND ")) ORDER BY id DESC LIMIT ?",
+                arguments: arguments
+            ).map(Self.attempt)
+            if attempts.count == query.limit { return AttemptPage(attempts: attempts, next: attempts.last?.id) }
+            guard let beyond else { return AttemptPage(attempts: attempts, next: nil) }
+            // What is left was made before `beyond`, give or take how late an attempt can be
+            // recorded: none of it matches once `beyond` is older than `since` by more.
+            if let since = query.since, (beyond["attempted_at"] as Double) < since.timeIntervalSince1970 - AttemptQuery.recordingSlack {
+                return AttemptPage(attempts: attempts, next: nil)
+            }
+            // The next page starts at `beyond` itself.
+            return AttemptPage(attempts: attempts, next: (beyond["id"] as Int64) + 1)
         }
+    }
+
+    private static func attempt(_ row: Row) -> DeliveryAttempt {
+        DeliveryAttempt(
+            tenant: TenantID(trusted: row["tenant_id"]), customization: row["customization_id"],
+            messageID: row["message_id"], eventID: row["event_id"],
+            attemptedAt: Date(timeIntervalSince1970: row["attempted_at"]), status: row["status"],
+            latency: .microseconds(row["latency_us"] as Int64), error: row["error"], id: row["id"]
+        )
     }
 
     /// The mutable columns, then id and tenant (the `UPDATE`'s order; the `INSERT` follows it).

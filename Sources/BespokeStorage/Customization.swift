@@ -102,6 +102,8 @@ public struct Customization: Sendable, Equatable {
 
 /// One push of an event to a customization's endpoint, as logged.
 public struct DeliveryAttempt: Sendable, Equatable {
+    /// Its place in the log, once recorded (nil before): later attempts have larger ids.
+    public let id: Int64?
     public let tenant: TenantID
     public let customization: String
     /// The webhook message id (`webhook-id`).
@@ -115,8 +117,9 @@ public struct DeliveryAttempt: Sendable, Equatable {
 
     public init(
         tenant: TenantID, customization: String, messageID: String, eventID: String, attemptedAt: Date, status: Int?,
-        latency: Duration, error: String?
+        latency: Duration, error: String?, id: Int64? = nil
     ) {
+        self.id = id
         self.tenant = tenant
         self.customization = customization
         self.messageID = messageID
@@ -129,4 +132,60 @@ public struct DeliveryAttempt: Sendable, Equatable {
 
     /// Whether the endpoint accepted the event (2xx).
     public var succeeded: Bool { status.map { (200..<300).contains($0) } ?? false }
+}
+
+/// Which of a customization's push attempts to list, newest first: all, or those matching
+/// every filter given.
+public struct AttemptQuery: Sendable, Equatable {
+    /// An attempt's outcome: the endpoint accepted the event (2xx), or not (another status,
+    /// or no answer).
+    public enum Outcome: String, Sendable, CaseIterable {
+        case succeeded
+        case failed
+    }
+
+    public var outcome: Outcome?
+    public var eventID: String?
+    /// The webhook message id (`webhook-id`): every attempt of one push.
+    public var messageID: String?
+    /// Attempts made at or after this instant.
+    public var since: Date?
+    /// Attempts older than this position: the ``AttemptPage/next`` of the page before.
+    public var before: Int64?
+    /// The most attempts a page holds (1-1000).
+    public var limit: Int
+    /// The most attempts a page looks at to find those matching: a filter that matches few of
+    /// a long log costs each page this much at most. Such a page holds fewer attempts than
+    /// `limit`, maybe none, and a ``AttemptPage/next`` to look further from.
+    public var scanLimit: Int
+
+    public init(
+        outcome: Outcome? = nil, eventID: String? = nil, messageID: String? = nil, since: Date? = nil, before: Int64? = nil,
+        limit: Int = 100, scanLimit: Int = 10_000
+    ) {
+        self.outcome = outcome
+        self.eventID = eventID
+        self.messageID = messageID
+        self.since = since
+        self.before = before
+        self.limit = min(max(limit, 1), 1000)
+        self.scanLimit = max(scanLimit, 1)
+    }
+
+    /// How much older than `since` an attempt may be recorded after one made at `since`: its
+    /// push was still under way (a push's timeout) and its record waited for the next batch.
+    /// Past attempts this much older than `since`, none can match.
+    public static let recordingSlack: TimeInterval = 300
+}
+
+/// A page of push attempts, newest first.
+public struct AttemptPage: Sendable, Equatable {
+    public var attempts: [DeliveryAttempt]
+    /// Where the next page starts (``AttemptQuery/before``); nil when no older attempt can match.
+    public var next: Int64?
+
+    public init(attempts: [DeliveryAttempt], next: Int64?) {
+        self.attempts = attempts
+        self.next = next
+    }
 }

@@ -106,8 +106,9 @@ public protocol CustomizationStore: Sendable {
     /// with the ``configurationVersion()`` of that instant.
     func configurationSnapshot() async throws -> ConfigurationSnapshot
     func recordAttempts(_ attempts: [DeliveryAttempt]) async throws
-    /// A customization's most recent push attempts, newest first.
-    func deliveryAttempts(tenant: TenantID, customization: String, limit: Int) async throws -> [DeliveryAttempt]
+    /// A page of a customization's push attempts matching `query`, newest first, each with its
+    /// ``DeliveryAttempt/id``.
+    func deliveryAttempts(tenant: TenantID, customization: String, matching query: AttemptQuery) async throws -> AttemptPage
     /// Of the `limit` oldest attempts in the log (by when they were recorded), deletes those
     /// made before `date`, and returns how many it deleted: fewer than `limit` once the oldest
     /// left are younger. Bounded by `limit`, however large the log.

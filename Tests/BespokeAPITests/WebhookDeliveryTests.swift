@@ -28,6 +28,32 @@ struct WebhookDeliveryTests {
             }
             try await Task.sleep(for: .milliseconds(400))
             #expect(receiver.all.count == 3)
+
+            // The log is searched and paged.
+            let attempts = "/v1/tenants/acme/customizations/\(id)/attempts"
+            func statuses(_ query: String) async throws -> (statuses: [Int], next: String?) {
+                let log = try await client.call(.get, "\(attempts)?\(query)", token: fixture.acmeKey)
+                #expect(log.status == .ok, "\(query): \(log.text)")
+                return ((log.json["attempts"] as? [[String: Any]])?.compactMap { $0["status"] as? Int } ?? [], log.json["next"] as? String)
+            }
+            #expect(try await statuses("outcome=failed").statuses == [503, 503])
+            #expect(try await statuses("outcome=succeeded&eventId=o-1").statuses == [200])
+            #expect(try await statuses("eventId=o-2").statuses.isEmpty)
+            #expect(try await statuses("since=2999-01-01T00:00:00Z").statuses.isEmpty)
+            let first = try await statuses("limit=2")
+            #expect(first.statuses == [200, 503])
+            let next = try #require(first.next)
+            let second = try await statuses("limit=2&before=\(next)")
+            #expect(second.statuses == [503])
+            #expect(second.next == nil)
+            for bad in ["outcome=maybe", "since=yesterday", "before=abc", "before=-1", "limit=0", "eventId="] {
+                let refused = try await client.call(.get, "\(attempts)?\(bad)", token: fixture.acmeKey)
+                #expect(refused.status == .badRequest, "\(bad): \(refused.text)")
+                #expect(refused.errorCode == "invalid_request", "\(bad)")
+            }
+            // Another tenant's key finds no such customization, whatever the filters.
+            let foreign = try await client.call(.get, "/v1/tenants/globex/customizations/\(id)/attempts?outcome=failed", token: fixture.globexKey)
+            #expect(foreign.status == .notFound)
         }
     }
 

@@ -141,7 +141,7 @@ struct TenantManagerStoreContractTests {
         #expect(try await store.deadLetters(tenant: globex, subscription: globexSubscription.id, after: nil, limit: 10).count == 1)
         #expect(try await store.pendingDeliveries(globexSubscription, after: nil, limit: 10).deliveries.map(\.eventID) == ["e2"])
         #expect(try await store.customizations(tenant: globex).count == 1)
-        #expect(try await store.deliveryAttempts(tenant: globex, customization: "cus_globex", limit: 10).count == 1)
+        #expect(try await store.deliveryAttempts(tenant: globex, customization: "cus_globex", matching: AttemptQuery(limit: 10)).attempts.count == 1)
         #expect(try await store.holds(tenant: globex, states: [.held], limit: 10).count == 1)
         #expect(try await store.isProcessed(tenant: globex, consumer: "ordering", eventKey: "e1"))
         // And the id can be used again.
@@ -201,8 +201,83 @@ struct TenantManagerStoreContractTests {
         // Of the next two, only the old one goes; fewer than the limit tells the caller to stop.
         #expect(try await store.deleteAttempts(madeBefore: cutoff, limit: 2) == 1)
         #expect(try await store.deleteAttempts(madeBefore: cutoff, limit: 2) == 0)
-        #expect(try await store.deliveryAttempts(tenant: acme, customization: "cus_a", limit: 10).map(\.messageID) == ["young"])
-        #expect(try await store.deliveryAttempts(tenant: globex, customization: "cus_g", limit: 10).isEmpty)
+        #expect(try await store.deliveryAttempts(tenant: acme, customization: "cus_a", matching: AttemptQuery()).attempts.map(\.messageID) == ["young"])
+        #expect(try await store.deliveryAttempts(tenant: globex, customization: "cus_g", matching: AttemptQuery()).attempts.isEmpty)
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func theAttemptLogIsFilteredAndPagedWithABoundedLook(_ backend: StoreBackend) async throws {
+        let store = try await prepared(backend)
+        try await store.insertCustomization(customization(acme, "cus_a"))
+        try await store.insertCustomization(customization(globex, "cus_g"))
+        let start = Date().addingTimeInterval(-3600)
+        // Twenty attempts a minute apart: e0...e9, each failed (503, then no answer) then delivered.
+        var attempts: [DeliveryAttempt] = []
+        for index in 0..<20 {
+            let event = "e\(index / 2)"
+            let status: Int? = index % 2 == 1 ? 200 : (index % 4 == 0 ? 503 : nil)
+            attempts.append(
+                DeliveryAttempt(
+                    tenant: acme, customization: "cus_a", messageID: "msg_\(event)", eventID: event,
+                    attemptedAt: start.addingTimeInterval(Double(index) * 60), status: status, latency: .milliseconds(2),
+                    error: status == 200 ? nil : "failed"
+                )
+            )
+        }
+        try await store.recordAttempts(attempts)
+        try await store.recordAttempts([
+            DeliveryAttempt(tenant: globex, customization: "cus_g", messageID: "msg_e9", eventID: "e9", attemptedAt: Date(), status: 500, latency: .zero, error: "x")
+        ])
+        func page(_ query: AttemptQuery, tenant: TenantID? = nil, customization: String = "cus_a") async throws -> AttemptPage {
+            try await store.deliveryAttempts(tenant: tenant ?? acme, customization: customization, matching: query)
+        }
+        func events(_ page: AttemptPage) -> [String] { page.attempts.map(\.eventID) }
+
+        // Newest first, with ids that page.
+        let first = try await page(AttemptQuery(limit: 3))
+        #expect(events(first) == ["e9", "e9", "e8"])
+        #expect(first.attempts.map(\.status) == [200, nil, 200])
+        let ids = first.attempts.compactMap(\.id)
+        #expect(ids.count == 3 && ids == ids.sorted(by: >))
+        let second = try await page(AttemptQuery(before: first.next, limit: 3))
+        #expect(events(second) == ["e8", "e7", "e7"])
+        // Filters.
+        #expect(try await page(AttemptQuery(outcome: .failed, limit: 4)).attempts.map(\.status) == [nil, 503, nil, 503])
+        #expect(try await page(AttemptQuery(outcome: .succeeded, limit: 100)).attempts.count == 10)
+        #expect(events(try await page(AttemptQuery(eventID: "e3"))) == ["e3", "e3"])
+        #expect(try await page(AttemptQuery(outcome: .failed, messageID: "msg_e3")).attempts.map(\.status) == [nil])
+        let recent = try await page(AttemptQuery(since: start.addingTimeInterval(17 * 60)))
+        #expect(events(recent) == ["e9", "e9", "e8"])
+        #expect(recent.next == nil)
+        // Another tenant's attempts never show, whatever the customization id asked.
+        #expect(try await page(AttemptQuery(eventID: "e9"), tenant: globex, customization: "cus_a").attempts.isEmpty)
+        #expect(try await page(AttemptQuery(), tenant: globex, customization: "cus_g").attempts.map(\.status) == [500])
+
+        // A look of 4 attempts a page: a rare match comes after pages with none, each with a next.
+        var query = AttemptQuery(eventID: "e1", limit: 10, scanLimit: 4)
+        var found: [String] = []
+        var pages = 0
+        repeat {
+            let result = try await page(query)
+            found += events(result)
+            pages += 1
+            query.before = result.next
+        } while query.before != nil && pages < 10
+        #expect(found == ["e1", "e1"])
+        #expect(pages == 5)
+        // With `since`, the look stops once what is left was made too long before it to match
+        // (more than the recording slack, five minutes), however much is left.
+        var recentQuery = AttemptQuery(since: start.addingTimeInterval(10 * 60), limit: 100, scanLimit: 3)
+        var recentFound: [Int64] = []
+        var recentPages = 0
+        repeat {
+            let result = try await page(recentQuery)
+            recentFound += result.attempts.compactMap(\.id)
+            recentPages += 1
+            recentQuery.before = result.next
+        } while recentQuery.before != nil && recentPages < 10
+        #expect(recentFound.count == 10)
+        #expect(recentPages == 5, "the attempts made over five minutes before `since` are not looked at")
     }
 }
 
