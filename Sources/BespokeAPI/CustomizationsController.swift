@@ -18,6 +18,7 @@ struct CustomizationsController {
         let holdDeadlineMs: Int64?
         let onDeadline: HoldOutcome?
         let enabled: Bool?
+        let filter: JSONValue?
     }
 
     struct UpdateRequest: Decodable {
@@ -27,6 +28,33 @@ struct CustomizationsController {
         let holdDeadlineMs: Int64?
         let onDeadline: HoldOutcome?
         let enabled: Bool?
+        /// Absent: unchanged; `null`: removed (every event of the type).
+        let filter: JSONValue?
+
+        private enum CodingKeys: String, CodingKey {
+            case url, order, timeoutMs, holdDeadlineMs, onDeadline, enabled, filter
+        }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            url = try container.decodeIfPresent(String.self, forKey: .url)
+            order = try container.decodeIfPresent(Int.self, forKey: .order)
+            timeoutMs = try container.decodeIfPresent(Int64.self, forKey: .timeoutMs)
+            holdDeadlineMs = try container.decodeIfPresent(Int64.self, forKey: .holdDeadlineMs)
+            onDeadline = try container.decodeIfPresent(HoldOutcome.self, forKey: .onDeadline)
+            enabled = try container.decodeIfPresent(Bool.self, forKey: .enabled)
+            // Decoded as it is, so that `null` (remove) differs from absent (keep).
+            filter = container.contains(.filter) ? try container.decode(JSONValue.self, forKey: .filter) : nil
+        }
+    }
+
+    /// The change a request's `filter` member asks for: absent keeps, `null` removes.
+    static func filterChange(_ json: JSONValue?) throws(BespokeError) -> TenantManager.Changes.FilterChange? {
+        switch json {
+        case nil: nil
+        case .null?: .remove
+        case let json?: .set(try EventFilter(json: json))
+        }
     }
 
     struct CustomizationBody: Encodable {
@@ -45,6 +73,8 @@ struct CustomizationsController {
         let createdAt: String
         /// Shown only when created or rotated.
         let secret: String?
+        /// Which events of its type it takes; absent for all.
+        let filter: JSONValue?
 
         init(_ customization: Customization, secret: String? = nil) {
             self.id = customization.id
@@ -60,6 +90,7 @@ struct CustomizationsController {
             self.failingSince = customization.failingSince.map(RFC3339.format)
             self.createdAt = RFC3339.format(customization.createdAt)
             self.secret = secret
+            self.filter = customization.filter?.json
         }
     }
 
@@ -117,7 +148,8 @@ struct CustomizationsController {
             tenant: context.tenant, eventType: body.eventType, mode: body.mode, url: body.url,
             TenantManager.Changes(
                 order: body.order, timeout: body.timeoutMs.map(Duration.milliseconds),
-                holdDeadline: body.holdDeadlineMs.map(Duration.milliseconds), onDeadline: body.onDeadline, enabled: body.enabled
+                holdDeadline: body.holdDeadlineMs.map(Duration.milliseconds), onDeadline: body.onDeadline, enabled: body.enabled,
+                filter: try Self.filterChange(body.filter)
             )
         )
         return try JSONBody.response(CustomizationBody(customization, secret: secret), status: .created)
@@ -133,7 +165,8 @@ struct CustomizationsController {
             tenant: context.tenant, id: try context.parameters.require("id"),
             TenantManager.Changes(
                 url: body.url, order: body.order, timeout: body.timeoutMs.map(Duration.milliseconds),
-                holdDeadline: body.holdDeadlineMs.map(Duration.milliseconds), onDeadline: body.onDeadline, enabled: body.enabled
+                holdDeadline: body.holdDeadlineMs.map(Duration.milliseconds), onDeadline: body.onDeadline, enabled: body.enabled,
+                filter: try Self.filterChange(body.filter)
             )
         )
         return try JSONBody.response(CustomizationBody(customization))

@@ -100,7 +100,10 @@ extension EventBus {
     private func moveOn(_ hold: Hold, passing: Bool, envelope: Data) async throws {
         let passed = passing ? hold.passed + (hold.stage.map { [$0.customization] } ?? []) : hold.passed
         let write: BusWrite
-        if let next = interception?.nextInterceptor(tenant: hold.tenant, type: hold.type, passed: passed) {
+        let next = interception?.nextInterceptor(tenant: hold.tenant, type: hold.type, passed: passed) {
+            try? JSONDecoder().decode(CloudEvent.self, from: envelope)
+        }
+        if let next {
             write = .advanceHold(hold.tenant, holdID: hold.id, step: hold.step, to: next.stage(from: Date()), envelope: envelope)
         } else {
             write = .releaseHold(hold.tenant, holdID: hold.id, step: hold.step, envelope: envelope)

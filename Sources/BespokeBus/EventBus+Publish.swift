@@ -96,7 +96,7 @@ extension EventBus {
                 )
             }
             if custodyChecks {
-                let stage = interception?.nextInterceptor(tenant: tenant, type: event.type, passed: []).map { $0.stage(from: date) }
+                let stage = interception?.nextInterceptor(tenant: tenant, type: event.type, passed: [], event: { event }).map { $0.stage(from: date) }
                 writes.append(.admit(stored, intercept: stage))
             } else {
                 writes.append(.publish(stored))

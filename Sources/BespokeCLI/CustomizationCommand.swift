@@ -28,9 +28,22 @@ struct CustomizationCommand: AsyncParsableCommand {
         var holdDeadlineMs: Int?
         @Option(name: .customLong("on-deadline"), help: "What happens when the hold deadline passes: resume, cancel or dead-letter.")
         var onDeadline: String?
+        @Option(
+            help: #"Which events of the type it takes, as JSON (CloudEvents filter dialects), e.g. '{"exact":{"data.country":"NO"}}'; 'null' removes it."#
+        )
+        var filter: String?
+
+        func validate() throws {
+            if let filter, (try? JSONSerialization.jsonObject(with: Data(filter.utf8), options: .fragmentsAllowed)) == nil {
+                throw ValidationError("--filter must be JSON")
+            }
+        }
 
         var json: [String: Any] {
             var body: [String: Any] = [:]
+            if let filter, let value = try? JSONSerialization.jsonObject(with: Data(filter.utf8), options: .fragmentsAllowed) {
+                body["filter"] = value
+            }
             if let url { body["url"] = url }
             if let order { body["order"] = order }
             if let timeoutMs { body["timeoutMs"] = timeoutMs }

@@ -24,8 +24,8 @@ public final class CustomizationIndex: InterceptionPolicy {
         var localChanges = 0
         /// Derived from `byTenant` and `suspended` on every (rare) change, so the per-event
         /// questions are dictionary lookups: each active tenant's enabled interceptors by
-        /// event type, in order.
-        private(set) var interceptors: [TenantID: [String: [Interceptor]]] = [:]
+        /// event type, in order, with their filters.
+        private(set) var interceptors: [TenantID: [String: [(interceptor: Interceptor, filter: EventFilter?)]]] = [:]
 
         private mutating func deriveInterceptors() {
             interceptors = byTenant.compactMapValues { customizations in
@@ -33,7 +33,7 @@ public final class CustomizationIndex: InterceptionPolicy {
                 guard !enabled.isEmpty else { return nil }
                 return Dictionary(grouping: enabled, by: \.eventType).mapValues { sameType in
                     sameType.sorted { ($0.order, $0.createdAt, $0.id) < ($1.order, $1.createdAt, $1.id) }.map {
-                        Interceptor(customization: $0.id, holdDeadline: $0.holdDeadline, onDeadline: $0.onDeadline)
+                        (Interceptor(customization: $0.id, holdDeadline: $0.holdDeadline, onDeadline: $0.onDeadline), $0.filter)
                     }
                 }
             }
@@ -180,8 +180,16 @@ public final class CustomizationIndex: InterceptionPolicy {
         snapshot.withLock { $0.interceptors[tenant] != nil }
     }
 
-    public func nextInterceptor(tenant: TenantID, type: String, passed: [String]) -> Interceptor? {
-        snapshot.withLock { $0.interceptors[tenant]?[type]?.first { !passed.contains($0.customization) } }
+    public func nextInterceptor(tenant: TenantID, type: String, passed: [String], event: () -> CloudEvent?) -> Interceptor? {
+        // The candidates are read under the lock, the filters checked outside it.
+        guard let candidates = snapshot.withLock({ $0.interceptors[tenant]?[type] }) else { return nil }
+        var decoded: CloudEvent??
+        for (interceptor, filter) in candidates where !passed.contains(interceptor.customization) {
+            guard let filter else { return interceptor }
+            if decoded == nil { decoded = .some(event()) }
+            if let event = decoded ?? nil, filter.matches(event) { return interceptor }
+        }
+        return nil
     }
 
     public func applyChanges(_ changes: [String: JSONValue], to event: CloudEvent) throws(BespokeError) -> CloudEvent {

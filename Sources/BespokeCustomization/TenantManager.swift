@@ -139,11 +139,19 @@ public final class TenantManager: Sendable {
         public var holdDeadline: Duration?
         public var onDeadline: HoldOutcome?
         public var enabled: Bool?
+        public var filter: FilterChange?
+
+        /// A new filter, or none (every event of the type).
+        public enum FilterChange: Sendable, Equatable {
+            case set(EventFilter)
+            case remove
+        }
 
         public init(
             url: String? = nil, order: Int? = nil, timeout: Duration? = nil, holdDeadline: Duration? = nil,
-            onDeadline: HoldOutcome? = nil, enabled: Bool? = nil
+            onDeadline: HoldOutcome? = nil, enabled: Bool? = nil, filter: FilterChange? = nil
         ) {
+            self.filter = filter
             self.url = url
             self.order = order
             self.timeout = timeout
@@ -159,6 +167,11 @@ public final class TenantManager: Sendable {
             if let timeout { customization.timeout = timeout }
             if let holdDeadline { customization.holdDeadline = holdDeadline }
             if let onDeadline { customization.onDeadline = onDeadline }
+            switch filter {
+            case .set(let filter): customization.filter = filter
+            case .remove: customization.filter = nil
+            case nil: break
+            }
             if let enabled {
                 customization.enabled = enabled
                 if enabled {
@@ -408,6 +421,9 @@ public final class TenantManager: Sendable {
 
     private func validate(_ customization: Customization) throws(BespokeError) {
         try configuration.outbound.check(customization.url)
+        if customization.filter != nil, customization.mode == .ui || customization.mode == .sync {
+            throw BespokeError(.invalidRequest, "a filter applies to observers and interceptors only, not to mode '\(customization.mode.rawValue)'")
+        }
         guard (-1_000_000...1_000_000).contains(customization.order) else {
             throw BespokeError(.invalidRequest, "order must be between -1000000 and 1000000")
         }

@@ -249,6 +249,11 @@ public final class WebhookDispatcher: Service {
     private func deliver(_ delivery: Delivery, to registered: Customization, client: EndpointClients, acks: AckCombiner) async {
         // As registered now: the URL or the secrets may have changed while the loop waited.
         guard let customization = manager.index.customization(tenant: registered.tenant, id: registered.id) else { return }
+        // An event its filter turns away is settled unpushed, and leaves no attempt.
+        if let filter = customization.filter, let event = try? JSONDecoder().decode(CloudEvent.self, from: delivery.envelope), !filter.matches(event) {
+            await ack(delivery, of: customization, acks: acks)
+            return
+        }
         let outcome = await push(
             delivery.envelope, to: customization, messageID: "\(customization.id)-\(delivery.eventSeq)", eventID: delivery.eventID,
             traceparent: nil, client: client
@@ -262,16 +267,7 @@ public final class WebhookDispatcher: Service {
         let tenant = customization.tenant
         let subscription = customization.subscriptionName
         if outcome.succeeded {
-            var batch = acks.add(delivery.receipt)
-            while !batch.isEmpty {
-                do {
-                    try await bus.ack(tenant: tenant, subscription: subscription, batch)
-                } catch {
-                    // The leases lapse and the pushes are made again (at-least-once).
-                    logger.debug("acking pushes failed", metadata: ["customization": "\(customization.id)", "error": "\(error)"])
-                }
-                batch = acks.next()
-            }
+            await ack(delivery, of: customization, acks: acks)
             return
         }
         do {
@@ -285,6 +281,20 @@ public final class WebhookDispatcher: Service {
         } catch {
             // The lease lapses and the push is made again (at-least-once).
             logger.debug("settling a push failed", metadata: ["customization": "\(customization.id)", "error": "\(error)"])
+        }
+    }
+
+    /// Acks a settled delivery, in a batch with the loop's other acks.
+    private func ack(_ delivery: Delivery, of customization: Customization, acks: AckCombiner) async {
+        var batch = acks.add(delivery.receipt)
+        while !batch.isEmpty {
+            do {
+                try await bus.ack(tenant: customization.tenant, subscription: customization.subscriptionName, batch)
+            } catch {
+                // The leases lapse and the pushes are made again (at-least-once).
+                logger.debug("acking pushes failed", metadata: ["customization": "\(customization.id)", "error": "\(error)"])
+            }
+            batch = acks.next()
         }
     }
 

@@ -60,8 +60,8 @@ extension SQLiteStore: CustomizationStore {
                 try db.execute(
                     sql: """
                         INSERT INTO customizations (url, sort_order, timeout_ms, hold_deadline_ms, on_deadline, enabled,
-                            disabled_reason, secrets, failing_since, id, tenant_id, event_type, mode, created_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            disabled_reason, secrets, failing_since, filter, id, tenant_id, event_type, mode, created_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """,
                     arguments: arguments
                         + [customization.eventType, customization.mode.rawValue, customization.createdAt.timeIntervalSince1970]
@@ -76,7 +76,7 @@ extension SQLiteStore: CustomizationStore {
             try db.execute(
                 sql: """
                     UPDATE customizations SET url = ?, sort_order = ?, timeout_ms = ?, hold_deadline_ms = ?, on_deadline = ?,
-                        enabled = ?, disabled_reason = ?, secrets = ?, failing_since = ?
+                        enabled = ?, disabled_reason = ?, secrets = ?, failing_since = ?, filter = ?
                     WHERE id = ? AND tenant_id = ?
                     """,
                 arguments: arguments
@@ -242,6 +242,11 @@ extension SQLiteStore: CustomizationStore {
             customization.url, customization.order, customization.timeout.wholeMilliseconds,
             customization.holdDeadline.wholeMilliseconds, customization.onDeadline.rawValue, customization.enabled,
             customization.disabledReason, String(decoding: secrets, as: UTF8.self), customization.failingSince?.timeIntervalSince1970,
+            customization.filter.map { filter in
+                var text: [UInt8] = []
+                filter.json.serialize(into: &text)
+                return String(decoding: text, as: UTF8.self)
+            },
             customization.id,
             customization.tenant.rawValue,
         ]
@@ -259,7 +264,8 @@ extension SQLiteStore: CustomizationStore {
                 SigningSecret(secret: $0.secret, expiresAt: $0.expiresAt.map(Date.init(timeIntervalSince1970:)))
             },
             createdAt: Date(timeIntervalSince1970: row["created_at"]),
-            failingSince: date(row["failing_since"])
+            failingSince: date(row["failing_since"]),
+            filter: try (row["filter"] as String?).map { text in try EventFilter(json: JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))) }
         )
     }
 }

@@ -261,6 +261,10 @@ extension SQLiteStore {
                     """
             )
         }
+        migrator.registerMigration("v7-customization-filter") { db in
+            // A customization's event filter, its JSON form (nil: every event of its type).
+            try db.execute(sql: "ALTER TABLE customizations ADD COLUMN filter TEXT")
+        }
         return migrator
     }
 }

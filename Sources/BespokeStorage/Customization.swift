@@ -69,12 +69,16 @@ public struct Customization: Sendable, Equatable {
     /// Since when every push to the endpoint has failed; nil after a success. Kept by the
     /// platform (it disables the endpoint when this is old enough), not by the tenant.
     public var failingSince: Date?
+    /// Which events of its type it takes (observers and interceptors); nil for all. An event
+    /// the filter turns away is neither pushed nor held by it.
+    public var filter: EventFilter?
 
     public init(
         id: String, tenant: TenantID, eventType: String, mode: CustomizationMode, url: String, order: Int,
         timeout: Duration, holdDeadline: Duration, onDeadline: HoldOutcome, enabled: Bool, disabledReason: String?,
-        secrets: [SigningSecret], createdAt: Date, failingSince: Date? = nil
+        secrets: [SigningSecret], createdAt: Date, failingSince: Date? = nil, filter: EventFilter? = nil
     ) {
+        self.filter = filter
         self.id = id
         self.tenant = tenant
         self.eventType = eventType

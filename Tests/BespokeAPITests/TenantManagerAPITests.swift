@@ -270,7 +270,7 @@ struct TenantManagerAPITests {
             )
             let started = ContinuousClock.now
             try await fixture.eventually("this process intercepts for it", timeout: .seconds(2)) {
-                fixture.platform.manager.index.nextInterceptor(tenant: acme, type: "OrderSubmitted", passed: []) != nil
+                fixture.platform.manager.index.nextInterceptor(tenant: acme, type: "OrderSubmitted", passed: [], event: { nil }) != nil
             }
             // One poll interval (500 ms) and a reload; the margin is for the whole suite
             // running beside it on two cores.
@@ -289,7 +289,7 @@ struct TenantManagerAPITests {
             // Deleting the registration there stops the interception here.
             try await other.manager.delete(tenant: acme, id: registered.id)
             try await fixture.eventually("the interceptor is gone here", timeout: .seconds(2)) {
-                fixture.platform.manager.index.nextInterceptor(tenant: acme, type: "OrderSubmitted", passed: []) == nil
+                fixture.platform.manager.index.nextInterceptor(tenant: acme, type: "OrderSubmitted", passed: [], event: { nil }) == nil
             }
         }
     }

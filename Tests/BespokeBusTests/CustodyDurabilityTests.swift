@@ -8,7 +8,7 @@ import Testing
 /// Intercepts every event of type `Held` for one customization, as the Tenant Manager's index would.
 struct InterceptHeld: InterceptionPolicy {
     func hasInterceptors(tenant: TenantID) -> Bool { tenant == acme }
-    func nextInterceptor(tenant: TenantID, type: String, passed: [String]) -> Interceptor? {
+    func nextInterceptor(tenant: TenantID, type: String, passed: [String], event: () -> CloudEvent?) -> Interceptor? {
         guard tenant == acme, type == "Held", !passed.contains("cus_test") else { return nil }
         return Interceptor(customization: "cus_test", holdDeadline: .seconds(3600), onDeadline: .cancel)
     }

@@ -206,6 +206,23 @@ struct TenantManagerStoreContractTests {
     }
 
     @Test(arguments: StoreBackend.allCases)
+    func aCustomizationsFilterIsStoredChangedAndRemoved(_ backend: StoreBackend) async throws {
+        let store = try await prepared(backend)
+        var registered = customization(acme, "cus_f")
+        registered.filter = .all([.exact(["data.address.country": "NO", "source": "/shop"]), .not(.prefix(["subject": "test/"]))])
+        try await store.insertCustomization(registered)
+        // (Compared by filter: a creation time goes through the store's clock resolution.)
+        #expect(try await store.customizations(tenant: acme).map(\.filter) == [registered.filter])
+        #expect(try await store.configurationSnapshot().customizations.map(\.filter) == [registered.filter])
+        registered.filter = .any([.suffix(["data.orderId": "-x"])])
+        #expect(try await store.updateCustomization(registered))
+        #expect(try await store.customizations(tenant: acme).first?.filter == registered.filter)
+        registered.filter = nil
+        #expect(try await store.updateCustomization(registered))
+        #expect(try await store.customizations(tenant: acme).first?.filter == nil)
+    }
+
+    @Test(arguments: StoreBackend.allCases)
     func theAttemptLogIsFilteredAndPagedWithABoundedLook(_ backend: StoreBackend) async throws {
         let store = try await prepared(backend)
         try await store.insertCustomization(customization(acme, "cus_a"))
