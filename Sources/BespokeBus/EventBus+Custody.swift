@@ -101,7 +101,12 @@ extension EventBus {
         let passed = passing ? hold.passed + (hold.stage.map { [$0.customization] } ?? []) : hold.passed
         let write: BusWrite
         let next = interception?.nextInterceptor(tenant: hold.tenant, type: hold.type, passed: passed) {
-            try? JSONDecoder().decode(CloudEvent.self, from: envelope)
+            do {
+                return try JSONDecoder().decode(CloudEvent.self, from: envelope)
+            } catch {
+                logger.error("a held event does not decode for the interceptors' filters", metadata: ["hold": "\(hold.id)", "error": "\(error)"])
+                return nil
+            }
         }
         if let next {
             write = .advanceHold(hold.tenant, holdID: hold.id, step: hold.step, to: next.stage(from: Date()), envelope: envelope)

@@ -38,7 +38,9 @@ extension EventBus {
     @discardableResult
     func deleteInboxRecordsPastRetention(now: Date = Date()) async -> Int {
         let cutoff = now.addingTimeInterval(-configuration.inboxRetention.seconds)
-        return await deleteInBatches("inbox records") { limit in try await store.deleteProcessed(before: cutoff, limit: limit) }
+        let deleted = await deleteInBatches("inbox records") { limit in try await store.deleteProcessed(before: cutoff, limit: limit) }
+        if deleted > 0 { Counter(label: "bespoke_inbox_records_expired_total").increment(by: deleted) }
+        return deleted
     }
 
     /// Runs `step` with ``retentionBatch`` until it deletes fewer, or the bus stops; logs what

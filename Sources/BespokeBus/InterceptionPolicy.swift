@@ -23,10 +23,10 @@ public protocol InterceptionPolicy: Sendable {
     /// Whether the tenant has any interceptor at all (events of tenants without one skip the
     /// custody checks).
     func hasInterceptors(tenant: TenantID) -> Bool
-    /// The next interceptor of `type` for the tenant, in order, skipping those in `passed` and
-    /// those whose filter turns the event away; nil when the event may go on to the product.
-    /// `event` is asked for only when an interceptor has a filter (a held event is decoded for
-    /// it); nil from it counts as turned away.
+    /// The next interceptor of `type` for the tenant, in order after the last of those in
+    /// `passed`, skipping those whose filter turns the event away; nil when the event may go on
+    /// to the product. `event` is asked for only when an interceptor has a filter (a held event
+    /// is decoded for it); when it gives nil, the interceptor takes the event.
     func nextInterceptor(tenant: TenantID, type: String, passed: [String], event: () -> CloudEvent?) -> Interceptor?
     /// The event an interceptor resumes with `changes` to its `data` members: only the members
     /// the catalog lets tenants change, and the result must match the type's schema.

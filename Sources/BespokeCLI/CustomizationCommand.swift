@@ -29,7 +29,7 @@ struct CustomizationCommand: AsyncParsableCommand {
         @Option(name: .customLong("on-deadline"), help: "What happens when the hold deadline passes: resume, cancel or dead-letter.")
         var onDeadline: String?
         @Option(
-            help: #"Which events of the type it takes, as JSON (CloudEvents filter dialects), e.g. '{"exact":{"data.country":"NO"}}'; 'null' removes it."#
+            help: #"Which events of the type it takes, as JSON (CloudEvents filter dialects), e.g. '{"exact":{"data.country":"NO"}}'; 'null' removes it (update)."#
         )
         var filter: String?
 

@@ -77,7 +77,7 @@ struct ServerOptions: ParsableArguments {
     var eventRetentionDays: Double?
 
     @Option(
-        help: "Days the consumers' inboxes (the shop's services, in-process consumers) remember an event they handled, at least 1 (env BESPOKE_INBOX_RETENTION_DAYS). Default 30."
+        help: "Days the consumers' inboxes (the shop's services, in-process consumers) remember an event they handled, at least 2 (env BESPOKE_INBOX_RETENTION_DAYS). Default 30."
     )
     var inboxRetentionDays: Double?
 
@@ -181,9 +181,9 @@ struct ServerOptions: ParsableArguments {
         if let days = try inboxRetentionDays
             ?? environment["BESPOKE_INBOX_RETENTION_DAYS"].map({ try Self.number($0, "BESPOKE_INBOX_RETENTION_DAYS") })
         {
-            // Below a day it could forget an event before its last redelivery (ack timeouts
-            // and retry delays run to hours).
-            guard days >= 1, days <= 3650 else { throw ValidationError("the inbox retention must be 1 to 3650 days") }
+            // Shorter, it could forget an event before its last redelivery: an ack timeout and a
+            // retry delay run to 36 hours together at most (`maxAckTimeout`, `maxRetryDelay`).
+            guard days >= 2, days <= 3650 else { throw ValidationError("the inbox retention must be 2 to 3650 days") }
             configuration.bus.inboxRetention = .seconds(days * 86_400)
             configuration.shop.inboxRetention = .seconds(days * 86_400)
         }

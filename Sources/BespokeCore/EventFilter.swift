@@ -11,18 +11,26 @@
 /// In JSON, a filter is an object with one member, the dialect:
 /// `{"all": [{"exact": {"data.country": "NO"}}, {"not": {"prefix": {"source": "/test"}}}]}`.
 public indirect enum EventFilter: Sendable, Equatable {
+    /// Each key's value is the string.
     case exact([String: String])
+    /// Each key's value starts with the string.
     case prefix([String: String])
+    /// Each key's value ends with the string.
     case suffix([String: String])
+    /// Every filter matches.
     case all([EventFilter])
+    /// At least one filter matches.
     case any([EventFilter])
+    /// The filter does not match.
     case not(EventFilter)
 
-    /// The most filters one may nest, and hold in all.
+    /// How deep filters may nest.
     public static let maxDepth = 8
+    /// How many filters one may hold in all, itself included.
     public static let maxFilters = 64
-    /// The longest key and value, in bytes.
+    /// The longest key, in bytes.
     public static let maxKeyBytes = 256
+    /// The longest value, in bytes.
     public static let maxValueBytes = 1024
 
     /// Reads a filter from its JSON form.

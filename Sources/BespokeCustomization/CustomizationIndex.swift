@@ -183,11 +183,16 @@ public final class CustomizationIndex: InterceptionPolicy {
     public func nextInterceptor(tenant: TenantID, type: String, passed: [String], event: () -> CloudEvent?) -> Interceptor? {
         // The candidates are read under the lock, the filters checked outside it.
         guard let candidates = snapshot.withLock({ $0.interceptors[tenant]?[type] }) else { return nil }
+        // Only those after the last one the event passed, in order: one its filter turned away
+        // earlier is behind the event, whatever the event has become since.
+        let start = candidates.lastIndex { passed.contains($0.interceptor.customization) }.map { $0 + 1 } ?? 0
         var decoded: CloudEvent??
-        for (interceptor, filter) in candidates where !passed.contains(interceptor.customization) {
+        for (interceptor, filter) in candidates[start...] where !passed.contains(interceptor.customization) {
             guard let filter else { return interceptor }
             if decoded == nil { decoded = .some(event()) }
-            if let event = decoded ?? nil, filter.matches(event) { return interceptor }
+            // An event that cannot be read for the filter is held rather than let past it.
+            guard let event = decoded ?? nil else { return interceptor }
+            if filter.matches(event) { return interceptor }
         }
         return nil
     }

@@ -139,6 +139,7 @@ public final class TenantManager: Sendable {
         public var holdDeadline: Duration?
         public var onDeadline: HoldOutcome?
         public var enabled: Bool?
+        /// A filter set or removed; nil keeps it.
         public var filter: FilterChange?
 
         /// A new filter, or none (every event of the type).

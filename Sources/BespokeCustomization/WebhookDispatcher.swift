@@ -307,9 +307,12 @@ public final class WebhookDispatcher: Service {
         _ body: Data, to customization: Customization, messageID: String, eventID: String, traceparent: String?, client: EndpointClients
     ) async -> PushOutcome
     {
-        let attemptedAt = Date()
+        // An attempt is made when it is sent: a wait for the endpoint's limit is not part of it
+        // (the attempt log's `since` relies on attempts being recorded soon after they are made).
+        let attemptedAt: Date
         let outcome: PushOutcome
         if customization.mode == .observe {
+            attemptedAt = Date()
             outcome = await send(body, to: customization, messageID: messageID, traceparent: traceparent, client: client)
         } else {
             let limiter = limiters.withLock { limiters in
@@ -318,7 +321,9 @@ public final class WebhookDispatcher: Service {
                 limiters[customization.id] = created
                 return created
             }
-            outcome = await limiter.withSlot { await self.send(body, to: customization, messageID: messageID, traceparent: traceparent, client: client) }
+            (attemptedAt, outcome) = await limiter.withSlot {
+                (Date(), await self.send(body, to: customization, messageID: messageID, traceparent: traceparent, client: client))
+            }
         }
         if outcome.cancelled { return outcome }
         attemptBuffer.withLock {

@@ -9,8 +9,9 @@ public import ServiceLifecycle
 /// their retention: at start, then every `interval`, `batch` records a transaction so that
 /// the consumers' own commits never wait long behind a sweep.
 ///
-/// A record only has to outlast the redeliveries of its event (an ack lost, a lease expired:
-/// minutes); past its retention a redelivered event would run its effect again.
+/// A record only has to outlast the redeliveries of its event (an ack lost, a lease expired,
+/// a retry: within an ack timeout and a retry delay of the effect, 36 hours at most with the
+/// bus's largest policy); past its retention a redelivered event would run its effect again.
 public struct SQLiteInboxSweeper: Service {
     let pool: DatabasePool
     let retention: Duration

@@ -174,6 +174,8 @@ extension SQLiteStore: CustomizationStore {
 
     public func deliveryAttempts(tenant: TenantID, customization: String, matching query: AttemptQuery) async throws -> AttemptPage {
         try await pool.read { db in
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM customizations WHERE id = ? AND tenant_id = ?", arguments: [customization, tenant.rawValue]) == true
+            else { return AttemptPage(attempts: [], next: nil) }
             let before = query.before ?? Int64.max
             // The first attempt past this page's look of `scanLimit` attempts down the
             // customization's index (nil when the look reaches the end). The look is read from
@@ -265,7 +267,14 @@ extension SQLiteStore: CustomizationStore {
             },
             createdAt: Date(timeIntervalSince1970: row["created_at"]),
             failingSince: date(row["failing_since"]),
-            filter: try (row["filter"] as String?).map { text in try EventFilter(json: JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))) }
+            filter: (row["filter"] as String?).map(storedFilter)
         )
+    }
+
+    /// A stored filter. One that no longer reads (edited by hand, or past limits made
+    /// stricter since) must not keep every other registration from loading: it reads as a
+    /// filter that takes nothing, `{"any":[]}`, which the tenant sees and can replace.
+    private static func storedFilter(_ text: String) -> EventFilter {
+        (try? EventFilter(json: JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)))) ?? .any([])
     }
 }

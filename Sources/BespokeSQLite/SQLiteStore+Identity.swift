@@ -123,7 +123,7 @@ extension SQLiteStore: IdentityStore {
     }
 
     public func insertRefreshToken(_ token: RefreshTokenRecord) async throws {
-        try await pool.write { db in try Self.insert(token, db: db) }
+        try await pool.write { db in try Self.insert(token, db: db, now: Date()) }
     }
 
     public func rotateRefreshToken(hash: String, replacement: RefreshTokenRecord, at date: Date) async throws -> RefreshRotation {
@@ -138,7 +138,7 @@ extension SQLiteStore: IdentityStore {
                 return .reused
             }
             try db.execute(sql: "UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ?", arguments: [date.timeIntervalSince1970, hash])
-            try Self.insert(replacement, db: db)
+            try Self.insert(replacement, db: db, now: date)
             return .rotated(current)
         }
     }
@@ -195,15 +195,15 @@ extension SQLiteStore: IdentityStore {
         )
     }
 
-    private static func insert(_ token: RefreshTokenRecord, db: Database) throws {
-        // Two expired tokens go for each new one, oldest first, so expired ones never pile up
-        // (an expired token is refused whether it is kept or not).
+    private static func insert(_ token: RefreshTokenRecord, db: Database, now: Date) throws {
+        // Two tokens expired by `now` go for each new one, oldest first, so expired ones never
+        // pile up (an expired token is refused whether it is kept or not).
         try db.cachedStatement(
             sql: """
                 DELETE FROM refresh_tokens WHERE token_hash IN (
                     SELECT token_hash FROM refresh_tokens WHERE expires_at < ? ORDER BY expires_at LIMIT 2)
                 """
-        ).execute(arguments: [Date().timeIntervalSince1970])
+        ).execute(arguments: [now.timeIntervalSince1970])
         try db.execute(
             sql: """
                 INSERT INTO refresh_tokens (token_hash, tenant_id, client_id, user_id, scopes, family_id, expires_at, used_at, revoked_at)

@@ -1,6 +1,6 @@
 public import BespokeBus
 public import BespokeCore
-public import BespokeSQLite
+import BespokeSQLite
 public import BespokeStorage
 import Foundation
 import GRDB
@@ -53,7 +53,7 @@ public final class Shop: Sendable {
     }
 
     /// Deletes the services' inbox records past ``ShopConfiguration/inboxRetention``.
-    public var inboxSweeper: SQLiteInboxSweeper {
+    var inboxSweeper: SQLiteInboxSweeper {
         SQLiteInboxSweeper(
             pool: database.pool, retention: configuration.inboxRetention, interval: configuration.inboxSweepInterval, logger: logger
         )

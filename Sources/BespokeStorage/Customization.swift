@@ -144,11 +144,15 @@ public struct AttemptQuery: Sendable, Equatable {
     /// An attempt's outcome: the endpoint accepted the event (2xx), or not (another status,
     /// or no answer).
     public enum Outcome: String, Sendable, CaseIterable {
+        /// The endpoint answered 2xx.
         case succeeded
+        /// Another status, or no answer (refused, timed out).
         case failed
     }
 
+    /// Only attempts of this outcome.
     public var outcome: Outcome?
+    /// Only the attempts of this event (its CloudEvents `id`).
     public var eventID: String?
     /// The webhook message id (`webhook-id`): every attempt of one push.
     public var messageID: String?
@@ -184,6 +188,7 @@ public struct AttemptQuery: Sendable, Equatable {
 
 /// A page of push attempts, newest first.
 public struct AttemptPage: Sendable, Equatable {
+    /// At most the query's `limit`, maybe none even when ``next`` is set.
     public var attempts: [DeliveryAttempt]
     /// Where the next page starts (``AttemptQuery/before``); nil when no older attempt can match.
     public var next: Int64?

@@ -172,7 +172,8 @@ public protocol IdentityStore: Sendable {
     func consumeAuthorizationCode(hash: String, at date: Date) async throws -> AuthorizationCodeRecord?
 
     /// Stores a token. This and ``rotateRefreshToken(hash:replacement:at:)`` also delete up to
-    /// two tokens expired by now, oldest first, so that expired tokens never pile up.
+    /// two tokens expired by then (now, or the rotation's `date`), oldest first, so that
+    /// expired tokens never pile up.
     func insertRefreshToken(_ token: RefreshTokenRecord) async throws
     /// Marks the token used and stores `replacement` (same family), in one transaction. A token
     /// already used or revoked revokes its family instead.

@@ -80,11 +80,54 @@ struct CustomizationFilterTests {
             try await resume(try #require(second.last), "{}")
             #expect(try await fixture.productReceives().map(\.id) == ["a-1"])
 
-            // Taken by its filter at the first look too: a-3-x goes to both interceptors.
+            // Taken by the second's filter as published too: a-3-x goes to both interceptors.
             _ = try await fixture.publish(id: "a-3-x", type: "OrderAwaitingValidation", data: #"{"orderId":"a-3-x"}"#, client: client)
             try await resume(try #require(try await receiver.waitFor(4).last), "{}")
             try await resume(try #require(try await receiver.waitFor(5).last), "{}")
             #expect(try await fixture.productReceives().map(\.id) == ["a-3-x"])
+        }
+    }
+
+    @Test func anEventAFilterTurnedAwayStaysBehindThatInterceptorWhateverItBecomes() async throws {
+        let fixture = try await APIFixture.customizable()
+        let receiver = try await WebhookReceiver.start()
+        defer { receiver.stop() }
+        try await fixture.test { client in
+            try await fixture.catalog("OrderAwaitingValidation", client: client)
+            try await fixture.productSubscribes()
+            // First (order 0) the events marked for a check, then (order 1) every event.
+            _ = try await fixture.register(
+                type: "OrderAwaitingValidation", mode: "intercept", url: receiver.url, extra: #","filter":{"exact":{"data.note":"check"}}"#,
+                client: client
+            )
+            _ = try await fixture.register(type: "OrderAwaitingValidation", mode: "intercept", url: receiver.url, extra: #","order":1"#, client: client)
+            func resume(_ push: WebhookReceiver.Received, _ body: String = "{}") async throws {
+                let ticket = try #require(push.holdTicket)
+                let resumed = try await client.call(.post, "/v1/tenants/acme/holds/\(ticket)/resume", token: fixture.acmeKey, json: body)
+                #expect(resumed.status == .noContent, "\(resumed.text)")
+            }
+            // Marked when published: the first takes it, then the second.
+            _ = try await fixture.publish(id: "b-1", type: "OrderAwaitingValidation", data: #"{"orderId":"b-1","note":"check"}"#, client: client)
+            let atFirst = try #require(try await receiver.waitFor(1).last)
+            #expect(atFirst.holdTicket?.hasSuffix(".0") == true)
+            try await resume(atFirst)
+            let atSecond = try #require(try await receiver.waitFor(2).last)
+            #expect(atSecond.eventID == "b-1")
+            #expect(atSecond.holdTicket?.hasSuffix(".1") == true)
+            try await resume(atSecond)
+            #expect(try await fixture.productReceives().map(\.id) == ["b-1"])
+
+            // Not marked: only the second takes it. Marked by the second, it goes on to the
+            // product; it does not go back to the first, which it is already past.
+            _ = try await fixture.publish(id: "b-2", type: "OrderAwaitingValidation", data: #"{"orderId":"b-2"}"#, client: client)
+            let held = try #require(try await receiver.waitFor(3).last)
+            #expect(held.eventID == "b-2")
+            #expect(held.holdTicket?.hasSuffix(".0") == true)
+            try await resume(held, #"{"data":{"note":"check"}}"#)
+            let product = try await fixture.productReceives()
+            #expect(product.map(\.id) == ["b-2"])
+            #expect(product.first?.data?["note"] == .string("check"))
+            #expect(receiver.all.count == 3)
         }
     }
 

@@ -76,10 +76,10 @@ struct EventBusDeliveryTests {
     @Test func theInboxForgetsHandledEventsPastItsRetention() async throws {
         let store = try await makeStore()
         var configuration = quickRetention()
-        configuration.inboxRetention = .seconds(30)
+        configuration.inboxRetention = .seconds(60)
         try await withRunningBus(store: store, configuration: configuration) { bus in
             let now = Date()
-            for (key, age) in [("old-1", 31.0), ("old-2", 45.0), ("recent", 29.0)] {
+            for (key, age) in [("old-1", 90.0), ("old-2", 120.0), ("recent", 10.0)] {
                 _ = try await store.markProcessed(tenant: acme, consumer: "ordering", eventKey: key, at: now.addingTimeInterval(-age))
             }
             try await eventually("the records past the retention are forgotten") {

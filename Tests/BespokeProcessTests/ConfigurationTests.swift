@@ -41,7 +41,7 @@ struct ConfigurationTests {
         (["serve", "--attempt-retention-days", "0"], [:], "the attempt retention must be above 0 and at most 3650 days"),
         (["serve"], ["BESPOKE_ATTEMPT_RETENTION_DAYS": "forever"], "BESPOKE_ATTEMPT_RETENTION_DAYS must be a number"),
         (["serve"], ["BESPOKE_EVENT_RETENTION_DAYS": "-1"], "the event retention must be 0 (keep every event) to 36500 days"),
-        (["serve", "--inbox-retention-days", "0.5"], [:], "the inbox retention must be 1 to 3650 days"),
+        (["serve", "--inbox-retention-days", "1.5"], [:], "the inbox retention must be 2 to 3650 days"),
         (["serve"], ["BESPOKE_INBOX_RETENTION_DAYS": "a month"], "BESPOKE_INBOX_RETENTION_DAYS must be a number"),
     ])
     func badConfigurationFailsFastWithAClearMessage(arguments: [String], environment: [String: String], message: String) throws {
