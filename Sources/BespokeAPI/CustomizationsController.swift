@@ -19,6 +19,7 @@ struct CustomizationsController {
         let onDeadline: HoldOutcome?
         let enabled: Bool?
         let filter: JSONValue?
+        let rateLimit: Double?
     }
 
     struct UpdateRequest: Decodable {
@@ -30,9 +31,11 @@ struct CustomizationsController {
         let enabled: Bool?
         /// Absent: unchanged; `null`: removed (every event of the type).
         let filter: JSONValue?
+        /// Absent: unchanged; `null`: removed (no limit).
+        let rateLimit: JSONValue?
 
         private enum CodingKeys: String, CodingKey {
-            case url, order, timeoutMs, holdDeadlineMs, onDeadline, enabled, filter
+            case url, order, timeoutMs, holdDeadlineMs, onDeadline, enabled, filter, rateLimit
         }
 
         init(from decoder: any Decoder) throws {
@@ -45,15 +48,26 @@ struct CustomizationsController {
             enabled = try container.decodeIfPresent(Bool.self, forKey: .enabled)
             // Decoded as it is, so that `null` (remove) differs from absent (keep).
             filter = container.contains(.filter) ? try container.decode(JSONValue.self, forKey: .filter) : nil
+            rateLimit = container.contains(.rateLimit) ? try container.decode(JSONValue.self, forKey: .rateLimit) : nil
         }
     }
 
     /// The change a request's `filter` member asks for: absent keeps, `null` removes.
-    static func filterChange(_ json: JSONValue?) throws(BespokeError) -> TenantManager.Changes.FilterChange? {
+    static func filterChange(_ json: JSONValue?) throws(BespokeError) -> TenantManager.Changes.Change<EventFilter>? {
         switch json {
         case nil: nil
         case .null?: .remove
         case let json?: .set(try EventFilter(json: json))
+        }
+    }
+
+    /// The change a request's `rateLimit` member asks for: absent keeps, `null` removes.
+    static func rateLimitChange(_ json: JSONValue?) throws(BespokeError) -> TenantManager.Changes.Change<Double>? {
+        switch json {
+        case nil: nil
+        case .null?: .remove
+        case .number(let rate)?: .set(rate)
+        case .some: throw BespokeError(.invalidRequest, "rateLimit must be a number of pushes a second, or null")
         }
     }
 
@@ -75,6 +89,8 @@ struct CustomizationsController {
         let secret: String?
         /// Which events of its type it takes; absent for all.
         let filter: JSONValue?
+        /// Pushes a second at most; absent for no limit.
+        let rateLimit: Double?
 
         init(_ customization: Customization, secret: String? = nil) {
             self.id = customization.id
@@ -91,6 +107,7 @@ struct CustomizationsController {
             self.createdAt = RFC3339.format(customization.createdAt)
             self.secret = secret
             self.filter = customization.filter?.json
+            self.rateLimit = customization.rateLimit
         }
     }
 
@@ -149,7 +166,7 @@ struct CustomizationsController {
             TenantManager.Changes(
                 order: body.order, timeout: body.timeoutMs.map(Duration.milliseconds),
                 holdDeadline: body.holdDeadlineMs.map(Duration.milliseconds), onDeadline: body.onDeadline, enabled: body.enabled,
-                filter: try Self.filterChange(body.filter)
+                filter: try Self.filterChange(body.filter), rateLimit: body.rateLimit.map { .set($0) }
             )
         )
         return try JSONBody.response(CustomizationBody(customization, secret: secret), status: .created)
@@ -166,7 +183,7 @@ struct CustomizationsController {
             TenantManager.Changes(
                 url: body.url, order: body.order, timeout: body.timeoutMs.map(Duration.milliseconds),
                 holdDeadline: body.holdDeadlineMs.map(Duration.milliseconds), onDeadline: body.onDeadline, enabled: body.enabled,
-                filter: try Self.filterChange(body.filter)
+                filter: try Self.filterChange(body.filter), rateLimit: try Self.rateLimitChange(body.rateLimit)
             )
         )
         return try JSONBody.response(CustomizationBody(customization))

@@ -32,10 +32,15 @@ struct CustomizationCommand: AsyncParsableCommand {
             help: #"Which events of the type it takes, as JSON (CloudEvents filter dialects), e.g. '{"exact":{"data.country":"NO"}}'; 'null' removes it (update)."#
         )
         var filter: String?
+        @Option(name: .customLong("rate-limit"), help: "The most pushes a second the endpoint gets (0.01-10000); 'none' removes the limit (update).")
+        var rateLimit: String?
 
         func validate() throws {
             if let filter, (try? JSONSerialization.jsonObject(with: Data(filter.utf8), options: .fragmentsAllowed)) == nil {
                 throw ValidationError("--filter must be JSON")
+            }
+            if let rateLimit, rateLimit != "none", Double(rateLimit) == nil {
+                throw ValidationError("--rate-limit must be a number of pushes a second, or none")
             }
         }
 
@@ -44,6 +49,7 @@ struct CustomizationCommand: AsyncParsableCommand {
             if let filter, let value = try? JSONSerialization.jsonObject(with: Data(filter.utf8), options: .fragmentsAllowed) {
                 body["filter"] = value
             }
+            if let rateLimit { body["rateLimit"] = Double(rateLimit) ?? NSNull() }
             if let url { body["url"] = url }
             if let order { body["order"] = order }
             if let timeoutMs { body["timeoutMs"] = timeoutMs }

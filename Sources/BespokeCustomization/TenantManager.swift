@@ -139,20 +139,29 @@ public final class TenantManager: Sendable {
         public var holdDeadline: Duration?
         public var onDeadline: HoldOutcome?
         public var enabled: Bool?
-        /// A filter set or removed; nil keeps it.
-        public var filter: FilterChange?
+        /// A filter set or removed (every event of the type); nil keeps it.
+        public var filter: Change<EventFilter>?
+        /// A rate limit set or removed; nil keeps it.
+        public var rateLimit: Change<Double>?
 
-        /// A new filter, or none (every event of the type).
-        public enum FilterChange: Sendable, Equatable {
-            case set(EventFilter)
+        /// A setting given a value, or taken away.
+        public enum Change<Value: Sendable & Equatable>: Sendable, Equatable {
+            case set(Value)
             case remove
+
+            /// The setting after this change.
+            var value: Value? {
+                if case .set(let value) = self { return value }
+                return nil
+            }
         }
 
         public init(
             url: String? = nil, order: Int? = nil, timeout: Duration? = nil, holdDeadline: Duration? = nil,
-            onDeadline: HoldOutcome? = nil, enabled: Bool? = nil, filter: FilterChange? = nil
+            onDeadline: HoldOutcome? = nil, enabled: Bool? = nil, filter: Change<EventFilter>? = nil, rateLimit: Change<Double>? = nil
         ) {
             self.filter = filter
+            self.rateLimit = rateLimit
             self.url = url
             self.order = order
             self.timeout = timeout
@@ -168,11 +177,8 @@ public final class TenantManager: Sendable {
             if let timeout { customization.timeout = timeout }
             if let holdDeadline { customization.holdDeadline = holdDeadline }
             if let onDeadline { customization.onDeadline = onDeadline }
-            switch filter {
-            case .set(let filter): customization.filter = filter
-            case .remove: customization.filter = nil
-            case nil: break
-            }
+            if let filter { customization.filter = filter.value }
+            if let rateLimit { customization.rateLimit = rateLimit.value }
             if let enabled {
                 customization.enabled = enabled
                 if enabled {
@@ -420,10 +426,21 @@ public final class TenantManager: Sendable {
         index.put(customization)
     }
 
+    /// The rate limits a registration may have, in pushes a second.
+    static let rateLimits = 0.01...10_000.0
+
     private func validate(_ customization: Customization) throws(BespokeError) {
         try configuration.outbound.check(customization.url)
-        if customization.filter != nil, customization.mode == .ui || customization.mode == .sync {
-            throw BespokeError(.invalidRequest, "a filter applies to observers and interceptors only, not to mode '\(customization.mode.rawValue)'")
+        if customization.mode == .ui || customization.mode == .sync {
+            if customization.filter != nil {
+                throw BespokeError(.invalidRequest, "a filter applies to observers and interceptors only, not to mode '\(customization.mode.rawValue)'")
+            }
+            if customization.rateLimit != nil {
+                throw BespokeError(.invalidRequest, "a rate limit applies to observers and interceptors only, not to mode '\(customization.mode.rawValue)'")
+            }
+        }
+        if let rate = customization.rateLimit, !(Self.rateLimits.contains(rate)) {
+            throw BespokeError(.invalidRequest, "rateLimit must be between 0.01 and 10000 pushes a second")
         }
         guard (-1_000_000...1_000_000).contains(customization.order) else {
             throw BespokeError(.invalidRequest, "order must be between -1000000 and 1000000")

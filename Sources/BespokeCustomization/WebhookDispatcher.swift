@@ -25,6 +25,8 @@ public final class WebhookDispatcher: Service {
     let manager: TenantManager
     let logger: Logger
     private let limiters = Mutex<[String: EndpointLimiter]>([:])
+    /// The turns of the endpoints with a rate limit.
+    private let pacer = PushPacer()
     private let attemptBuffer = Mutex<[DeliveryAttempt]>([])
     /// Set once the dispatcher stops: observer loops (unstructured tasks) end at their next turn.
     private let stopping = Mutex(false)
@@ -159,7 +161,6 @@ public final class WebhookDispatcher: Service {
         let tenant = registered.tenant
         let subscription = registered.subscriptionName
         let limit = max(1, configuration.endpointConcurrency)
-        let half = limit - limit / 2
         let acks = AckCombiner()
         await withTaskGroup(of: ObserverStep.self) { group in
             var inFlight = 0
@@ -167,9 +168,23 @@ public final class WebhookDispatcher: Service {
             var timerSet = false
             var refillDue = false
             loop: while !Task.isCancelled, !isStopping {
-                let active = manager.index.pushable(tenant: tenant, id: registered.id) != nil
-                let free = limit - inFlight
-                if active, !receiving, free > 0 {
+                let current = manager.index.pushable(tenant: tenant, id: registered.id)
+                let active = current != nil
+                // With a rate limit, no more leased at once than a second's pushes, and none
+                // before the endpoint's next turn: a lease never waits long for its turn.
+                let cap = current?.rateLimit.map { min(limit, max(1, Int($0))) } ?? limit
+                let half = cap - cap / 2
+                let free = cap - inFlight
+                let untilTurn = current?.rateLimit == nil ? Duration.zero : pacer.untilTurn(of: registered.id)
+                if active, !receiving, free > 0, untilTurn > .zero {
+                    if !timerSet {
+                        timerSet = true
+                        group.addTask {
+                            try? await Task.sleep(for: untilTurn)
+                            return .refillDue
+                        }
+                    }
+                } else if active, !receiving, free > 0 {
                     if free >= half || refillDue {
                         receiving = true
                         refillDue = false
@@ -307,8 +322,18 @@ public final class WebhookDispatcher: Service {
         _ body: Data, to customization: Customization, messageID: String, eventID: String, traceparent: String?, client: EndpointClients
     ) async -> PushOutcome
     {
-        // An attempt is made when it is sent: a wait for the endpoint's limit is not part of it
+        // An attempt is made when it is sent: a wait for the endpoint's limits is not part of it
         // (the attempt log's `since` relies on attempts being recorded soon after they are made).
+        if let rate = customization.rateLimit {
+            let wait = pacer.turn(of: customization.id, rate: rate)
+            if wait > .zero {
+                do {
+                    try await Task.sleep(for: wait)
+                } catch {
+                    return .cancelledPush
+                }
+            }
+        }
         let attemptedAt: Date
         let outcome: PushOutcome
         if customization.mode == .observe {

@@ -60,8 +60,8 @@ extension SQLiteStore: CustomizationStore {
                 try db.execute(
                     sql: """
                         INSERT INTO customizations (url, sort_order, timeout_ms, hold_deadline_ms, on_deadline, enabled,
-                            disabled_reason, secrets, failing_since, filter, id, tenant_id, event_type, mode, created_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            disabled_reason, secrets, failing_since, filter, rate_limit, id, tenant_id, event_type, mode, created_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """,
                     arguments: arguments
                         + [customization.eventType, customization.mode.rawValue, customization.createdAt.timeIntervalSince1970]
@@ -76,7 +76,7 @@ extension SQLiteStore: CustomizationStore {
             try db.execute(
                 sql: """
                     UPDATE customizations SET url = ?, sort_order = ?, timeout_ms = ?, hold_deadline_ms = ?, on_deadline = ?,
-                        enabled = ?, disabled_reason = ?, secrets = ?, failing_since = ?, filter = ?
+                        enabled = ?, disabled_reason = ?, secrets = ?, failing_since = ?, filter = ?, rate_limit = ?
                     WHERE id = ? AND tenant_id = ?
                     """,
                 arguments: arguments
@@ -249,6 +249,7 @@ extension SQLiteStore: CustomizationStore {
                 filter.json.serialize(into: &text)
                 return String(decoding: text, as: UTF8.self)
             },
+            customization.rateLimit,
             customization.id,
             customization.tenant.rawValue,
         ]
@@ -267,7 +268,8 @@ extension SQLiteStore: CustomizationStore {
             },
             createdAt: Date(timeIntervalSince1970: row["created_at"]),
             failingSince: date(row["failing_since"]),
-            filter: (row["filter"] as String?).map(storedFilter)
+            filter: (row["filter"] as String?).map(storedFilter),
+            rateLimit: row["rate_limit"]
         )
     }
 

@@ -265,6 +265,10 @@ extension SQLiteStore {
             // A customization's event filter, its JSON form (nil: every event of its type).
             try db.execute(sql: "ALTER TABLE customizations ADD COLUMN filter TEXT")
         }
+        migrator.registerMigration("v8-customization-rate-limit") { db in
+            // Pushes a second to the endpoint at most (nil: no limit but its concurrency).
+            try db.execute(sql: "ALTER TABLE customizations ADD COLUMN rate_limit REAL")
+        }
         return migrator
     }
 }

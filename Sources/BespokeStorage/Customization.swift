@@ -72,13 +72,17 @@ public struct Customization: Sendable, Equatable {
     /// Which events of its type it takes (observers and interceptors); nil for all. An event
     /// the filter turns away is neither pushed nor held by it.
     public var filter: EventFilter?
+    /// The most pushes a second its endpoint gets (observers and interceptors); nil for no
+    /// limit but the endpoint's concurrency. Pushes over it wait their turn.
+    public var rateLimit: Double?
 
     public init(
         id: String, tenant: TenantID, eventType: String, mode: CustomizationMode, url: String, order: Int,
         timeout: Duration, holdDeadline: Duration, onDeadline: HoldOutcome, enabled: Bool, disabledReason: String?,
-        secrets: [SigningSecret], createdAt: Date, failingSince: Date? = nil, filter: EventFilter? = nil
+        secrets: [SigningSecret], createdAt: Date, failingSince: Date? = nil, filter: EventFilter? = nil, rateLimit: Double? = nil
     ) {
         self.filter = filter
+        self.rateLimit = rateLimit
         self.id = id
         self.tenant = tenant
         self.eventType = eventType

@@ -206,7 +206,7 @@ struct TenantManagerStoreContractTests {
     }
 
     @Test(arguments: StoreBackend.allCases)
-    func aCustomizationsFilterIsStoredChangedAndRemoved(_ backend: StoreBackend) async throws {
+    func aCustomizationsFilterAndRateLimitAreStoredChangedAndRemoved(_ backend: StoreBackend) async throws {
         let store = try await prepared(backend)
         var registered = customization(acme, "cus_f")
         registered.filter = .all([.exact(["data.address.country": "NO", "source": "/shop"]), .not(.prefix(["subject": "test/"]))])
@@ -218,8 +218,10 @@ struct TenantManagerStoreContractTests {
         #expect(try await store.updateCustomization(registered))
         #expect(try await store.customizations(tenant: acme).first?.filter == registered.filter)
         registered.filter = nil
+        registered.rateLimit = 2.5
         #expect(try await store.updateCustomization(registered))
         #expect(try await store.customizations(tenant: acme).first?.filter == nil)
+        #expect(try await store.customizations(tenant: acme).first?.rateLimit == 2.5)
     }
 
     @Test(arguments: StoreBackend.allCases)
