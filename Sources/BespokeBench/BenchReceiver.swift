@@ -56,20 +56,19 @@ public final class BenchReceiver: Sendable {
             Task { await receiver.resume(ticket, of: id) }
             return .noContent
         }
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         var logger = Logger(label: "bench-receiver")
         logger.logLevel = .error
-        let app = Application(
-            router: router,
-            configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "bench-receiver"),
-            onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) },
-            logger: logger
-        )
-        receiver.task.withLock { $0 = Task { try await app.runService(gracefulShutdownSignals: []) } }
-        for await port in ports {
-            receiver.port.withLock { $0 = port }
-            break
+        // Stopped gracefully when `stop()` cancels the task (see ``BenchServer/run(_:)``).
+        let (port, task) = try await BenchServer.run { onServerRunning in
+            Application(
+                router: router,
+                configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "bench-receiver"),
+                onServerRunning: { await onServerRunning($0.localAddress?.port ?? 0) },
+                logger: logger
+            )
         }
+        receiver.task.withLock { $0 = task }
+        receiver.port.withLock { $0 = port }
         return receiver
     }
 
