@@ -43,8 +43,14 @@ public final class TenantRateLimiter: Sendable {
     public func acquire(_ tenant: TenantID, now: ContinuousClock.Instant = .now) -> Duration? {
         let limit = limit(of: tenant)
         return buckets.withLock { buckets in
-            var bucket = Self.refilled(buckets[tenant], limit: limit, now: now)
-            defer { buckets[tenant] = bucket }
+            // One lookup on the gateway's path: the bucket is changed where it is.
+            guard let index = buckets.index(forKey: tenant) else {
+                // A new bucket is full, and a burst is at least 1.
+                buckets[tenant] = Bucket(tokens: limit.burst - 1, updated: now)
+                return nil
+            }
+            var bucket = Self.refilled(buckets.values[index], limit: limit, now: now)
+            defer { buckets.values[index] = bucket }
             if bucket.tokens >= 1 {
                 bucket.tokens -= 1
                 return nil

@@ -202,6 +202,27 @@ struct GatewayFastPathTests {
         }
     }
 
+    /// What a token yields is kept with the connection for its next calls, until the token
+    /// expires: then the same token on the same connection is the router's to refuse.
+    @Test func aTokenThatExpiresIsRefusedOnTheConnectionThatKeptIt() async throws {
+        try await Self.withFastPath(configure: { $0.identity.accessTokenLifetime = .seconds(3) }) { setup in
+            let (proxy, token) = (setup.proxy, setup.token)
+            let port = try await setup.warmedPort()
+            func request(_ path: String, close: Bool = false) -> String {
+                "GET \(path) HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer \(token)\r\n" + (close ? "Connection: close\r\n" : "") + "\r\n"
+            }
+            // The last request closes the connection; it is the router's either way.
+            let raw = try await Self.exchangeRaw(
+                port: port, [request("/v1/tenants/acme/echo/before"), request("/v1/tenants/acme/echo/after") + request("/health", close: true)],
+                halfClose: false, gap: .seconds(4)
+            )
+            #expect(raw.contains("/echo/before"), "\(raw)")
+            #expect(raw.contains("HTTP/1.1 401"), "\(raw)")
+            #expect(!raw.contains("/echo/after"), "\(raw)")
+            #expect(proxy.fastPathCalls == 1)
+        }
+    }
+
     @Test func pipelinedRequestsAreAnsweredInOrderWhicheverWayEachGoes() async throws {
         try await Self.withFastPath { setup in
             let (proxy, token) = (setup.proxy, setup.token)
@@ -460,9 +481,9 @@ struct GatewayFastPathTests {
         try await exchangeRaw(port: port, [text], halfClose: false)
     }
 
-    /// Writes each of `parts` 200 ms apart on a new connection, then (with `halfClose`) shuts
+    /// Writes each of `parts` `gap` apart on a new connection, then (with `halfClose`) shuts
     /// down its sending side, and reads until the server closes the connection.
-    static func exchangeRaw(port: Int, _ parts: [String], halfClose: Bool) async throws -> String {
+    static func exchangeRaw(port: Int, _ parts: [String], halfClose: Bool, gap: Duration = .milliseconds(200)) async throws -> String {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port) { channel in
             channel.eventLoop.makeCompletedFuture {
                 try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
@@ -472,7 +493,7 @@ struct GatewayFastPathTests {
             group.addTask {
                 try await channel.executeThenClose { inbound, outbound in
                     for (index, part) in parts.enumerated() {
-                        if index > 0 { try await Task.sleep(for: .milliseconds(200)) }
+                        if index > 0 { try await Task.sleep(for: gap) }
                         try await outbound.write(ByteBuffer(string: part))
                     }
                     if halfClose { outbound.finish() }

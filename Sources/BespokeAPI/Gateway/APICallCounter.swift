@@ -19,9 +19,10 @@ public final class APICallCounter: Sendable {
     public func record(tenant: TenantID, kind: CallerKind) {
         let metric = counts.withLock { counts -> Counter in
             let key = Key(tenant: tenant, kind: kind)
-            if let entry = counts[key] {
-                counts[key] = (entry.count + 1, entry.metric)
-                return entry.metric
+            if let index = counts.index(forKey: key) {
+                // In place: one lookup, not a read and a write.
+                counts.values[index].count += 1
+                return counts.values[index].metric
             }
             let metric = Counter(label: "bespoke_api_calls_total", dimensions: [("tenant", tenant.rawValue), ("caller", kind.rawValue)])
             counts[key] = (1, metric)

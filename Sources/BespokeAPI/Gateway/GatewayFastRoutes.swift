@@ -1,5 +1,6 @@
 import BespokeCore
 import BespokeIdentity
+import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -76,25 +77,32 @@ public struct GatewayFastRoutes: Sendable {
         return GatewayFastPath.Exchange(target: target, head: head, requestID: requestID, traceParent: traceParent)
     }
 
-    /// Who presents `bearer`, from memory only: an access token this process verified before (in
-    /// the identity's cache until it expires), or a tenant key it looked up before. Both are
-    /// asked every time, so a token that expired or a key that was forgotten stops here; what is
-    /// derived from a token's claims (the caller, its scopes header) is taken from `credential`
-    /// when the connection's last request presented the same token, whose claims are the same.
+    /// Who presents `bearer`, from memory only: the connection's last token again until it
+    /// expires (`credential`: a verified token's claims never change), else an access token this
+    /// process verified before (in the identity's cache until it expires), or a tenant key it
+    /// looked up before, asked every time so that a key forgotten stops here.
     private func resolve(_ bearer: String, credential: inout ResolvedCredential?) -> ResolvedCredential? {
+        if let known = credential, let expiresAt = known.expiresAt, known.bearer == bearer {
+            if Date() < expiresAt { return known }
+            credential = nil
+            return nil
+        }
         let caller: Caller
+        var expiresAt: Date?
         if let claims = identity.previouslyVerifiedAccessToken(bearer) {
-            if let known = credential, known.bearer == bearer { return known }
             guard let derived = Caller(claims: claims) else { return nil }
             caller = derived
+            expiresAt = claims.exp.value
         } else if let key = authenticator.cachedCaller(bearer: bearer) {
             caller = key
         } else {
             return nil
         }
         guard let tenant = caller.tenant else { return nil }
-        let resolved = ResolvedCredential(bearer: bearer, caller: caller, tenant: tenant, scopes: UpstreamProxy.scopesHeader(of: caller))
-        if case .token = caller { credential = resolved }
+        let resolved = ResolvedCredential(
+            bearer: bearer, caller: caller, tenant: tenant, scopes: UpstreamProxy.scopesHeader(of: caller), expiresAt: expiresAt
+        )
+        if expiresAt != nil { credential = resolved }
         return resolved
     }
 
@@ -125,6 +133,8 @@ struct ResolvedCredential {
     let tenant: TenantID
     /// The `Bespoke-Scopes` header (an access token's scopes, sorted); nil for a tenant key.
     let scopes: String?
+    /// When the access token expires; nil for a tenant key.
+    let expiresAt: Date?
 }
 
 /// The request headers the fast path decides on, read in one pass.
