@@ -8,12 +8,7 @@ import Testing
 @Suite("Customization: filters")
 struct CustomizationFilterTests {
     @Test func anObserverIsPushedOnlyTheEventsItsFilterTakesAndTheProductGetsThemAll() async throws {
-        let fixture = try await APIFixture.customizable()
-        let receiver = try await WebhookReceiver.start()
-        defer { receiver.stop() }
-        try await fixture.test { client in
-            try await fixture.catalog("OrderSubmitted", client: client)
-            try await fixture.productSubscribes()
+        try await APIFixture.withReceiver(catalog: ["OrderSubmitted"]) { fixture, receiver, client in
             let (id, _) = try await fixture.register(
                 type: "OrderSubmitted", mode: "observe", url: receiver.url, extra: #","filter":{"prefix":{"data.orderId":"big-"}}"#, client: client
             )
@@ -45,12 +40,7 @@ struct CustomizationFilterTests {
     }
 
     @Test func anInterceptorHoldsOnlyWhatItsFilterTakesAsTheEventReachesIt() async throws {
-        let fixture = try await APIFixture.customizable()
-        let receiver = try await WebhookReceiver.start()
-        defer { receiver.stop() }
-        try await fixture.test { client in
-            try await fixture.catalog("OrderAwaitingValidation", client: client)
-            try await fixture.productSubscribes()
+        try await APIFixture.withReceiver(catalog: ["OrderAwaitingValidation"]) { fixture, receiver, client in
             // First every event, then (order 1) those the first marked for a check.
             _ = try await fixture.register(type: "OrderAwaitingValidation", mode: "intercept", url: receiver.url, client: client)
             _ = try await fixture.register(
@@ -63,58 +53,43 @@ struct CustomizationFilterTests {
             }
             let first = try await receiver.waitFor(2)
             #expect(Set(first.map(\.eventID)) == ["a-1", "a-2"])
-            func resume(_ push: WebhookReceiver.Received, _ body: String) async throws {
-                let ticket = try #require(push.holdTicket)
-                let resumed = try await client.call(.post, "/v1/tenants/acme/holds/\(ticket)/resume", token: fixture.acmeKey, json: body)
-                #expect(resumed.status == .noContent, "\(resumed.text)")
-            }
             // a-1 is marked for the check: the second interceptor takes it as changed. a-2 is not,
             // and goes on to the product.
             for push in first {
-                try await resume(push, push.eventID == "a-1" ? #"{"data":{"note":"check"}}"# : "{}")
+                try await fixture.resume(push, push.eventID == "a-1" ? #"{"data":{"note":"check"}}"# : "{}", client: client)
             }
             #expect(try await fixture.productReceives().map(\.id) == ["a-2"])
             let second = try await receiver.waitFor(3)
             #expect(second.last?.eventID == "a-1")
             #expect((second.last?.event["data"] as? [String: Any])?["note"] as? String == "check")
-            try await resume(try #require(second.last), "{}")
+            try await fixture.resume(try #require(second.last), "{}", client: client)
             #expect(try await fixture.productReceives().map(\.id) == ["a-1"])
 
             // Taken by the second's filter as published too: a-3-x goes to both interceptors.
             _ = try await fixture.publish(id: "a-3-x", type: "OrderAwaitingValidation", data: #"{"orderId":"a-3-x"}"#, client: client)
-            try await resume(try #require(try await receiver.waitFor(4).last), "{}")
-            try await resume(try #require(try await receiver.waitFor(5).last), "{}")
+            try await fixture.resume(try #require(try await receiver.waitFor(4).last), "{}", client: client)
+            try await fixture.resume(try #require(try await receiver.waitFor(5).last), "{}", client: client)
             #expect(try await fixture.productReceives().map(\.id) == ["a-3-x"])
         }
     }
 
     @Test func anEventAFilterTurnedAwayStaysBehindThatInterceptorWhateverItBecomes() async throws {
-        let fixture = try await APIFixture.customizable()
-        let receiver = try await WebhookReceiver.start()
-        defer { receiver.stop() }
-        try await fixture.test { client in
-            try await fixture.catalog("OrderAwaitingValidation", client: client)
-            try await fixture.productSubscribes()
+        try await APIFixture.withReceiver(catalog: ["OrderAwaitingValidation"]) { fixture, receiver, client in
             // First (order 0) the events marked for a check, then (order 1) every event.
             _ = try await fixture.register(
                 type: "OrderAwaitingValidation", mode: "intercept", url: receiver.url, extra: #","filter":{"exact":{"data.note":"check"}}"#,
                 client: client
             )
             _ = try await fixture.register(type: "OrderAwaitingValidation", mode: "intercept", url: receiver.url, extra: #","order":1"#, client: client)
-            func resume(_ push: WebhookReceiver.Received, _ body: String = "{}") async throws {
-                let ticket = try #require(push.holdTicket)
-                let resumed = try await client.call(.post, "/v1/tenants/acme/holds/\(ticket)/resume", token: fixture.acmeKey, json: body)
-                #expect(resumed.status == .noContent, "\(resumed.text)")
-            }
             // Marked when published: the first takes it, then the second.
             _ = try await fixture.publish(id: "b-1", type: "OrderAwaitingValidation", data: #"{"orderId":"b-1","note":"check"}"#, client: client)
             let atFirst = try #require(try await receiver.waitFor(1).last)
             #expect(atFirst.holdTicket?.hasSuffix(".0") == true)
-            try await resume(atFirst)
+            try await fixture.resume(atFirst, client: client)
             let atSecond = try #require(try await receiver.waitFor(2).last)
             #expect(atSecond.eventID == "b-1")
             #expect(atSecond.holdTicket?.hasSuffix(".1") == true)
-            try await resume(atSecond)
+            try await fixture.resume(atSecond, client: client)
             #expect(try await fixture.productReceives().map(\.id) == ["b-1"])
 
             // Not marked: only the second takes it. Marked by the second, it goes on to the
@@ -123,7 +98,7 @@ struct CustomizationFilterTests {
             let held = try #require(try await receiver.waitFor(3).last)
             #expect(held.eventID == "b-2")
             #expect(held.holdTicket?.hasSuffix(".0") == true)
-            try await resume(held, #"{"data":{"note":"check"}}"#)
+            try await fixture.resume(held, #"{"data":{"note":"check"}}"#, client: client)
             let product = try await fixture.productReceives()
             #expect(product.map(\.id) == ["b-2"])
             #expect(product.first?.data?["note"] == .string("check"))
@@ -132,11 +107,7 @@ struct CustomizationFilterTests {
     }
 
     @Test func badFiltersAndFiltersOfOtherModesAreRefused() async throws {
-        let fixture = try await APIFixture.customizable()
-        let receiver = try await WebhookReceiver.start()
-        defer { receiver.stop() }
-        try await fixture.test { client in
-            try await fixture.catalog("OrderSubmitted", client: client)
+        try await APIFixture.withReceiver(catalog: ["OrderSubmitted"]) { fixture, receiver, client in
             let base = "/v1/tenants/acme/customizations"
             for (filter, message) in [
                 (#"{"regex":{"source":"x"}}"#, "unknown dialect 'regex'"),
@@ -156,11 +127,7 @@ struct CustomizationFilterTests {
             #expect(badUpdate.errorCode == "invalid_request", "\(badUpdate.text)")
             #expect(try await client.call(.get, "\(base)/\(id)", token: fixture.acmeKey).json["filter"] == nil)
             // A UI slot is filled for every page; a filter there is refused.
-            try await fixture.catalog("ui.orders.columns", interceptable: false, mutableFields: [], client: client)
-            let slot = try await client.call(
-                .post, base, token: fixture.acmeKey,
-                json: #"{"eventType":"ui.orders.columns","mode":"ui","url":"\#(receiver.url)","filter":{"exact":{"source":"x"}}}"#
-            )
+            let slot = try await fixture.registerSlot(url: receiver.url, extra: #","filter":{"exact":{"source":"x"}}"#, client: client)
             #expect(slot.errorCode == "invalid_request", "\(slot.text)")
             #expect(slot.text.contains("observers and interceptors only"), "\(slot.text)")
         }

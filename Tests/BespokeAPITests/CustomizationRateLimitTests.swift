@@ -56,11 +56,7 @@ struct CustomizationRateLimitTests {
     }
 
     @Test func anInterceptorsPushesAreSpacedByItsRateLimit() async throws {
-        let fixture = try await APIFixture.customizable()
-        let receiver = try await WebhookReceiver.start()
-        defer { receiver.stop() }
-        try await fixture.test { client in
-            try await fixture.catalog("OrderAwaitingValidation", client: client)
+        try await APIFixture.withReceiver(catalog: ["OrderAwaitingValidation"]) { fixture, receiver, client in
             _ = try await fixture.register(type: "OrderAwaitingValidation", mode: "intercept", url: receiver.url, extra: #","rateLimit":5"#, client: client)
             for index in 0..<4 {
                 try await fixture.publish(id: "h-\(index)", type: "OrderAwaitingValidation", data: #"{"orderId":"h-\#(index)"}"#, client: client)
@@ -72,11 +68,7 @@ struct CustomizationRateLimitTests {
     }
 
     @Test func badRateLimitsAreRefused() async throws {
-        let fixture = try await APIFixture.customizable()
-        let receiver = try await WebhookReceiver.start()
-        defer { receiver.stop() }
-        try await fixture.test { client in
-            try await fixture.catalog("OrderSubmitted", client: client)
+        try await APIFixture.withReceiver(catalog: ["OrderSubmitted"]) { fixture, receiver, client in
             let base = "/v1/tenants/acme/customizations"
             for rate in ["0", "-1", "20000"] {
                 let refused = try await client.call(
@@ -88,10 +80,7 @@ struct CustomizationRateLimitTests {
             let (id, _) = try await fixture.register(type: "OrderSubmitted", mode: "observe", url: receiver.url, client: client)
             let word = try await client.call(.patch, "\(base)/\(id)", token: fixture.acmeKey, json: #"{"rateLimit":"fast"}"#)
             #expect(word.errorCode == "invalid_request", "\(word.text)")
-            try await fixture.catalog("ui.orders.columns", interceptable: false, mutableFields: [], client: client)
-            let slot = try await client.call(
-                .post, base, token: fixture.acmeKey, json: #"{"eventType":"ui.orders.columns","mode":"ui","url":"\#(receiver.url)","rateLimit":5}"#
-            )
+            let slot = try await fixture.registerSlot(url: receiver.url, extra: #","rateLimit":5"#, client: client)
             #expect(slot.text.contains("a rate limit applies to observers and interceptors only"), "\(slot.text)")
         }
     }

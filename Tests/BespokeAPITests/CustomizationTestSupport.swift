@@ -3,6 +3,7 @@ import BespokeCore
 import BespokeCustomization
 import BespokeServer
 import BespokeStorage
+import BespokeTestSupport
 import Foundation
 import HummingbirdTesting
 import Testing
@@ -24,6 +25,37 @@ extension APIFixture {
     }
 
     var bus: EventBus { platform.bus }
+
+    /// Runs `body` on a customizable platform with a webhook receiver on loopback, the event
+    /// `types` in the catalog, and the product's consumer of acme subscribed.
+    static func withReceiver(
+        catalog types: [String], _ body: @Sendable (APIFixture, WebhookReceiver, any TestClientProtocol) async throws -> Void
+    ) async throws {
+        let fixture = try await customizable()
+        let receiver = try await WebhookReceiver.start()
+        defer { receiver.stop() }
+        try await fixture.test { client in
+            for type in types { try await fixture.catalog(type, client: client) }
+            try await fixture.productSubscribes()
+            try await body(fixture, receiver, client)
+        }
+    }
+
+    /// Resumes the event of a push to an interceptor, as acme's service, with `body`.
+    func resume(_ push: WebhookReceiver.Received, _ body: String = "{}", client: any TestClientProtocol) async throws {
+        let ticket = try #require(push.holdTicket)
+        let resumed = try await client.call(.post, "/v1/tenants/acme/holds/\(ticket)/resume", token: acmeKey, json: body)
+        #expect(resumed.status == .noContent, "\(resumed.text)")
+    }
+
+    /// Registers acme's `ui` customization of a UI slot with `extra` members: the answer.
+    func registerSlot(url: String, extra: String, client: any TestClientProtocol) async throws -> TestResponse {
+        try await catalog("ui.orders.columns", interceptable: false, mutableFields: [], client: client)
+        return try await client.call(
+            .post, "/v1/tenants/acme/customizations", token: acmeKey,
+            json: #"{"eventType":"ui.orders.columns","mode":"ui","url":"\#(url)"\#(extra)}"#
+        )
+    }
 
     /// Puts an event type in the catalog: data `{orderId: string, note?: string, units?: integer}`.
     func catalog(
