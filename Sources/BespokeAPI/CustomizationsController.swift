@@ -20,6 +20,7 @@ struct CustomizationsController {
         let enabled: Bool?
         let filter: JSONValue?
         let rateLimit: Double?
+        let maxAttempts: Int?
     }
 
     struct UpdateRequest: Decodable {
@@ -33,9 +34,11 @@ struct CustomizationsController {
         let filter: JSONValue?
         /// Absent: unchanged; `null`: removed (no limit).
         let rateLimit: JSONValue?
+        /// Absent: unchanged; `null`: removed (the platform's retry schedule).
+        let maxAttempts: JSONValue?
 
         private enum CodingKeys: String, CodingKey {
-            case url, order, timeoutMs, holdDeadlineMs, onDeadline, enabled, filter, rateLimit
+            case url, order, timeoutMs, holdDeadlineMs, onDeadline, enabled, filter, rateLimit, maxAttempts
         }
 
         init(from decoder: any Decoder) throws {
@@ -49,6 +52,7 @@ struct CustomizationsController {
             // Decoded as it is, so that `null` (remove) differs from absent (keep).
             filter = container.contains(.filter) ? try container.decode(JSONValue.self, forKey: .filter) : nil
             rateLimit = container.contains(.rateLimit) ? try container.decode(JSONValue.self, forKey: .rateLimit) : nil
+            maxAttempts = container.contains(.maxAttempts) ? try container.decode(JSONValue.self, forKey: .maxAttempts) : nil
         }
     }
 
@@ -68,6 +72,16 @@ struct CustomizationsController {
         case .null?: .remove
         case .number(let rate)?: .set(rate)
         case .some: throw BespokeError(.invalidRequest, "rateLimit must be a number of pushes a second, or null")
+        }
+    }
+
+    /// The change a request's `maxAttempts` member asks for: absent keeps, `null` removes.
+    static func maxAttemptsChange(_ json: JSONValue?) throws(BespokeError) -> TenantManager.Changes.Change<Int>? {
+        switch json {
+        case nil: return nil
+        case .null?: return .remove
+        case .number(let number)? where number.rounded() == number && abs(number) < 1e9: return .set(Int(number))
+        case .some: throw BespokeError(.invalidRequest, "maxAttempts must be a whole number, or null")
         }
     }
 
@@ -91,6 +105,8 @@ struct CustomizationsController {
         let filter: JSONValue?
         /// Pushes a second at most; absent for no limit.
         let rateLimit: Double?
+        /// Pushes of one event at most; absent for the platform's retry schedule.
+        let maxAttempts: Int?
 
         init(_ customization: Customization, secret: String? = nil) {
             self.id = customization.id
@@ -108,6 +124,7 @@ struct CustomizationsController {
             self.secret = secret
             self.filter = customization.filter?.json
             self.rateLimit = customization.rateLimit
+            self.maxAttempts = customization.maxAttempts
         }
     }
 
@@ -166,7 +183,8 @@ struct CustomizationsController {
             TenantManager.Changes(
                 order: body.order, timeout: body.timeoutMs.map(Duration.milliseconds),
                 holdDeadline: body.holdDeadlineMs.map(Duration.milliseconds), onDeadline: body.onDeadline, enabled: body.enabled,
-                filter: try Self.filterChange(body.filter), rateLimit: body.rateLimit.map { .set($0) }
+                filter: try Self.filterChange(body.filter), rateLimit: body.rateLimit.map { .set($0) },
+                maxAttempts: body.maxAttempts.map { .set($0) }
             )
         )
         return try JSONBody.response(CustomizationBody(customization, secret: secret), status: .created)
@@ -183,7 +201,8 @@ struct CustomizationsController {
             TenantManager.Changes(
                 url: body.url, order: body.order, timeout: body.timeoutMs.map(Duration.milliseconds),
                 holdDeadline: body.holdDeadlineMs.map(Duration.milliseconds), onDeadline: body.onDeadline, enabled: body.enabled,
-                filter: try Self.filterChange(body.filter), rateLimit: try Self.rateLimitChange(body.rateLimit)
+                filter: try Self.filterChange(body.filter), rateLimit: try Self.rateLimitChange(body.rateLimit),
+                maxAttempts: try Self.maxAttemptsChange(body.maxAttempts)
             )
         )
         return try JSONBody.response(CustomizationBody(customization))

@@ -70,16 +70,18 @@ extension EventBus {
     }
 
     /// Reports a failed delivery: it is retried after the backoff (or `retryAfter`), or
-    /// dead-lettered with `reason` once the subscription's attempts are used up.
+    /// dead-lettered with `reason` once the subscription's attempts are used up, or at once
+    /// when `lastAttempt` (the consumer's own limit is reached).
     /// - Throws: ``BespokeError`` `not_found` when the receipt is not that of a current lease
     ///   of this tenant's subscription.
     public func nack(
-        tenant: TenantID, subscription name: String, _ receipt: DeliveryReceipt, reason: String, retryAfter: Duration? = nil
+        tenant: TenantID, subscription name: String, _ receipt: DeliveryReceipt, reason: String, retryAfter: Duration? = nil,
+        lastAttempt: Bool = false
     ) async throws {
         let subscription = try subscription(tenant: tenant, name: name)
         switch await scheduler.beginSettle(subscription.id, receipt) {
         case .inWindow(let delivery):
-            try await fail(delivery, reason: reason, retryAfter: retryAfter)
+            try await fail(delivery, reason: reason, retryAfter: retryAfter, lastAttempt: lastAttempt)
         case .busy:
             return
         case .absent:
@@ -87,8 +89,9 @@ extension EventBus {
         }
     }
 
-    /// Records a failed attempt of a settling delivery.
-    func fail(_ delivery: Delivery, reason: String, retryAfter: Duration?) async throws {
+    /// Records a failed attempt of a settling delivery; `lastAttempt` dead-letters it whatever
+    /// attempts the policy has left.
+    func fail(_ delivery: Delivery, reason: String, retryAfter: Duration?, lastAttempt: Bool = false) async throws {
         let subscriptionID = delivery.subscription
         guard let policy = index.subscription(subscriptionID)?.policy else {
             await scheduler.finishRemoval(subscriptionID, delivery.id)
@@ -96,7 +99,7 @@ extension EventBus {
         }
         let attempts = delivery.attempts + 1
         let reason = String(reason.prefix(2000))
-        let deadLetter = attempts >= policy.maxAttempts
+        let deadLetter = lastAttempt || attempts >= policy.maxAttempts
         let delay = Swift.min(retryAfter ?? policy.backoff(afterAttempt: attempts), configuration.maxRetryDelay)
         let notBefore = Date().addingTimeInterval(delay.seconds)
         let write: BusWrite =

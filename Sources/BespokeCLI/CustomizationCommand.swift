@@ -34,6 +34,10 @@ struct CustomizationCommand: AsyncParsableCommand {
         var filter: String?
         @Option(name: .customLong("rate-limit"), help: "The most pushes a second the endpoint gets (0.01-10000); 'none' removes the limit (update).")
         var rateLimit: String?
+        @Option(
+            name: .customLong("max-attempts"), help: "Pushes of one event at most, the first included; 'none' takes the platform's retry schedule (update)."
+        )
+        var maxAttempts: String?
 
         func validate() throws {
             if let filter, (try? JSONSerialization.jsonObject(with: Data(filter.utf8), options: .fragmentsAllowed)) == nil {
@@ -41,6 +45,9 @@ struct CustomizationCommand: AsyncParsableCommand {
             }
             if let rateLimit, rateLimit != "none", Double(rateLimit) == nil {
                 throw ValidationError("--rate-limit must be a number of pushes a second, or none")
+            }
+            if let maxAttempts, maxAttempts != "none", Int(maxAttempts) == nil {
+                throw ValidationError("--max-attempts must be a whole number, or none")
             }
         }
 
@@ -50,6 +57,7 @@ struct CustomizationCommand: AsyncParsableCommand {
                 body["filter"] = value
             }
             if let rateLimit { body["rateLimit"] = Double(rateLimit) ?? NSNull() }
+            if let maxAttempts { body["maxAttempts"] = Int(maxAttempts) ?? NSNull() }
             if let url { body["url"] = url }
             if let order { body["order"] = order }
             if let timeoutMs { body["timeoutMs"] = timeoutMs }

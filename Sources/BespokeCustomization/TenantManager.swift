@@ -143,6 +143,8 @@ public final class TenantManager: Sendable {
         public var filter: Change<EventFilter>?
         /// A rate limit set or removed; nil keeps it.
         public var rateLimit: Change<Double>?
+        /// A limit of pushes of one event set or removed (the retry schedule); nil keeps it.
+        public var maxAttempts: Change<Int>?
 
         /// A setting given a value, or taken away.
         public enum Change<Value: Sendable & Equatable>: Sendable, Equatable {
@@ -158,8 +160,10 @@ public final class TenantManager: Sendable {
 
         public init(
             url: String? = nil, order: Int? = nil, timeout: Duration? = nil, holdDeadline: Duration? = nil,
-            onDeadline: HoldOutcome? = nil, enabled: Bool? = nil, filter: Change<EventFilter>? = nil, rateLimit: Change<Double>? = nil
+            onDeadline: HoldOutcome? = nil, enabled: Bool? = nil, filter: Change<EventFilter>? = nil, rateLimit: Change<Double>? = nil,
+            maxAttempts: Change<Int>? = nil
         ) {
+            self.maxAttempts = maxAttempts
             self.filter = filter
             self.rateLimit = rateLimit
             self.url = url
@@ -179,6 +183,7 @@ public final class TenantManager: Sendable {
             if let onDeadline { customization.onDeadline = onDeadline }
             if let filter { customization.filter = filter.value }
             if let rateLimit { customization.rateLimit = rateLimit.value }
+            if let maxAttempts { customization.maxAttempts = maxAttempts.value }
             if let enabled {
                 customization.enabled = enabled
                 if enabled {
@@ -438,6 +443,15 @@ public final class TenantManager: Sendable {
             if customization.rateLimit != nil {
                 throw BespokeError(.invalidRequest, "a rate limit applies to observers and interceptors only, not to mode '\(customization.mode.rawValue)'")
             }
+            if customization.maxAttempts != nil {
+                throw BespokeError(.invalidRequest, "maxAttempts applies to observers and interceptors only, not to mode '\(customization.mode.rawValue)'")
+            }
+        }
+        let attempts = 1...(configuration.retrySchedule.count + 1)
+        if let maxAttempts = customization.maxAttempts, !attempts.contains(maxAttempts) {
+            throw BespokeError(
+                .invalidRequest, "maxAttempts must be between 1 and \(attempts.upperBound) (the first push and the retry schedule's)"
+            )
         }
         if let rate = customization.rateLimit, !(Self.rateLimits.contains(rate)) {
             throw BespokeError(.invalidRequest, "rateLimit must be between 0.01 and 10000 pushes a second")

@@ -116,7 +116,7 @@ public final class WebhookDispatcher: Service {
                 return
             }
             failures += 1
-            guard failures <= configuration.retrySchedule.count else { return }
+            guard failures < customization.maxAttempts ?? configuration.retrySchedule.count + 1 else { return }
             let delay = max(outcome.retryAfter ?? .zero, configuration.retryDelay(afterFailures: failures))
             guard Date().addingTimeInterval(delay.seconds) < stage.deadline else { return }
             try? await Task.sleep(for: delay)
@@ -291,7 +291,11 @@ public final class WebhookDispatcher: Service {
                 try await bus.nack(tenant: tenant, subscription: subscription, delivery.receipt, reason: outcome.reason, retryAfter: .seconds(60))
             } else {
                 let delay = max(outcome.retryAfter ?? .zero, configuration.retryDelay(afterFailures: delivery.attempts + 1))
-                try await bus.nack(tenant: tenant, subscription: subscription, delivery.receipt, reason: outcome.reason, retryAfter: delay)
+                // The registration's own limit ends the retries before the schedule's.
+                let last = customization.maxAttempts.map { delivery.attempts + 1 >= $0 } ?? false
+                try await bus.nack(
+                    tenant: tenant, subscription: subscription, delivery.receipt, reason: outcome.reason, retryAfter: delay, lastAttempt: last
+                )
             }
         } catch {
             // The lease lapses and the push is made again (at-least-once).

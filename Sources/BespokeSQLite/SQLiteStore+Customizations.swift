@@ -60,8 +60,9 @@ extension SQLiteStore: CustomizationStore {
                 try db.execute(
                     sql: """
                         INSERT INTO customizations (url, sort_order, timeout_ms, hold_deadline_ms, on_deadline, enabled,
-                            disabled_reason, secrets, failing_since, filter, rate_limit, id, tenant_id, event_type, mode, created_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            disabled_reason, secrets, failing_since, filter, rate_limit, max_attempts, id, tenant_id, event_type, mode,
+                            created_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """,
                     arguments: arguments
                         + [customization.eventType, customization.mode.rawValue, customization.createdAt.timeIntervalSince1970]
@@ -76,7 +77,8 @@ extension SQLiteStore: CustomizationStore {
             try db.execute(
                 sql: """
                     UPDATE customizations SET url = ?, sort_order = ?, timeout_ms = ?, hold_deadline_ms = ?, on_deadline = ?,
-                        enabled = ?, disabled_reason = ?, secrets = ?, failing_since = ?, filter = ?, rate_limit = ?
+                        enabled = ?, disabled_reason = ?, secrets = ?, failing_since = ?, filter = ?, rate_limit = ?,
+                        max_attempts = ?
                     WHERE id = ? AND tenant_id = ?
                     """,
                 arguments: arguments
@@ -250,6 +252,7 @@ extension SQLiteStore: CustomizationStore {
                 return String(decoding: text, as: UTF8.self)
             },
             customization.rateLimit,
+            customization.maxAttempts,
             customization.id,
             customization.tenant.rawValue,
         ]
@@ -269,7 +272,8 @@ extension SQLiteStore: CustomizationStore {
             createdAt: Date(timeIntervalSince1970: row["created_at"]),
             failingSince: date(row["failing_since"]),
             filter: (row["filter"] as String?).map(storedFilter),
-            rateLimit: row["rate_limit"]
+            rateLimit: row["rate_limit"],
+            maxAttempts: row["max_attempts"]
         )
     }
 

@@ -269,6 +269,10 @@ extension SQLiteStore {
             // Pushes a second to the endpoint at most (nil: no limit but its concurrency).
             try db.execute(sql: "ALTER TABLE customizations ADD COLUMN rate_limit REAL")
         }
+        migrator.registerMigration("v9-customization-max-attempts") { db in
+            // Pushes of one event at most (nil: the platform's retry schedule).
+            try db.execute(sql: "ALTER TABLE customizations ADD COLUMN max_attempts INTEGER")
+        }
         return migrator
     }
 }

@@ -75,12 +75,18 @@ public struct Customization: Sendable, Equatable {
     /// The most pushes a second its endpoint gets (observers and interceptors); nil for no
     /// limit but the endpoint's concurrency. Pushes over it wait their turn.
     public var rateLimit: Double?
+    /// Pushes of one event at most (observers and interceptors); nil for the platform's retry
+    /// schedule. Then an observer's event is a dead letter, an interceptor's waits for its hold
+    /// deadline.
+    public var maxAttempts: Int?
 
     public init(
         id: String, tenant: TenantID, eventType: String, mode: CustomizationMode, url: String, order: Int,
         timeout: Duration, holdDeadline: Duration, onDeadline: HoldOutcome, enabled: Bool, disabledReason: String?,
-        secrets: [SigningSecret], createdAt: Date, failingSince: Date? = nil, filter: EventFilter? = nil, rateLimit: Double? = nil
+        secrets: [SigningSecret], createdAt: Date, failingSince: Date? = nil, filter: EventFilter? = nil, rateLimit: Double? = nil,
+        maxAttempts: Int? = nil
     ) {
+        self.maxAttempts = maxAttempts
         self.filter = filter
         self.rateLimit = rateLimit
         self.id = id

@@ -166,6 +166,29 @@ struct EventBusDeliveryTests {
         }
     }
 
+    @Test func aConsumersLastAttemptDeadLettersTheEventBeforeThePolicysAttemptsAreUsedUp() async throws {
+        let store = try await makeStore()
+        try await withRunningBus(store: store) { bus in
+            _ = try await bus.createSubscription(tenant: acme, name: "s", types: [], policy: quickPolicy(maxAttempts: 5))
+            _ = try await bus.publish([event("tried"), event("last")], tenant: acme)
+            let first = try await bus.receive(tenant: acme, subscription: "s", max: 10, wait: .seconds(1))
+            #expect(first.map(\.eventID) == ["tried", "last"])
+            for delivery in first {
+                try await bus.nack(
+                    tenant: acme, subscription: "s", delivery.receipt, reason: "endpoint answered 503", retryAfter: .zero,
+                    lastAttempt: delivery.eventID == "last"
+                )
+            }
+            let letters = try await bus.deadLetters(tenant: acme, subscription: "s")
+            #expect(letters.map(\.eventID) == ["last"])
+            #expect(letters.first?.attempts == 1)
+            #expect(letters.first?.reason == "endpoint answered 503")
+            // The other one is retried.
+            let again = try await bus.receive(tenant: acme, subscription: "s", max: 10, wait: .seconds(1))
+            #expect(again.map(\.eventID) == ["tried"])
+        }
+    }
+
     @Test func aPoisonEventIsDeadLetteredAfterMaxAttemptsAndCanBeRedriven() async throws {
         let store = try await makeStore()
         try await withRunningBus(store: store) { bus in

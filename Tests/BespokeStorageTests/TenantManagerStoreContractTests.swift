@@ -219,7 +219,9 @@ struct TenantManagerStoreContractTests {
         #expect(try await store.customizations(tenant: acme).first?.filter == registered.filter)
         registered.filter = nil
         registered.rateLimit = 2.5
+        registered.maxAttempts = 3
         #expect(try await store.updateCustomization(registered))
+        #expect(try await store.customizations(tenant: acme).first?.maxAttempts == 3)
         #expect(try await store.customizations(tenant: acme).first?.filter == nil)
         #expect(try await store.customizations(tenant: acme).first?.rateLimit == 2.5)
     }
