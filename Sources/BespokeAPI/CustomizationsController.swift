@@ -56,33 +56,30 @@ struct CustomizationsController {
         }
     }
 
-    /// The change a request's `filter` member asks for: absent keeps, `null` removes.
-    static func filterChange(_ json: JSONValue?) throws(BespokeError) -> TenantManager.Changes.Change<EventFilter>? {
+    /// The change a request's member asks for: absent keeps the setting, `null` removes it, and
+    /// anything else is read by `read` (which throws a clear error for a wrong value).
+    static func change<Value: Sendable & Equatable>(
+        _ json: JSONValue?, _ read: (JSONValue) throws -> Value
+    ) throws -> TenantManager.Changes.Change<Value>? {
         switch json {
         case nil: nil
         case .null?: .remove
-        case let json?: .set(try EventFilter(json: json))
+        case let json?: .set(try read(json))
         }
     }
 
-    /// The change a request's `rateLimit` member asks for: absent keeps, `null` removes.
-    static func rateLimitChange(_ json: JSONValue?) throws(BespokeError) -> TenantManager.Changes.Change<Double>? {
-        switch json {
-        case nil: nil
-        case .null?: .remove
-        case .number(let rate)?: .set(rate)
-        case .some: throw BespokeError(.invalidRequest, "rateLimit must be a number of pushes a second, or null")
-        }
+    static func filter(_ json: JSONValue) throws -> EventFilter { try EventFilter(json: json) }
+
+    static func rateLimit(_ json: JSONValue) throws -> Double {
+        guard case .number(let rate) = json else { throw BespokeError(.invalidRequest, "rateLimit must be a number of pushes a second, or null") }
+        return rate
     }
 
-    /// The change a request's `maxAttempts` member asks for: absent keeps, `null` removes.
-    static func maxAttemptsChange(_ json: JSONValue?) throws(BespokeError) -> TenantManager.Changes.Change<Int>? {
-        switch json {
-        case nil: return nil
-        case .null?: return .remove
-        case .number(let number)? where number.rounded() == number && abs(number) < 1e9: return .set(Int(number))
-        case .some: throw BespokeError(.invalidRequest, "maxAttempts must be a whole number, or null")
+    static func maxAttempts(_ json: JSONValue) throws -> Int {
+        guard case .number(let number) = json, number.rounded() == number, abs(number) < 1e9 else {
+            throw BespokeError(.invalidRequest, "maxAttempts must be a whole number, or null")
         }
+        return Int(number)
     }
 
     struct CustomizationBody: Encodable {
@@ -183,7 +180,7 @@ struct CustomizationsController {
             TenantManager.Changes(
                 order: body.order, timeout: body.timeoutMs.map(Duration.milliseconds),
                 holdDeadline: body.holdDeadlineMs.map(Duration.milliseconds), onDeadline: body.onDeadline, enabled: body.enabled,
-                filter: try Self.filterChange(body.filter), rateLimit: body.rateLimit.map { .set($0) },
+                filter: try Self.change(body.filter, Self.filter), rateLimit: body.rateLimit.map { .set($0) },
                 maxAttempts: body.maxAttempts.map { .set($0) }
             )
         )
@@ -201,8 +198,8 @@ struct CustomizationsController {
             TenantManager.Changes(
                 url: body.url, order: body.order, timeout: body.timeoutMs.map(Duration.milliseconds),
                 holdDeadline: body.holdDeadlineMs.map(Duration.milliseconds), onDeadline: body.onDeadline, enabled: body.enabled,
-                filter: try Self.filterChange(body.filter), rateLimit: try Self.rateLimitChange(body.rateLimit),
-                maxAttempts: try Self.maxAttemptsChange(body.maxAttempts)
+                filter: try Self.change(body.filter, Self.filter), rateLimit: try Self.change(body.rateLimit, Self.rateLimit),
+                maxAttempts: try Self.change(body.maxAttempts, Self.maxAttempts)
             )
         )
         return try JSONBody.response(CustomizationBody(customization))
