@@ -43,11 +43,11 @@ struct CustomizationCommand: AsyncParsableCommand {
             if let filter, (try? JSONSerialization.jsonObject(with: Data(filter.utf8), options: .fragmentsAllowed)) == nil {
                 throw ValidationError("--filter must be JSON")
             }
-            if let rateLimit, rateLimit != "none", Double(rateLimit) == nil {
-                throw ValidationError("--rate-limit must be a number of pushes a second, or none")
+            if let rateLimit, rateLimit != "none", !(Double(rateLimit).map { $0.isFinite && $0 > 0 } ?? false) {
+                throw ValidationError("--rate-limit must be a number of pushes a second above 0, or none")
             }
-            if let maxAttempts, maxAttempts != "none", Int(maxAttempts) == nil {
-                throw ValidationError("--max-attempts must be a whole number, or none")
+            if let maxAttempts, maxAttempts != "none", !(Int(maxAttempts).map { $0 >= 1 } ?? false) {
+                throw ValidationError("--max-attempts must be a whole number from 1, or none")
             }
         }
 

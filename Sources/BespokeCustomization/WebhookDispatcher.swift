@@ -97,7 +97,17 @@ public final class WebhookDispatcher: Service {
         var failures = 0
         while !Task.isCancelled {
             // A suspended tenant's held events are pushed when it is reinstated.
-            guard let customization = manager.index.pushable(tenant: hold.tenant, id: stage.customization) else { return }
+            guard var customization = manager.index.pushable(tenant: hold.tenant, id: stage.customization) else { return }
+            if customization.rateLimit != nil {
+                // A turn after the hold's deadline is not taken; after a wait, the hold and the
+                // registration are looked at again (resumed, lapsed, disabled or changed meanwhile).
+                let latest = ContinuousClock.now + .seconds(max(stage.deadline.timeIntervalSinceNow, 0))
+                guard await awaitTurn(of: customization, notAfter: latest),
+                    let current = manager.index.pushable(tenant: hold.tenant, id: stage.customization),
+                    let held = try? await bus.hold(tenant: hold.tenant, id: hold.id), held.state == .held, held.step == hold.step
+                else { return }
+                customization = current
+            }
             let outcome = await push(
                 body, to: customization, messageID: "\(customization.id)-h\(hold.ticket)", eventID: hold.eventID,
                 traceparent: event.traceparent, client: client
@@ -138,6 +148,8 @@ public final class WebhookDispatcher: Service {
             for (id, task) in running where wanted[id] == nil {
                 task.cancel()
                 running[id] = nil
+                // Its booked turns go with it.
+                pacer.forget(id)
             }
             for (id, customization) in wanted where running[id] == nil {
                 running[id] = Task { await self.observe(customization, client: client) }
@@ -175,7 +187,7 @@ public final class WebhookDispatcher: Service {
                 let cap = current?.rateLimit.map { min(limit, max(1, Int($0))) } ?? limit
                 let half = cap - cap / 2
                 let free = cap - inFlight
-                let untilTurn = current?.rateLimit == nil ? Duration.zero : pacer.untilTurn(of: registered.id)
+                let untilTurn = current?.rateLimit.map { pacer.untilTurn(of: registered.id, rate: $0) } ?? .zero
                 if active, !receiving, free > 0, untilTurn > .zero {
                     if !timerSet {
                         timerSet = true
@@ -269,6 +281,13 @@ public final class WebhookDispatcher: Service {
             await ack(delivery, of: customization, acks: acks)
             return
         }
+        // A turn the lease would not outlast is not taken: the delivery is given back uncounted,
+        // and leased again at a later turn (the rate may have been lowered since it was leased).
+        let leaseLeft = (try? bus.subscription(tenant: customization.tenant, name: customization.subscriptionName).policy.ackTimeout) ?? .zero
+        guard await awaitTurn(of: customization, notAfter: .now + max(leaseLeft - customization.timeout - .seconds(1), .zero)) else {
+            try? await bus.release(tenant: registered.tenant, subscription: registered.subscriptionName, [delivery.receipt])
+            return
+        }
         let outcome = await push(
             delivery.envelope, to: customization, messageID: "\(customization.id)-\(delivery.eventSeq)", eventID: delivery.eventID,
             traceparent: nil, client: client
@@ -303,6 +322,21 @@ public final class WebhookDispatcher: Service {
         }
     }
 
+    /// Waits for the endpoint's next turn when it has a rate limit. - Returns: whether the turn
+    /// came; false when it would come after `latest` (nothing is booked then) or the wait was
+    /// cancelled.
+    private func awaitTurn(of customization: Customization, notAfter latest: ContinuousClock.Instant) async -> Bool {
+        guard let rate = customization.rateLimit else { return true }
+        guard let wait = pacer.turn(of: customization.id, rate: rate, notAfter: latest) else { return false }
+        guard wait > .zero else { return true }
+        do {
+            try await Task.sleep(for: wait)
+            return true
+        } catch {
+            return false
+        }
+    }
+
     /// Acks a settled delivery, in a batch with the loop's other acks.
     private func ack(_ delivery: Delivery, of customization: Customization, acks: AckCombiner) async {
         var batch = acks.add(delivery.receipt)
@@ -328,16 +362,6 @@ public final class WebhookDispatcher: Service {
     {
         // An attempt is made when it is sent: a wait for the endpoint's limits is not part of it
         // (the attempt log's `since` relies on attempts being recorded soon after they are made).
-        if let rate = customization.rateLimit {
-            let wait = pacer.turn(of: customization.id, rate: rate)
-            if wait > .zero {
-                do {
-                    try await Task.sleep(for: wait)
-                } catch {
-                    return .cancelledPush
-                }
-            }
-        }
         let attemptedAt: Date
         let outcome: PushOutcome
         if customization.mode == .observe {

@@ -67,6 +67,26 @@ struct CustomizationRateLimitTests {
         }
     }
 
+    @Test func aHeldEventWhoseTurnWouldComeAfterItsDeadlineIsNotPushed() async throws {
+        try await APIFixture.withReceiver(catalog: ["OrderAwaitingValidation"]) { fixture, receiver, client in
+            // A push every 2 s at most; each hold lasts 1 s, then goes on unchanged.
+            _ = try await fixture.register(
+                type: "OrderAwaitingValidation", mode: "intercept", url: receiver.url,
+                extra: #","rateLimit":0.5,"holdDeadlineMs":1000,"onDeadline":"resume""#, client: client
+            )
+            for index in 0..<3 {
+                try await fixture.publish(id: "d-\(index)", type: "OrderAwaitingValidation", data: #"{"orderId":"d-\#(index)"}"#, client: client)
+            }
+            #expect(try await receiver.waitFor(1).count == 1)
+            // The others lapse at their deadlines and reach the product, never pushed: their
+            // turns would have come after their deadlines.
+            let product = try await fixture.productReceives(wait: .milliseconds(2500))
+            #expect(Set(product.map(\.id)) == ["d-0", "d-1", "d-2"])
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(receiver.all.count == 1, "\(receiver.all.map(\.eventID))")
+        }
+    }
+
     @Test func badRateLimitsAreRefused() async throws {
         try await APIFixture.withReceiver(catalog: ["OrderSubmitted"]) { fixture, receiver, client in
             let base = "/v1/tenants/acme/customizations"
