@@ -61,6 +61,8 @@ struct SubscriptionsController {
     struct NackRequest: Decodable {
         let reason: String?
         let retryAfterMs: Int64?
+        /// The consumer gives up: a dead letter now, whatever attempts the policy has left.
+        let deadLetter: Bool?
     }
 
     struct DeadLetterBody: Encodable {
@@ -169,9 +171,13 @@ struct SubscriptionsController {
     @Sendable func nackOne(_ request: Request, context: TenantRequestContext) async throws -> Response {
         let body = try await JSONBody.decode(NackRequest.self, from: request, limit: 16 * 1024)
         if let retry = body.retryAfterMs, retry < 0 { throw BespokeError(.invalidRequest, "'retryAfterMs' must not be negative") }
+        let deadLetter = body.deadLetter ?? false
+        if deadLetter, body.retryAfterMs != nil {
+            throw BespokeError(.invalidRequest, "'retryAfterMs' has no meaning with 'deadLetter': a dead letter is not retried")
+        }
         try await bus.nack(
             tenant: context.tenant, subscription: name(context), receipt(context),
-            reason: body.reason ?? "nacked by consumer", retryAfter: body.retryAfterMs.map(Duration.milliseconds)
+            reason: body.reason ?? "nacked by consumer", retryAfter: body.retryAfterMs.map(Duration.milliseconds), lastAttempt: deadLetter
         )
         return Response(status: .noContent)
     }

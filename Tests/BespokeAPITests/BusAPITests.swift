@@ -143,6 +143,23 @@ struct BusAPITests {
             let letter = try #require((letters.json["deadLetters"] as? [[String: Any]])?.first)
             #expect(letter["reason"] as? String == "still bad")
             #expect(letter["attempts"] as? Int == 2)
+
+            // A consumer that gives up dead-letters an event at its first attempt.
+            #expect(try await client.call(.post, base, token: key, json: #"{"name":"strict","types":["Order*"],"maxAttempts":5}"#).status == .created)
+            #expect(try await client.call(.post, "/v1/tenants/acme/events", token: key, json: cloudEvent("o3")).status == .created)
+            let strict = try #require(try await client.pull("\(base)/strict/pull", token: key, count: 1).first?["deliveryId"] as? String)
+            let both = try await client.call(
+                .post, "\(base)/strict/deliveries/\(strict)/nack", token: key, json: #"{"deadLetter":true,"retryAfterMs":10}"#
+            )
+            #expect(both.errorCode == "invalid_request", "\(both.text)")
+            let givenUp = try await client.call(
+                .post, "\(base)/strict/deliveries/\(strict)/nack", token: key, json: #"{"deadLetter":true,"reason":"unknown product"}"#
+            )
+            #expect(givenUp.status == .noContent, "\(givenUp.text)")
+            let strictLetters = try await client.call(.get, "\(base)/strict/dead-letters", token: key).json["deadLetters"] as? [[String: Any]]
+            #expect(strictLetters?.map { $0["eventId"] as? String } == ["o3"])
+            #expect(strictLetters?.first?["attempts"] as? Int == 1)
+            #expect(strictLetters?.first?["reason"] as? String == "unknown product")
             #expect(try await client.call(.get, "\(base)/ordering/dead-letters?limit=0", token: key).errorCode == "invalid_request")
             #expect(try await client.call(.post, "\(base)/ordering/dead-letters/redrive", token: key, json: "{}").errorCode == "invalid_request")
 
