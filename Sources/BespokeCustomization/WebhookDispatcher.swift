@@ -281,12 +281,15 @@ public final class WebhookDispatcher: Service {
             await ack(delivery, of: customization, acks: acks)
             return
         }
-        // A turn the lease would not outlast is not taken: the delivery is given back uncounted,
-        // and leased again at a later turn (the rate may have been lowered since it was leased).
-        let leaseLeft = (try? bus.subscription(tenant: customization.tenant, name: customization.subscriptionName).policy.ackTimeout) ?? .zero
-        guard await awaitTurn(of: customization, notAfter: .now + max(leaseLeft - customization.timeout - .seconds(1), .zero)) else {
-            try? await bus.release(tenant: registered.tenant, subscription: registered.subscriptionName, [delivery.receipt])
-            return
+        if customization.rateLimit != nil {
+            // A turn the lease would not outlast is not taken: the delivery is given back
+            // uncounted, and leased again at a later turn (the rate may have been lowered since
+            // it was leased). Looked up only for a rate-limited endpoint: this is every push's path.
+            let leaseLeft = (try? bus.subscription(tenant: customization.tenant, name: customization.subscriptionName).policy.ackTimeout) ?? .zero
+            guard await awaitTurn(of: customization, notAfter: .now + max(leaseLeft - customization.timeout - .seconds(1), .zero)) else {
+                try? await bus.release(tenant: registered.tenant, subscription: registered.subscriptionName, [delivery.receipt])
+                return
+            }
         }
         let outcome = await push(
             delivery.envelope, to: customization, messageID: "\(customization.id)-\(delivery.eventSeq)", eventID: delivery.eventID,
